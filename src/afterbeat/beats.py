@@ -1,0 +1,79 @@
+"""Beat timeline: beat times rebuilt from cumulative RR, anchored to arrival, never bridging a gap.
+
+Pure code: arrival times are passed in (seconds on the recording's monotonic clock).
+A beat's time is that of the R wave that ends its RR interval. Within a segment, beat times
+advance by the RR values themselves, so a burst of queued notifications still gives evenly
+spaced beats. Arrival time is used only to anchor a segment and to notice lost beats: when
+the RR sum falls behind the arrival clock by more than ``max_lag_s`` (beyond the smallest
+lag seen in the segment, which absorbs the strap's own delivery latency), beats are missing
+and a new segment starts. Every downstream window stays inside one segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Beat", "BeatTimeline"]
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat: time of the R wave ending the interval (s) and the interval (ms)."""
+
+    t_s: float
+    rr_ms: float
+    segment: int = 0
+    """Beats of one segment are contiguous; a new segment follows every gap."""
+
+
+@dataclass(slots=True)
+class BeatTimeline:
+    """Turns (arrival time, RR list) pairs into beats; state lives here, time is passed in."""
+
+    max_lag_s: float = 3.0
+    """Lag of the RR sum behind arrival (beyond the segment's minimum) that means lost beats."""
+    segment: int = -1
+    last_beat_t_s: float | None = None
+    _min_lag_s: float = 0.0
+    _broken: bool = True
+
+    def break_segment(self) -> None:
+        """Start a new segment with the next beat (disconnect, contact loss, watchdog)."""
+        self._broken = True
+
+    def push(self, arrival_t_s: float, rr_ms: Sequence[float]) -> list[Beat]:
+        """Return the beats of one notification's RR values (oldest first)."""
+        if not rr_ms:
+            return []
+        total_s = sum(rr_ms) / 1000.0
+        if not self._broken and self.last_beat_t_s is not None:
+            end_t_s = self.last_beat_t_s + total_s
+            lag_s = arrival_t_s - end_t_s
+            if lag_s - self._min_lag_s > self.max_lag_s:
+                self._broken = True
+            else:
+                self._min_lag_s = min(self._min_lag_s, lag_s)
+        if self._broken:
+            self._broken = False
+            self.segment += 1
+            self._min_lag_s = 0.0
+            start_t_s = arrival_t_s - total_s
+            if self.last_beat_t_s is not None and start_t_s < self.last_beat_t_s:
+                start_t_s = self.last_beat_t_s
+            self.last_beat_t_s = start_t_s
+        beats: list[Beat] = []
+        t_s = self.last_beat_t_s
+        assert t_s is not None
+        for rr in rr_ms:
+            t_s += rr / 1000.0
+            beats.append(Beat(t_s=t_s, rr_ms=float(rr), segment=self.segment))
+        self.last_beat_t_s = t_s
+        return beats
+
+    def extend(self, frames: Iterable[tuple[float, Sequence[float]]]) -> list[Beat]:
+        """Push many (arrival time, RR list) frames; convenience for tests and importers."""
+        out: list[Beat] = []
+        for arrival_t_s, rr in frames:
+            out.extend(self.push(arrival_t_s, rr))
+        return out

@@ -1,0 +1,312 @@
+"""Session files: afterbeat's versioned JSON Lines recording format (see docs/session-format.md).
+
+One header line, then one record per line in arrival order. Notification records keep the
+raw payload bytes, so every later stage can be replayed from them. Serialisation is pure;
+``iter_session`` and ``write_session`` are thin streaming wrappers over files.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from afterbeat.errors import SessionFileError
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "DeviceEvent",
+    "DeviceEventKind",
+    "Disconnect",
+    "Header",
+    "Marker",
+    "MarkerKind",
+    "Notification",
+    "Reconnect",
+    "Record",
+    "SkipReport",
+    "decode_line",
+    "encode_header",
+    "encode_record",
+    "iter_session",
+    "write_session",
+]
+
+FORMAT_NAME = "afterbeat-session"
+FORMAT_VERSION = 1
+
+
+class MarkerKind(enum.StrEnum):
+    """What a marker marks."""
+
+    BASELINE_START = "baseline_start"
+    BASELINE_END = "baseline_end"
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    RESET_START = "reset_start"
+    RESET_END = "reset_end"
+    MOVING_START = "moving_start"
+    MOVING_END = "moving_end"
+    NOTE = "note"
+    RATING = "rating"
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """First line of a session file."""
+
+    started_at: datetime
+    """Wall-clock time (UTC) of t_s = 0."""
+    device: dict[str, Any] = field(default_factory=dict)
+    """What is known of the strap: name, address, model, body sensor location, source."""
+    version: int = FORMAT_VERSION
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """Where the data came from, which parts are real and which were added (free form)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One 0x2A37 notification as it arrived: monotonic seconds since start and raw bytes."""
+
+    t_s: float
+    wall_s: float
+    """Unix time (s) of arrival, for display only; order and durations use t_s."""
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A moment the person (or a replay) marked."""
+
+    t_s: float
+    kind: MarkerKind
+    value: float | None = None
+    """A 0-10 rating for ``rating`` markers; reset or plan details go in ``text``."""
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """The strap link dropped or went silent; a gap starts."""
+
+    t_s: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """The strap link is back; the gap ends."""
+
+    t_s: float
+
+
+class DeviceEventKind(enum.StrEnum):
+    """Device facts that are not measurements."""
+
+    BATTERY = "battery"
+    CONTACT = "contact"
+    BODY_SENSOR_LOCATION = "body_sensor_location"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """Battery level (%), contact state, sensor location or device information."""
+
+    t_s: float
+    kind: DeviceEventKind
+    value: int | str | None = None
+
+
+Record = Notification | Marker | Disconnect | Reconnect | DeviceEvent
+
+
+@dataclass(slots=True)
+class SkipReport:
+    """Lines skipped while reading a file: counted and described, never silently dropped."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    max_examples: int = 5
+
+    def add(self, where: str, why: str) -> None:
+        """Count one skipped line and keep its description if room remains."""
+        self.count += 1
+        if len(self.examples) < self.max_examples:
+            self.examples.append(f"{where}: {why}")
+
+    def summary(self) -> str:
+        """One line for people: how many lines were skipped and the first reasons."""
+        if not self.count:
+            return "no lines skipped"
+        hidden = self.count - len(self.examples)
+        more = f" (+{hidden} more)" if hidden else ""
+        return f"{self.count} line(s) skipped: " + "; ".join(self.examples) + more
+
+
+def _round_t(t_s: float) -> float:
+    return round(t_s, 6)
+
+
+def encode_header(header: Header) -> str:
+    """Serialise a header to one JSON line (no newline)."""
+    started = header.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    obj: dict[str, Any] = {
+        "type": "header",
+        "format": FORMAT_NAME,
+        "version": header.version,
+        "started_at": started,
+        "device": header.device,
+    }
+    if header.provenance:
+        obj["provenance"] = header.provenance
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_record(record: Record) -> str:
+    """Serialise one record to one JSON line (no newline)."""
+    obj: dict[str, Any]
+    match record:
+        case Notification(t_s, wall_s, payload):
+            obj = {"type": "notification", "t_s": _round_t(t_s), "wall_s": round(wall_s, 6),
+                   "hex": payload.hex()}
+        case Marker(t_s, kind, value, text):
+            obj = {"type": "marker", "t_s": _round_t(t_s), "kind": str(kind)}
+            if value is not None:
+                obj["value"] = value
+            if text is not None:
+                obj["text"] = text
+        case Disconnect(t_s, reason):
+            obj = {"type": "disconnect", "t_s": _round_t(t_s)}
+            if reason is not None:
+                obj["reason"] = reason
+        case Reconnect(t_s):
+            obj = {"type": "reconnect", "t_s": _round_t(t_s)}
+        case DeviceEvent(t_s, kind, value):
+            obj = {"type": "device", "t_s": _round_t(t_s), "kind": str(kind), "value": value}
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{key}' must be a number, got {value!r}")
+    return float(value)
+
+
+def _header_from(obj: dict[str, Any]) -> Header:
+    if obj.get("type") != "header" or obj.get("format") != FORMAT_NAME:
+        raise ValueError(f"first line is not an {FORMAT_NAME} header")
+    version = obj.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise ValueError(f"unsupported format version {version!r} (this afterbeat reads 1)")
+    started = obj.get("started_at")
+    if not isinstance(started, str):
+        raise ValueError("header lacks 'started_at'")
+    started_at = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    if started_at.tzinfo is None:
+        raise ValueError("'started_at' must carry a UTC offset")
+    device = obj.get("device") or {}
+    provenance = obj.get("provenance") or {}
+    if not isinstance(device, dict) or not isinstance(provenance, dict):
+        raise ValueError("'device' and 'provenance' must be objects")
+    return Header(started_at=started_at, device=device, version=version, provenance=provenance)
+
+
+def _record_from(obj: dict[str, Any]) -> Record:
+    kind = obj.get("type")
+    t_s = _number(obj, "t_s")
+    match kind:
+        case "notification":
+            hex_text = obj.get("hex")
+            if not isinstance(hex_text, str):
+                raise ValueError("notification lacks 'hex'")
+            return Notification(t_s=t_s, wall_s=_number(obj, "wall_s"),
+                                payload=bytes.fromhex(hex_text))
+        case "marker":
+            value = obj.get("value")
+            text = obj.get("text")
+            if value is not None:
+                value = _number(obj, "value")
+            if text is not None and not isinstance(text, str):
+                raise ValueError("marker 'text' must be a string")
+            return Marker(t_s=t_s, kind=MarkerKind(str(obj.get("kind"))), value=value, text=text)
+        case "disconnect":
+            reason = obj.get("reason")
+            return Disconnect(t_s=t_s, reason=reason if isinstance(reason, str) else None)
+        case "reconnect":
+            return Reconnect(t_s=t_s)
+        case "device":
+            value = obj.get("value")
+            if value is not None and not isinstance(value, int | str):
+                raise ValueError("device event 'value' must be an integer or a string")
+            return DeviceEvent(t_s=t_s, kind=DeviceEventKind(str(obj.get("kind"))), value=value)
+    raise ValueError(f"unknown record type {kind!r}")
+
+
+def decode_line(line: str, *, header: bool = False) -> Header | Record:
+    """Parse one line; raise ValueError (with the reason) when it is not a valid record."""
+    obj = json.loads(line)
+    if not isinstance(obj, dict):
+        raise ValueError("a line must hold a JSON object")
+    return _header_from(obj) if header else _record_from(obj)
+
+
+def iter_session(
+    path: str | os.PathLike[str], skips: SkipReport | None = None
+) -> tuple[Header, Iterator[Record]]:
+    """Open a session file: its header now, its records as a stream; bad lines are skipped."""
+    name = os.fspath(path)
+    handle = open(name, encoding="utf-8")  # closed by the records generator
+    try:
+        first = handle.readline()
+        if not first.strip():
+            raise SessionFileError("empty file: no session header", path=name, line=1)
+        try:
+            header = decode_line(first, header=True)
+        except (ValueError, KeyError) as exc:
+            raise SessionFileError(f"bad header: {exc}", path=name, line=1) from exc
+    except BaseException:
+        handle.close()
+        raise
+    assert isinstance(header, Header)
+    report = skips if skips is not None else SkipReport()
+
+    def records() -> Iterator[Record]:
+        with handle:
+            for number, line in enumerate(handle, start=2):
+                if not line.strip():
+                    continue
+                try:
+                    record = decode_line(line)
+                except (ValueError, KeyError) as exc:
+                    report.add(f"{name}:{number}", str(exc))
+                    continue
+                assert not isinstance(record, Header)
+                yield record
+
+    return header, records()
+
+
+def write_session(
+    path: str | os.PathLike[str] | IO[str], header: Header, records: Iterable[Record]
+) -> None:
+    """Write a whole session file (mode 0600 when given a path)."""
+    if isinstance(path, str | os.PathLike):
+        fd = os.open(Path(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            _write(handle, header, records)
+    else:
+        _write(path, header, records)
+
+
+def _write(handle: IO[str], header: Header, records: Iterable[Record]) -> None:
+    handle.write(encode_header(header) + "\n")
+    for record in records:
+        handle.write(encode_record(record) + "\n")
