@@ -1,0 +1,145 @@
+"""Request and response bodies of the local JSON API (pydantic models; the OpenAPI schema).
+
+Every request model forbids unknown fields and constrains each value, so wrong input gets a
+422 naming the field and never reaches the stores or the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ErrorOut",
+    "MarkerIn",
+    "MarkerOut",
+    "PersonSettings",
+    "ResetRateIn",
+    "ResetStartIn",
+    "ResetStopIn",
+    "SessionOut",
+    "StatusOut",
+    "SuggestionDismissIn",
+]
+
+MAX_TEXT = 2000
+
+PersonMarkerKind = Literal[
+    "baseline_start", "baseline_end", "session_start", "session_end", "note", "rating",
+    "moving_start", "moving_end",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """An error: what went wrong in words, and a short machine code."""
+
+    detail: str
+    error: str | None = None
+
+
+class MarkerIn(_In):
+    """A moment the person marks; ``rating`` needs ``value`` (0-10), ``note`` needs ``text``."""
+
+    kind: PersonMarkerKind
+    value: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
+    text: str | None = Field(default=None, max_length=MAX_TEXT)
+
+    @model_validator(mode="after")
+    def _needs(self) -> MarkerIn:
+        if self.kind == "rating" and self.value is None:
+            raise ValueError("value: a rating needs a value from 0 to 10")
+        if self.kind == "note" and not (self.text and self.text.strip()):
+            raise ValueError("text: a note needs some text")
+        return self
+
+
+class MarkerOut(BaseModel):
+    """The marker as recorded: session time (s), kind, value, text."""
+
+    t_s: float
+    kind: str
+    value: float | None = None
+    text: str | None = None
+    recorded: bool
+    """False when no recording is running (the live view still got it)."""
+
+
+class ResetStartIn(_In):
+    """Start a reset from the library; ``breaths_per_min`` adjusts resonance breathing only."""
+
+    reset_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    breaths_per_min: float | None = Field(default=None, ge=4.5, le=7.0, allow_inf_nan=False)
+
+
+class ResetStopIn(_In):
+    """Stop the running reset (finished, or stopped early)."""
+
+    finished: bool = False
+
+
+class ResetRateIn(_In):
+    """A 0-10 self-rating before or after a reset (how activated you feel)."""
+
+    rating: int = Field(ge=0, le=10)
+    when: Literal["before", "after"]
+    reset_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class SuggestionDismissIn(_In):
+    """"Not now": no suggestion for a quiet period (minutes)."""
+
+    quiet_min: float = Field(default=20.0, ge=1.0, le=240.0, allow_inf_nan=False)
+
+
+class PersonSettings(_In):
+    """The person's display settings kept in the data folder."""
+
+    locale: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    audio_cues: bool = False
+    vibration: bool = False
+    show_numbers: bool = True
+    breaths_per_min: float = Field(default=6.0, ge=4.5, le=7.0, allow_inf_nan=False)
+    chart_minutes: int = Field(default=10, ge=2, le=60)
+
+
+class SessionOut(BaseModel):
+    """One recorded session in the history list."""
+
+    id: int
+    started_at: str
+    ended_at: str | None = None
+    duration_s: float | None = None
+    status: str
+    notifications: int
+    source: str
+    demo: bool = False
+
+
+class RecordingOut(BaseModel):
+    """The recording now: session id, whether writes fail, samples not recorded."""
+
+    active: bool
+    session_id: int | None = None
+    failing: bool = False
+    unrecorded: int = 0
+    error: str | None = None
+
+
+class StatusOut(BaseModel):
+    """Everything the status line shows: source, connection, battery, recording, baseline."""
+
+    version: str
+    demo: bool
+    source: str
+    connection: dict[str, Any]
+    battery_pct: int | None
+    recording: RecordingOut
+    baseline: dict[str, Any] | None
+    reset: dict[str, Any] | None
+    live: dict[str, Any]
+    lan: bool

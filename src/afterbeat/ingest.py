@@ -1,0 +1,196 @@
+"""The server's one live path: source → recorder (store) → pipeline → hub.
+
+:class:`Ingest` is synchronous glue: ``handle(item)`` records a record, pushes it through the
+pipeline and publishes the resulting events. The server's lifespan runs :meth:`Ingest.run`
+over ``source.stream()`` in one task; API handlers call :meth:`Ingest.inject` for markers
+and resets so they take exactly the same path (recording, pipeline, live stream). Nothing
+here awaits a client: the hub's ``publish`` never blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from afterbeat.hub import Hub
+from afterbeat.session_file import DeviceEvent, DeviceEventKind, Marker, Record
+from afterbeat.sources import ConnectionState, Source, SourceStatus
+
+__all__ = ["EventPipeline", "Ingest", "LiveStatus", "RecordSink"]
+
+log = logging.getLogger(__name__)
+
+
+class PipelineEvent(Protocol):
+    """What the pipeline emits: any event with ``to_json()`` carrying a ``type`` key."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class EventPipeline(Protocol):
+    """``afterbeat.pipeline.Pipeline`` as the server uses it."""
+
+    def push(self, record: Record) -> list[Any]: ...
+
+    def finish(self) -> list[Any]: ...
+
+
+class RecordSink(Protocol):
+    """Where records are kept (a store ``Recorder``); must never raise into the stream."""
+
+    def record(self, record: Record) -> None: ...
+
+
+@dataclass(slots=True)
+class LiveStatus:
+    """What the status endpoint reports about the source (mutable, owned by the ingest)."""
+
+    source: str
+    state: ConnectionState = ConnectionState.IDLE
+    detail: str | None = None
+    attempt: int | None = None
+    next_delay_s: float | None = None
+    battery_pct: int | None = None
+    contact: str | None = None
+    rr_available: bool | None = None
+    device_name: str | None = None
+    records: int = 0
+    pipeline_errors: int = 0
+    last_t_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def apply(self, status: SourceStatus) -> None:
+        """Take over the fields a source status carries."""
+        self.state = status.state
+        self.detail = status.detail
+        self.attempt = status.attempt
+        self.next_delay_s = status.next_delay_s
+        if status.battery_pct is not None:
+            self.battery_pct = status.battery_pct
+        if status.contact is not None:
+            self.contact = str(status.contact)
+        if status.rr_available is not None:
+            self.rr_available = status.rr_available
+        if status.device_name is not None:
+            self.device_name = status.device_name
+
+    def to_json(self) -> dict[str, Any]:
+        """The connection part of ``/api/status`` (battery in %, times in session seconds)."""
+        return {
+            "source": self.source,
+            "state": str(self.state),
+            "detail": self.detail,
+            "attempt": self.attempt,
+            "next_delay_s": self.next_delay_s,
+            "battery_pct": self.battery_pct,
+            "contact": self.contact,
+            "rr_available": self.rr_available,
+            "device_name": self.device_name,
+            "session_t_s": self.last_t_s,
+        }
+
+
+class Ingest:
+    """Feed records through recorder, pipeline and hub; statuses update ``status`` and publish."""
+
+    def __init__(self, hub: Hub, pipeline: EventPipeline, sink: RecordSink | None,
+                 status: LiveStatus,
+                 on_finish: Callable[[], None] | None = None) -> None:
+        self.hub = hub
+        self.pipeline = pipeline
+        self.sink = sink
+        self.status = status
+        self._on_finish = on_finish
+        self.finished = False
+
+    def handle(self, item: Record | SourceStatus) -> None:
+        """Process one item from the source (or from the API); never raises."""
+        if isinstance(item, SourceStatus):
+            self.status.apply(item)
+            self.publish_status()
+            return
+        self.status.records += 1
+        self.status.last_t_s = item.t_s
+        if isinstance(item, DeviceEvent):
+            self._device(item)
+        if self.sink is not None:
+            self.sink.record(item)
+        try:
+            events = self.pipeline.push(item)
+        except Exception:  # a bug downstream must not stop the live view or the recording
+            self.status.pipeline_errors += 1
+            log.exception("pipeline failed on a %s record", type(item).__name__)
+            return
+        kinds = self._publish_all(events)
+        if isinstance(item, Marker) and "marker" not in kinds:
+            self.hub.publish("marker", _marker_json(item))
+
+    def inject(self, record: Record) -> None:
+        """A record made by the server (marker, reset) taking the same path as the source's."""
+        self.handle(record)
+
+    def publish_status(self) -> None:
+        """Send the connection status to live clients."""
+        self.hub.publish("status", self.status.to_json())
+
+    def finish(self) -> None:
+        """The source ended: let the pipeline close (recovery) and say so."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            self._publish_all(self.pipeline.finish())
+        except Exception:
+            self.status.pipeline_errors += 1
+            log.exception("pipeline failed to finish")
+        if self._on_finish is not None:
+            self._on_finish()
+
+    async def run(self, source: Source) -> None:
+        """Consume the source until it ends or the task is cancelled."""
+        try:
+            async for item in source.stream():
+                self.handle(item)
+        except Exception as exc:
+            log.exception("the source stopped with an error")
+            self.handle(SourceStatus(t_s=self.status.last_t_s or 0.0,
+                                     state=ConnectionState.STOPPED,
+                                     detail=f"the source stopped: {type(exc).__name__}"))
+        else:
+            if self.status.state not in (ConnectionState.FINISHED, ConnectionState.STOPPED):
+                self.status.state = ConnectionState.FINISHED
+                self.publish_status()
+        self.finish()
+
+    def _device(self, event: DeviceEvent) -> None:
+        if event.kind is DeviceEventKind.BATTERY and isinstance(event.value, int):
+            self.status.battery_pct = event.value
+            self.publish_status()
+        elif event.kind is DeviceEventKind.CONTACT and event.value is not None:
+            self.status.contact = str(event.value)
+            self.publish_status()
+
+    def _publish_all(self, events: list[Any]) -> set[str]:
+        kinds: set[str] = set()
+        for event in events:
+            data = event.to_json() if hasattr(event, "to_json") else dict(event)
+            kind = str(data.get("type", "event"))
+            kinds.add(kind)
+            self.hub.publish(kind, data)
+        return kinds
+
+
+def _marker_json(marker: Marker) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "marker", "t_s": marker.t_s, "kind": str(marker.kind)}
+    if marker.value is not None:
+        out["value"] = marker.value
+    if marker.text is not None:
+        out["text"] = marker.text
+    return out
+
+
+def with_t(marker: Marker, t_s: float) -> Marker:
+    """The same marker stamped at ``t_s``."""
+    return replace(marker, t_s=t_s)
