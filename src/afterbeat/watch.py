@@ -1,0 +1,281 @@
+"""The after-session watch: notices activation that stays above the person's own baseline.
+
+Pure: fed one :class:`~afterbeat.arousal.ArousalReading` per 5 s of session time, plus the
+session markers. States: ``calibrating`` (no baseline or first windows filling),
+``settled``, ``activated``, ``elevated`` and ``unknown`` (movement, patchy signal, strap
+disconnected: the underlying state is held, not forgotten).
+
+Rules (defaults in :class:`~afterbeat.arousal.Settings`):
+- settled -> activated when A >= 1.0 for 30 s;
+- -> elevated when A >= 1.5 *and* the effect-size floor holds (HR >= baseline + 5 bpm or
+  lnR120 <= baseline - 0.25) on every valid update of the last 3 min, with >= 80 % of the
+  expected updates valid;
+- activated/elevated -> settled when A <= 0.75 for 2 min (same 80 % rule): hysteresis;
+- after a session_end marker: a grace period of 5 min (observe, no suggestion; settling within
+  it is said so), then one suggestion per elevated stretch, and a second, gentler one if still
+  elevated 10 min after the first; nothing is suggested before a session end or more than
+  3 h after it.
+Every state change carries a plain-words reason about activation relative to the person's
+own baseline; nothing here is an alarm.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from afterbeat.arousal import DEFAULT_SETTINGS, ArousalReading, Quality, Settings
+
+__all__ = ["AfterSessionWatch", "StateChange", "Suggestion", "WatchEvent", "WatchState"]
+
+
+class WatchState(enum.StrEnum):
+    """What the watch shows."""
+
+    CALIBRATING = "calibrating"
+    SETTLED = "settled"
+    ACTIVATED = "activated"
+    ELEVATED = "elevated"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """The shown state changed (or a session end or early settling is worth saying)."""
+
+    t_s: float
+    state: WatchState
+    reason: str
+    previous: WatchState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Time to suggest a reset: activation has stayed above baseline after the session."""
+
+    t_s: float
+    gentle: bool
+    reason: str
+    elevated_since_s: float
+
+
+WatchEvent = StateChange | Suggestion
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    t_s: float
+    scored: bool
+    arousal: float
+    high: bool
+
+
+def _fmt_delta(reading: ArousalReading) -> str:
+    parts = []
+    hr = reading.heart_rate_delta_bpm
+    if hr is not None:
+        parts.append(f"heart rate {hr:+.0f} bpm")
+    ln = reading.ln_rmssd_delta
+    if ln is not None:
+        pct = (math.exp(ln) - 1.0) * 100.0
+        parts.append(f"RMSSD {pct:+.0f} %")
+    return ", ".join(parts) + " against your resting baseline" if parts else ""
+
+
+_UNSCORED_REASON = {
+    Quality.MOVEMENT: "You are moving, or just were: readings pause until 3 minutes after "
+    "movement ends.",
+    Quality.POOR: "The signal is patchy right now (missed or corrected beats); holding until "
+    "it is clean again. Moistening the strap's electrodes can help.",
+    Quality.WARMING_UP: "Collecting two minutes of beats before comparing with your baseline.",
+    Quality.NO_BASELINE: "No resting baseline yet: mark a few minutes of seated rest so "
+    "readings can be compared with your own calm.",
+}
+
+
+class AfterSessionWatch:
+    """State machine over 5-s arousal readings, anchored on the session end (time passed in)."""
+
+    def __init__(self, settings: Settings = DEFAULT_SETTINGS) -> None:
+        self.settings = settings
+        self.state = WatchState.CALIBRATING
+        self.level: WatchState | None = None
+        """The underlying state (settled/activated/elevated), held while unknown."""
+        self.session_end_s: float | None = None
+        self.in_session = False
+        self.settled_at_s: float | None = None
+        """First time settled after the session end (end of the 2-min low stretch)."""
+        self.suggestions: list[Suggestion] = []
+        self._episode_suggestions = 0
+        self._elevated_since_s: float | None = None
+        self._last_suggestion_s: float | None = None
+        span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
+        self._history: deque[_Update] = deque(maxlen=int(span / settings.metrics_interval_s) + 4)
+
+    # -- markers ---------------------------------------------------------------------------
+
+    def session_start(self, t_s: float) -> list[WatchEvent]:
+        """A session began: no suggestions until its end."""
+        self.in_session = True
+        return []
+
+    def session_end(self, t_s: float) -> list[WatchEvent]:
+        """Anchor the watch: grace starts now."""
+        self.in_session = False
+        self.session_end_s = t_s
+        self.settled_at_s = None
+        self._episode_suggestions = 0
+        self._last_suggestion_s = None
+        grace_min = self.settings.grace_s / 60.0
+        reason = (
+            f"Session ended. Watching gently for the next few minutes ({grace_min:.0f} min "
+            "before anything is suggested)."
+        )
+        return [StateChange(t_s, self.state, reason, self.state)]
+
+    def hold(self, t_s: float, reason: str) -> list[WatchEvent]:
+        """No readings for a while (e.g. the strap disconnected): show unknown, keep the level."""
+        if self.level is None:
+            return self._show(t_s, WatchState.CALIBRATING, reason)
+        return self._show(t_s, WatchState.UNKNOWN, reason)
+
+    # -- readings --------------------------------------------------------------------------
+
+    def push(self, reading: ArousalReading) -> list[WatchEvent]:
+        """Feed one 5-s reading; return the state changes and suggestions it causes."""
+        s = self.settings
+        t = reading.t_s
+        a = reading.arousal
+        high = a is not None and a >= s.elevated_index and reading.meets_effect_floor(s)
+        self._history.append(_Update(t, a is not None, a if a is not None else math.nan, high))
+        if a is None:
+            reason = _UNSCORED_REASON.get(reading.quality, "Holding: no reading right now.")
+            if self.level is None:
+                return self._show(t, WatchState.CALIBRATING, reason)
+            return self._show(t, WatchState.UNKNOWN, reason)
+        events: list[WatchEvent] = []
+        level = self.level
+        new_level = level
+        if level is None:
+            new_level = WatchState.SETTLED if a <= s.settled_index else WatchState.ACTIVATED
+        assert new_level is not None
+        if new_level is not WatchState.ELEVATED and self._sustained(
+            t, s.sustain_s, lambda u: u.high
+        ):
+            new_level = WatchState.ELEVATED
+        elif new_level is WatchState.SETTLED and self._sustained(
+            t, s.activated_s, lambda u: u.arousal >= s.activated_index
+        ):
+            new_level = WatchState.ACTIVATED
+        elif new_level in (WatchState.ACTIVATED, WatchState.ELEVATED) and self._sustained(
+            t, s.settle_s, lambda u: u.arousal <= s.settled_index
+        ):
+            new_level = WatchState.SETTLED
+        if new_level is WatchState.ELEVATED and level is not WatchState.ELEVATED:
+            self._elevated_since_s = t
+            self._episode_suggestions = 0
+        self.level = new_level
+        events.extend(self._after_session(reading))
+        if not events or not isinstance(events[0], StateChange):
+            events[:0] = self._show(t, new_level, self._reason(new_level, reading))
+        return events + self._maybe_suggest(reading)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _sustained(self, t_s: float, span_s: float, pred: Callable[[_Update], bool],
+                   since_s: float = -math.inf) -> bool:
+        start = max(t_s - span_s, since_s)
+        window = [u for u in self._history if start < u.t_s <= t_s]
+        scored = [u for u in window if u.scored]
+        need = math.ceil(self.settings.min_valid_share * span_s / self.settings.metrics_interval_s
+                         - 1e-9)
+        return len(scored) >= need and all(pred(u) for u in scored)
+
+    def _after_session(self, reading: ArousalReading) -> list[WatchEvent]:
+        """Notice the first settling after the session end, and say so within the grace."""
+        t0 = self.session_end_s
+        s = self.settings
+        if t0 is None or self.settled_at_s is not None or reading.t_s < t0:
+            return []
+        if not self._sustained(reading.t_s, s.settle_s, lambda u: u.arousal <= s.settled_index,
+                               since_s=t0):
+            return []
+        self.settled_at_s = reading.t_s
+        if self.level is not WatchState.SETTLED:
+            self.level = WatchState.SETTLED
+        minutes = (reading.t_s - t0) / 60.0
+        if reading.t_s <= t0 + s.grace_s:
+            reason = (
+                f"Settled within {minutes:.0f} minutes of the session end: your readings are "
+                "back near your own resting baseline. No reset needed."
+            )
+        else:
+            reason = (
+                f"Settled {minutes:.0f} minutes after the session end: your readings are back "
+                "near your own resting baseline."
+            )
+        change = StateChange(reading.t_s, WatchState.SETTLED, reason, self.state)
+        self.state = WatchState.SETTLED
+        return [change]
+
+    def _show(self, t_s: float, state: WatchState, reason: str) -> list[WatchEvent]:
+        if state is self.state:
+            return []
+        previous = self.state
+        self.state = state
+        return [StateChange(t_s, state, reason, previous)]
+
+    def _reason(self, level: WatchState, reading: ArousalReading) -> str:
+        delta = _fmt_delta(reading)
+        suffix = f" ({delta})." if delta else "."
+        if reading.quality is Quality.BREATHING:
+            suffix += " Breathing is paced, so only heart rate counts for now."
+        if level is WatchState.SETTLED:
+            return "Your readings are close to your own resting baseline" + suffix
+        if level is WatchState.ACTIVATED:
+            return "Activation is somewhat above your own resting baseline" + suffix
+        minutes = self.settings.sustain_s / 60.0
+        return (
+            f"Activation has stayed above your own resting baseline for {minutes:.0f} minutes"
+            + suffix
+        )
+
+    def _maybe_suggest(self, reading: ArousalReading) -> list[WatchEvent]:
+        s = self.settings
+        t = reading.t_s
+        t0 = self.session_end_s
+        if (
+            self.level is not WatchState.ELEVATED
+            or t0 is None
+            or self.in_session
+            or t < t0 + s.grace_s
+            or t > t0 + s.watch_span_s
+            or self._elevated_since_s is None
+        ):
+            return []
+        if self._episode_suggestions == 0:
+            gentle = False
+            reason = (
+                "Since the session ended, activation has stayed above your own resting baseline "
+                "for a few minutes. A short reset may help your body settle."
+            )
+        elif (
+            self._episode_suggestions == 1
+            and self._last_suggestion_s is not None
+            and t >= self._last_suggestion_s + s.repeat_after_s
+        ):
+            gentle = True
+            reason = (
+                "Activation is still above your own baseline. If you like, try something gentle; "
+                "it is also fine to let it be. This can unfold later."
+            )
+        else:
+            return []
+        self._episode_suggestions += 1
+        self._last_suggestion_s = t
+        suggestion = Suggestion(t, gentle, reason, self._elevated_since_s)
+        self.suggestions.append(suggestion)
+        return [suggestion]
