@@ -18,6 +18,7 @@ __all__ = ["build_parser", "main"]
 # ``set_defaults(run=...)``; ``run(args) -> int`` does the work.
 COMMAND_MODULES: tuple[str, ...] = (
     "decode",
+    "sessions",
 )
 
 
