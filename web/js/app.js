@@ -1,0 +1,80 @@
+// afterbeat dashboard: wires the live stream to the views and routes between them by hash.
+
+import { api } from './api.js';
+import { byId } from './dom.js';
+import { HistoryView, ReportView } from './history.js';
+import { LiveStream } from './live.js';
+import { NowView } from './now.js';
+import { StatusChips } from './status.js';
+import { SupportView } from './support.js';
+import { TrendsView } from './trends.js';
+
+const chips = new StatusChips();
+const now = new NowView();
+const history = new HistoryView();
+const report = new ReportView({ onDeleted: () => { location.hash = '#/history'; } });
+const trends = new TrendsView();
+const support = new SupportView();
+
+function route() {
+  const hash = location.hash || '#/now';
+  const [, view = 'now', arg] = hash.match(/^#\/([a-z]+)(?:\/(.+))?$/) ?? [];
+  const name = view === 'session' ? 'report' : view;
+  let found = false;
+  for (const section of document.querySelectorAll('[data-view]')) {
+    const show = section.dataset.view === name;
+    section.hidden = !show;
+    found ||= show;
+  }
+  if (!found) byId('view-now').hidden = false;
+  for (const link of document.querySelectorAll('[data-view-link]')) {
+    const current = link.dataset.viewLink === name || (name === 'report' && link.dataset.viewLink === 'history');
+    if (current) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  document.body.dataset.view = found ? name : 'now';
+  if (name === 'history') history.show();
+  else if (name === 'report' && arg) report.show(decodeURIComponent(arg));
+  else if (name === 'trends') trends.show();
+  else if (name === 'support') support.show();
+  if (found && name !== 'now') byId('main').focus({ preventScroll: true });
+}
+
+async function refreshStatus() {
+  try {
+    const status = await api.get('/api/status');
+    chips.apply(status);
+    now.onStatus(status ?? {});
+    document.body.dataset.statusLoaded = 'true';
+  } catch (error) {
+    console.info('afterbeat: status not available:', error.message);
+  }
+}
+
+function startLive() {
+  const live = new LiveStream('/api/live');
+  live.on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
+    .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); })
+    .on('metrics', (d) => now.onMetrics(d))
+    .on('state', (d) => now.onState(d))
+    .on('suggestion', (d) => now.onSuggestion(d))
+    .on('marker', (d) => now.onMarker(d))
+    .on('status', (d) => { chips.apply(d); now.onStatus(d); })
+    .on('baseline', (d) => now.setBaseline(d.baseline ?? d));
+  for (const type of ['reset', 'reset_start', 'reset_started', 'reset_change', 'reset_end', 'reset_stopped']) {
+    live.on(type, (d, t) => now.onResetEvent(d, t));
+  }
+  for (const type of ['reset_effect', 'effect']) live.on(type, (d) => now.onEffect(d));
+  live.on('*', ({ type }) => {
+    document.body.dataset.lastEvent = type;
+  });
+  live.start();
+  window.afterbeatLive = live; // for the browser tests: event counts by type
+}
+
+window.addEventListener('hashchange', route);
+route();
+now.loadLibrary();
+refreshStatus();
+setInterval(refreshStatus, 15000);
+startLive();

@@ -1,0 +1,276 @@
+// Canvas time-series chart: one line, an optional baseline band and vertical marks.
+// No third-party code: a few hundred points per chart, redrawn on the next animation frame.
+
+const COLORS = {
+  grid: 'rgba(60, 72, 80, 0.10)',
+  text: '#6b7378',
+  band: 'rgba(111, 168, 160, 0.18)',
+  bandEdge: 'rgba(111, 168, 160, 0.45)',
+  mark: 'rgba(92, 99, 140, 0.55)',
+};
+
+/** A line chart over time (seconds on the session clock). */
+export class TimeChart {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{color: string, windowS?: number, minSpan?: number, decimals?: number,
+   *          maxGapS?: number, xLabels?: 'relative' | 'session' | 'index', dots?: boolean}} options
+   */
+  constructor(canvas, options) {
+    this.canvas = canvas;
+    this.options = { windowS: null, minSpan: 10, decimals: 0, maxGapS: 30, xLabels: 'relative', dots: false, ...options };
+    this.points = []; // [t, value | null]
+    this.band = null; // {lo, hi}
+    this.marks = []; // {t, label}
+    this.dirty = true;
+    this.size = { w: 0, h: 0, dpr: 1 };
+    this.observer = new ResizeObserver(() => this.requestDraw());
+    this.observer.observe(canvas);
+    this.requestDraw();
+  }
+
+  /** Add one value at session time tS (null breaks the line). */
+  push(tS, value) {
+    if (typeof tS !== 'number' || !Number.isFinite(tS)) return;
+    const v = typeof value === 'number' && Number.isFinite(value) ? value : null;
+    const last = this.points[this.points.length - 1];
+    if (last && tS < last[0]) {
+      // The session clock went back: a new recording. Start afresh.
+      this.points = [];
+      this.marks = [];
+    }
+    this.points.push([tS, v]);
+    if (this.options.windowS) {
+      const cutoff = tS - this.options.windowS * 1.2;
+      let drop = 0;
+      while (drop < this.points.length && this.points[drop][0] < cutoff) drop += 1;
+      if (drop) this.points.splice(0, drop);
+      this.marks = this.marks.filter((m) => m.t >= cutoff);
+    }
+    this.requestDraw();
+  }
+
+  /** Replace all values at once (report and trend charts). */
+  setPoints(points) {
+    this.points = points.filter((p) => typeof p[0] === 'number' && Number.isFinite(p[0]))
+      .map(([t, v]) => [t, typeof v === 'number' && Number.isFinite(v) ? v : null]);
+    this.requestDraw();
+  }
+
+  /** Set the baseline band (lo..hi) or null to hide it. */
+  setBand(lo, hi) {
+    const ok = typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && hi >= lo;
+    const next = ok ? { lo, hi } : null;
+    if (JSON.stringify(next) !== JSON.stringify(this.band)) {
+      this.band = next;
+      this.requestDraw();
+    }
+  }
+
+  /** Add a vertical mark at session time tS. */
+  addMark(tS, label) {
+    if (typeof tS !== 'number' || !Number.isFinite(tS)) return;
+    this.marks.push({ t: tS, label: String(label ?? '') });
+    this.requestDraw();
+  }
+
+  setMarks(marks) {
+    this.marks = marks.filter((m) => typeof m.t === 'number' && Number.isFinite(m.t));
+    this.requestDraw();
+  }
+
+  requestDraw() {
+    if (this.dirty && this.frame) return;
+    this.dirty = true;
+    // rAF pauses in background tabs; a timer keeps the data attributes fresh there.
+    this.frame = requestAnimationFrame(() => this.draw());
+    clearTimeout(this.fallback);
+    this.fallback = setTimeout(() => { if (this.dirty) this.draw(); }, 250);
+  }
+
+  draw() {
+    this.frame = 0;
+    this.dirty = false;
+    const { canvas } = this;
+    const rect = canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.max(1, Math.round(rect.width));
+    const h = Math.max(1, Math.round(rect.height));
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+
+    const values = this.points.filter((p) => p[1] !== null);
+    canvas.dataset.points = String(values.length);
+    const lastPoint = this.points[this.points.length - 1];
+    canvas.dataset.lastT = lastPoint ? lastPoint[0].toFixed(1) : '';
+    if (rect.width === 0) return;
+
+    const pad = { l: 38, r: 12, t: 10, b: 20 };
+    const plotW = Math.max(1, w - pad.l - pad.r);
+    const plotH = Math.max(1, h - pad.t - pad.b);
+
+    // x range
+    let x0;
+    let x1;
+    if (this.options.windowS) {
+      x1 = lastPoint ? lastPoint[0] : this.options.windowS;
+      x0 = x1 - this.options.windowS;
+    } else if (this.points.length) {
+      x0 = this.points[0][0];
+      x1 = lastPoint[0];
+      if (x1 - x0 < 1) { x0 -= 0.5; x1 += 0.5; }
+    } else {
+      x0 = 0;
+      x1 = 1;
+    }
+    const inView = values.filter((p) => p[0] >= x0 && p[0] <= x1);
+
+    // y range: data and band, at least minSpan wide, with a little room
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const p of inView) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
+    if (this.band) { lo = Math.min(lo, this.band.lo); hi = Math.max(hi, this.band.hi); }
+    if (!Number.isFinite(lo)) { lo = 0; hi = this.options.minSpan; }
+    const span = Math.max(hi - lo, this.options.minSpan);
+    const mid = (hi + lo) / 2;
+    lo = mid - span * 0.6;
+    hi = mid + span * 0.6;
+    if (this.options.floorZero && lo < 0) { hi -= lo; lo = 0; }
+
+    const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * plotW;
+    const Y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * plotH;
+
+    // grid and y labels
+    ctx.font = '11px system-ui, -apple-system, "Segoe UI", sans-serif';
+    ctx.fillStyle = COLORS.text;
+    ctx.strokeStyle = COLORS.grid;
+    ctx.lineWidth = 1;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    for (const v of niceTicks(lo, hi, 4)) {
+      const y = Math.round(Y(v)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(pad.l, y);
+      ctx.lineTo(pad.l + plotW, y);
+      ctx.stroke();
+      ctx.fillText(String(Math.round(v * 10) / 10), pad.l - 6, y);
+    }
+
+    // x labels
+    ctx.textBaseline = 'alphabetic';
+    const xl = this.options.xLabels;
+    if (xl === 'relative' && this.options.windowS) {
+      const minutes = this.options.windowS / 60;
+      for (let m = 0; m <= minutes; m += minutes / 2) {
+        const x = X(x0 + m * 60);
+        ctx.textAlign = m === 0 ? 'left' : m === minutes ? 'right' : 'center';
+        ctx.fillText(m === minutes ? 'now' : `−${minutes - m} min`, x, h - 4);
+      }
+    } else if (xl === 'session' && this.points.length) {
+      for (const [i, t] of [x0, (x0 + x1) / 2, x1].entries()) {
+        ctx.textAlign = i === 0 ? 'left' : i === 2 ? 'right' : 'center';
+        ctx.fillText(minutesLabel(t), X(t), h - 4);
+      }
+    }
+
+    // baseline band
+    if (this.band) {
+      const yHi = Y(this.band.hi);
+      const yLo = Y(this.band.lo);
+      ctx.fillStyle = COLORS.band;
+      ctx.fillRect(pad.l, yHi, plotW, yLo - yHi);
+      ctx.strokeStyle = COLORS.bandEdge;
+      ctx.setLineDash([3, 4]);
+      for (const y of [yHi, yLo]) {
+        ctx.beginPath();
+        ctx.moveTo(pad.l, Math.round(y) + 0.5);
+        ctx.lineTo(pad.l + plotW, Math.round(y) + 0.5);
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
+    }
+
+    // marks
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(pad.l, 0, plotW, h);
+    ctx.clip();
+    ctx.strokeStyle = COLORS.mark;
+    ctx.fillStyle = COLORS.mark;
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.setLineDash([2, 3]);
+    for (const m of this.marks) {
+      if (m.t < x0 || m.t > x1) continue;
+      const x = Math.round(X(m.t)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, pad.t);
+      ctx.lineTo(x, pad.t + plotH);
+      ctx.stroke();
+      if (m.label) ctx.fillText(m.label, x + 3, pad.t + 1);
+    }
+    ctx.setLineDash([]);
+
+    // the line, broken at missing values and long gaps
+    ctx.strokeStyle = this.options.color;
+    ctx.lineWidth = 2;
+    ctx.lineJoin = 'round';
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    let open = false;
+    let prevT = null;
+    for (const [t, v] of this.points) {
+      if (t < x0 - 60) continue;
+      if (v === null || (prevT !== null && this.options.maxGapS && t - prevT > this.options.maxGapS)) {
+        open = false;
+      }
+      if (v !== null) {
+        if (open) ctx.lineTo(X(t), Y(v));
+        else ctx.moveTo(X(t), Y(v));
+        open = true;
+      }
+      prevT = t;
+    }
+    ctx.stroke();
+    if (this.options.dots) {
+      ctx.fillStyle = this.options.color;
+      for (const [t, v] of inView) {
+        ctx.beginPath();
+        ctx.arc(X(t), Y(v), 3, 0, Math.PI * 2);
+        ctx.fill();
+      }
+    }
+    const lastValue = [...this.points].reverse().find((p) => p[1] !== null);
+    if (lastValue && this.options.windowS) {
+      ctx.fillStyle = this.options.color;
+      ctx.beginPath();
+      ctx.arc(X(lastValue[0]), Y(lastValue[1]), 3.5, 0, Math.PI * 2);
+      ctx.fill();
+    }
+    ctx.restore();
+    canvas.dataset.lastValue = lastValue ? lastValue[1].toFixed(this.options.decimals) : '';
+  }
+}
+
+function minutesLabel(tS) {
+  const minutes = Math.round(tS / 60);
+  if (Math.abs(minutes) < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')}`;
+}
+
+/** About `count` round tick values between lo and hi. */
+export function niceTicks(lo, hi, count) {
+  const span = hi - lo;
+  if (!(span > 0)) return [lo];
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? raw;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) ticks.push(v);
+  return ticks;
+}

@@ -1,0 +1,86 @@
+// Small DOM helpers. Text always goes in through textContent, never innerHTML.
+
+/** Element by id; throws early if the page and the script disagree. */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing element #${id}`);
+  return el;
+}
+
+/** Create an element with attributes and text or child nodes (strings become text nodes). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = String(value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Set an element's text (textContent only). */
+export function setText(el, text) {
+  const value = text === undefined || text === null ? '' : String(text);
+  if (el.textContent !== value) el.textContent = value;
+}
+
+/** Remove all children of an element. */
+export function clear(el) {
+  el.replaceChildren();
+}
+
+/** Format a number with a fixed count of decimals, or a dash when missing. */
+export function fmt(value, decimals = 0) {
+  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(decimals) : '—';
+}
+
+/** "m:ss" for a count of seconds (rounded up, never negative). */
+export function clockText(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** A human duration ("12 min", "1 h 05 min") for a count of seconds. */
+export function durationText(seconds) {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '—';
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
+/** Local date and time for a Unix time in seconds or an ISO string. */
+export function dateText(value) {
+  const date = typeof value === 'number' ? new Date(value * 1000) : new Date(String(value));
+  if (Number.isNaN(date.getTime())) return '—';
+  return date.toLocaleString(undefined, {
+    weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+  });
+}
+
+/** Words for a marker kind. */
+export const MARK_WORDS = {
+  baseline_start: 'Baseline started',
+  baseline_end: 'Baseline ended',
+  session_start: 'Session started',
+  session_end: 'Session ended',
+  reset_start: 'Reset started',
+  reset_end: 'Reset ended',
+  moving_start: 'Moving',
+  moving_end: 'Stopped moving',
+  note: 'Note',
+  rating: 'Rating',
+};
+
+/** Session clock seconds as "h:mm:ss" or "m:ss". */
+export function sessionTimeText(tS) {
+  if (typeof tS !== 'number' || !Number.isFinite(tS)) return '';
+  const s = Math.max(0, Math.floor(tS));
+  const hours = Math.floor(s / 3600);
+  const rest = `${String(Math.floor((s % 3600) / 60)).padStart(hours ? 2 : 1, '0')}:${String(s % 60).padStart(2, '0')}`;
+  return hours ? `${hours}:${rest}` : rest;
+}

@@ -1,0 +1,183 @@
+// History: the list of recordings and the per-session report.
+
+import { api } from './api.js';
+import { TimeChart } from './chart.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, sessionTimeText, setText } from './dom.js';
+
+function num(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+const STATUS_WORDS = { recording: 'recording now', complete: 'complete', interrupted: 'ended unexpectedly' };
+
+export class HistoryView {
+  constructor() {
+    this.list = byId('session-list');
+    this.empty = byId('session-empty');
+  }
+
+  async show() {
+    let sessions = [];
+    try {
+      const data = await api.get('/api/sessions');
+      sessions = Array.isArray(data) ? data : (data?.sessions ?? []);
+    } catch (error) {
+      clear(this.list);
+      this.list.append(h('li', { class: 'muted' }, `Could not load the recordings: ${error.message}`));
+      return;
+    }
+    clear(this.list);
+    this.empty.hidden = sessions.length > 0;
+    for (const s of sessions) {
+      const id = s.id ?? s.session_id;
+      const started = s.started_at ?? s.start;
+      const status = STATUS_WORDS[s.status] ?? s.status ?? '';
+      this.list.append(h('li', {},
+        h('a', { href: `#/session/${encodeURIComponent(id)}`, class: 'session-link', dataset: { sessionId: String(id) } },
+          h('span', { class: 'session-date' }, started ? dateText(started) : `Recording ${id}`),
+          h('span', { class: 'session-meta' }, [durationText(num(s.duration_s)), status, s.source ? String(s.source) : ''].filter(Boolean).join(' · ')))));
+    }
+  }
+}
+
+export class ReportView {
+  constructor({ onDeleted }) {
+    this.onDeleted = onDeleted;
+    this.el = {
+      title: byId('report-title'),
+      meta: byId('report-meta'),
+      recovery: byId('report-recovery'),
+      resets: byId('report-resets'),
+      markers: byId('report-markers'),
+      exportLink: byId('report-export'),
+      del: byId('report-delete'),
+    };
+    this.hr = new TimeChart(byId('report-hr'), { color: '#3f7f7a', minSpan: 12, xLabels: 'session', maxGapS: 60 });
+    this.rmssd = new TimeChart(byId('report-rmssd'), { color: '#6a6fa8', minSpan: 15, xLabels: 'session', maxGapS: 60, floorZero: true });
+    this.id = null;
+    this.el.del.addEventListener('click', () => this.erase());
+  }
+
+  async show(id) {
+    this.id = id;
+    setText(this.el.title, 'Session');
+    setText(this.el.meta, 'Loading…');
+    this.el.exportLink.href = `/api/sessions/${encodeURIComponent(id)}/export`;
+    this.el.exportLink.setAttribute('download', `afterbeat-session-${id}.jsonl`);
+    let report;
+    let summary = {};
+    try {
+      [report, summary] = await Promise.all([
+        api.get(`/api/sessions/${encodeURIComponent(id)}/report`),
+        api.get(`/api/sessions/${encodeURIComponent(id)}`).catch(() => ({})),
+      ]);
+    } catch (error) {
+      setText(this.el.meta, `Could not load this recording: ${error.message}`);
+      return;
+    }
+    report = report ?? {};
+    const info = { ...(summary?.session ?? summary ?? {}), ...(report.session ?? {}) };
+    const started = info.started_at ?? report.started_at;
+    setText(this.el.title, started ? dateText(started) : `Session ${id}`);
+    setText(this.el.meta, [durationText(num(info.duration_s ?? report.duration_s)), STATUS_WORDS[info.status] ?? info.status].filter(Boolean).join(' · '));
+
+    const series = report.series ?? report.metrics ?? [];
+    const rows = Array.isArray(series) ? series : seriesRows(series);
+    this.hr.setPoints(rows.map((r) => [num(r.t_s), num(r.heart_rate_bpm)]));
+    this.rmssd.setPoints(rows.map((r) => [num(r.t_s), num(r.rmssd_ms)]));
+    byId('report-hr').dataset.points = String(rows.length);
+
+    const markers = report.markers ?? [];
+    const marks = markers.filter((m) => m.kind !== 'note' && m.kind !== 'rating')
+      .map((m) => ({ t: num(m.t_s), label: (MARK_WORDS[m.kind] ?? m.kind).replace(' started', '').replace(' ended', ' end') }));
+    this.hr.setMarks(marks);
+    this.rmssd.setMarks(marks.map((m) => ({ t: m.t, label: '' })));
+    const baseline = report.baseline ?? null;
+    if (baseline) {
+      const hr = num(baseline.heart_rate_bpm);
+      const sd = num(baseline.heart_rate_sd_bpm) ?? num(baseline.s_hr_bpm) ?? 3;
+      if (hr !== null) this.hr.setBand(hr - sd, hr + sd);
+      const lnR = num(baseline.ln_rmssd);
+      const lnSd = num(baseline.ln_rmssd_sd) ?? num(baseline.s_ln_rmssd) ?? 0.15;
+      if (lnR !== null) this.rmssd.setBand(Math.exp(lnR - lnSd), Math.exp(lnR + lnSd));
+    }
+
+    clear(this.el.markers);
+    for (const m of markers) {
+      const text = typeof m.text === 'string' && m.text ? m.text : (m.value !== null && m.value !== undefined ? String(m.value) : '');
+      this.el.markers.append(h('li', {},
+        h('span', { class: 'mark-time' }, sessionTimeText(num(m.t_s))),
+        h('span', { class: 'mark-kind' }, MARK_WORDS[m.kind] ?? String(m.kind)),
+        text ? h('span', { class: 'mark-text' }, text) : null));
+    }
+    if (!markers.length) this.el.markers.append(h('li', { class: 'muted' }, 'No marks.'));
+
+    renderRecovery(this.el.recovery, report.recovery ?? {});
+    clear(this.el.resets);
+    const resets = report.resets ?? report.effects ?? [];
+    for (const r of resets) this.el.resets.append(resetItem(r));
+    if (!resets.length) this.el.resets.append(h('li', { class: 'muted' }, 'No resets in this recording.'));
+  }
+
+  async erase() {
+    if (this.id === null) return;
+    // A plain confirm keeps this keyboard reachable and impossible to trigger by accident.
+    if (!window.confirm('Erase this recording from this computer? This cannot be undone.')) return;
+    try {
+      await api.del(`/api/sessions/${encodeURIComponent(this.id)}`);
+      this.onDeleted();
+    } catch (error) {
+      setText(this.el.meta, `Could not erase: ${error.message}`);
+    }
+  }
+}
+
+function seriesRows(series) {
+  // Column form {t_s: [...], heart_rate_bpm: [...], rmssd_ms: [...]} → rows.
+  const t = series.t_s ?? [];
+  return t.map((tS, i) => ({ t_s: tS, heart_rate_bpm: series.heart_rate_bpm?.[i], rmssd_ms: series.rmssd_ms?.[i] }));
+}
+
+const RECOVERY_LABELS = [
+  ['time_to_settle_s', 'Time to settle', (v) => durationText(v)],
+  ['settle_s', 'Time to settle', (v) => durationText(v)],
+  ['hr_half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
+  ['half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
+  ['ln_rmssd_recovered_10min_pct', 'RMSSD recovered at 10 min', (v) => `${fmt(v)}%`],
+  ['rmssd_recovered_10min_pct', 'RMSSD recovered at 10 min', (v) => `${fmt(v)}%`],
+  ['ln_rmssd_recovered_10min', 'RMSSD recovered at 10 min', (v) => `${fmt(v * 100)}%`],
+];
+
+function renderRecovery(dl, recovery) {
+  clear(dl);
+  const seen = new Set();
+  for (const [key, label, format] of RECOVERY_LABELS) {
+    const v = num(recovery[key]);
+    if (v === null || seen.has(label)) continue;
+    seen.add(label);
+    dl.append(h('div', {}, h('dt', {}, label), h('dd', {}, format(v))));
+  }
+  const words = recovery.summary ?? recovery.text ?? recovery.reason;
+  if (typeof words === 'string') dl.append(h('div', { class: 'wide' }, h('dd', {}, words)));
+  if (!dl.children.length) dl.append(h('div', { class: 'wide' }, h('dd', { class: 'muted' }, 'No session end marked, or not enough data after it.')));
+}
+
+function resetItem(r) {
+  const title = r.title ?? r.reset_title ?? r.reset_id ?? r.reset ?? 'Reset';
+  const before = r.before ?? {};
+  const after = r.after ?? {};
+  const parts = [];
+  const pair = (label, a, b, unit = '') => {
+    if (num(a) === null && num(b) === null) return;
+    parts.push(`${label} ${fmt(num(a))}${unit} → ${fmt(num(b))}${unit}`);
+  };
+  pair('score', before.score ?? r.score_before, after.score ?? r.score_after);
+  pair('HR', before.heart_rate_bpm ?? r.heart_rate_before_bpm, after.heart_rate_bpm ?? r.heart_rate_after_bpm, ' bpm');
+  pair('RMSSD', before.rmssd_ms ?? r.rmssd_before_ms, after.rmssd_ms ?? r.rmssd_after_ms, ' ms');
+  pair('rating', r.rating_before, r.rating_after);
+  const when = num(r.start_s ?? r.t_s);
+  return h('li', {},
+    h('strong', {}, String(title)),
+    when !== null ? h('span', { class: 'muted' }, ` at ${sessionTimeText(when)}`) : null,
+    parts.length ? h('div', { class: 'small' }, parts.join(' · ')) : h('div', { class: 'small muted' }, 'No before-and-after numbers.'));
+}

@@ -1,0 +1,70 @@
+// The live stream: Server-Sent Events from /api/live, dispatched by event type.
+// EventSource reconnects by itself and sends Last-Event-ID, so the server resumes where we were.
+
+const EVENT_TYPES = [
+  'metrics', 'state', 'suggestion', 'recovery', 'marker', 'status', 'reset', 'reset_start',
+  'reset_started', 'reset_end', 'reset_stopped', 'reset_change', 'reset_effect', 'effect', 'rating',
+  'baseline', 'session', 'hello', 'heartbeat', 'ping', 'dismissed', 'quiet', 'suggestion_dismissed',
+];
+
+/** A typed view of /api/live; handlers get the parsed JSON of each event. */
+export class LiveStream {
+  constructor(url = '/api/live') {
+    this.url = url;
+    this.handlers = new Map();
+    this.source = null;
+    this.connected = false;
+    this.lastEventAt = 0;
+    this.counts = {};
+  }
+
+  /** Register a handler for one event type ('*' gets every event, 'open'/'error' the link). */
+  on(type, handler) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(handler);
+    return this;
+  }
+
+  emit(type, data) {
+    for (const handler of this.handlers.get(type) ?? []) {
+      try {
+        handler(data, type);
+      } catch (error) {
+        // A drawing problem must never stop the stream; report it once to the console.
+        console.warn('afterbeat: handler for', type, 'failed:', error);
+      }
+    }
+  }
+
+  start() {
+    const source = new EventSource(this.url, { withCredentials: false });
+    this.source = source;
+    source.addEventListener('open', () => {
+      this.connected = true;
+      this.emit('open', {});
+    });
+    source.addEventListener('error', () => {
+      this.connected = source.readyState === EventSource.OPEN;
+      this.emit('error', { closed: source.readyState === EventSource.CLOSED });
+      if (source.readyState === EventSource.CLOSED) {
+        // The server closed for good (e.g. it dropped a slow client): try again shortly.
+        setTimeout(() => { if (this.source === source) this.start(); }, 3000);
+      }
+    });
+    const dispatch = (event) => {
+      this.lastEventAt = Date.now();
+      let data = null;
+      try {
+        data = event.data ? JSON.parse(event.data) : {};
+      } catch {
+        return;
+      }
+      const type = (data && typeof data.type === 'string' && event.type === 'message') ? data.type : event.type;
+      this.counts[type] = (this.counts[type] ?? 0) + 1;
+      this.emit(type, data);
+      this.emit('*', { type, data });
+    };
+    source.addEventListener('message', dispatch);
+    for (const type of EVENT_TYPES) source.addEventListener(type, dispatch);
+  }
+}

@@ -1,0 +1,393 @@
+// The "Now" view: calm line, activation score, live charts, status chips, marks and resets.
+
+import { api } from './api.js';
+import { TimeChart } from './chart.js';
+import { byId, clear, fmt, h, MARK_WORDS, sessionTimeText, setText } from './dom.js';
+import { PacerView } from './pacer.js';
+
+const WINDOW_S = 600;
+
+const STATE_WORDS = {
+  calibrating: 'Getting to know your rhythm. Readings settle in over the first minutes.',
+  settled: 'Your body looks settled, close to your own baseline.',
+  activated: 'A little more activated than your own baseline.',
+  elevated: 'Still activated compared with your own baseline.',
+  unknown: 'The signal is unclear right now, so afterbeat is holding off on reading it.',
+};
+
+function num(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** Pull a timeline object out of a response or event, whatever it is wrapped in. */
+export function findTimeline(data) {
+  if (!data || typeof data !== 'object') return null;
+  if ('start_s' in data && ('pattern' in data || 'prompts' in data)) return data;
+  for (const key of ['timeline', 'reset', 'active', 'active_reset', 'pacing']) {
+    const inner = data[key];
+    if (inner && typeof inner === 'object') {
+      const found = findTimeline(inner);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+export class NowView {
+  constructor() {
+    this.el = {
+      calm: byId('calm-line'),
+      score: byId('score'),
+      scoreValue: byId('score-value'),
+      scoreFill: byId('score-fill'),
+      scoreMeter: byId('score-meter'),
+      hr: byId('num-hr'),
+      rmssd: byId('num-rmssd'),
+      resp: byId('num-resp'),
+      quality: byId('num-quality'),
+      marks: byId('marks-list'),
+      suggestion: byId('suggestion'),
+      suggestionEyebrow: byId('suggestion-eyebrow'),
+      suggestionTitle: byId('suggestion-title'),
+      suggestionReason: byId('suggestion-reason'),
+      suggestionInstructions: byId('suggestion-instructions'),
+      suggestionCautions: byId('suggestion-cautions'),
+      pacerCard: byId('pacer-card'),
+      pacerTitle: byId('pacer-title'),
+      afterCard: byId('after-card'),
+      effectTable: byId('effect-table'),
+      effectBody: byId('effect-body'),
+      noteForm: byId('note-form'),
+      noteText: byId('note-text'),
+    };
+    this.charts = {
+      hr: new TimeChart(byId('chart-hr'), { color: '#3f7f7a', windowS: WINDOW_S, minSpan: 12 }),
+      rmssd: new TimeChart(byId('chart-rmssd'), { color: '#6a6fa8', windowS: WINDOW_S, minSpan: 15, floorZero: true }),
+    };
+    this.library = new Map();
+    this.suggested = null; // reset JSON on offer
+    this.activeReset = null; // reset JSON being paced
+    this.ratingBefore = null;
+    this.baseline = null;
+    this.lastT = null;
+    this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
+    this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
+    this.buildRatings('rating-after', (value) => this.rate('after', value));
+    this.bind();
+  }
+
+  bind() {
+    for (const button of document.querySelectorAll('[data-mark]')) {
+      button.addEventListener('click', () => this.mark(button.dataset.mark, button));
+    }
+    this.el.noteForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const text = this.el.noteText.value.trim();
+      if (!text) return;
+      this.mark('note', null, text).then((ok) => { if (ok) this.el.noteText.value = ''; });
+    });
+    byId('btn-reset-start').addEventListener('click', () => this.startReset(this.suggested));
+    byId('btn-not-now').addEventListener('click', () => this.notNow());
+    byId('btn-reset-stop').addEventListener('click', () => this.stopReset());
+    byId('btn-reset-other').addEventListener('click', () => this.otherReset());
+    byId('btn-after-close').addEventListener('click', () => { this.el.afterCard.hidden = true; });
+    byId('btn-any-reset').addEventListener('click', () => this.offerAnyReset());
+  }
+
+  async loadLibrary() {
+    try {
+      const data = await api.get('/api/resets');
+      const list = Array.isArray(data) ? data : (data?.resets ?? data?.library ?? []);
+      for (const reset of list) if (reset && reset.id) this.library.set(reset.id, reset);
+    } catch (error) {
+      console.info('afterbeat: reset library not available yet', error.message);
+    }
+  }
+
+  resetFrom(value) {
+    if (!value) return null;
+    if (typeof value === 'string') return this.library.get(value) ?? { id: value, title: value, instructions: [] };
+    if (typeof value === 'object' && value.id && this.library.has(value.id)) return { ...this.library.get(value.id), ...value };
+    return value;
+  }
+
+  // ---- live events ------------------------------------------------------------------
+
+  onMetrics(m) {
+    const tS = num(m.t_s);
+    if (tS === null) return;
+    if (this.lastT !== null && tS < this.lastT - 1) this.clearLive();
+    this.lastT = tS;
+    const hr = num(m.heart_rate_bpm);
+    const rmssd = num(m.rmssd_ms ?? m.rmssd_120_ms ?? m.rmssd_60_ms);
+    this.charts.hr.push(tS, hr);
+    this.charts.rmssd.push(tS, rmssd);
+    setText(this.el.hr, fmt(hr));
+    setText(this.el.rmssd, fmt(rmssd));
+    setText(this.el.resp, fmt(num(m.respiration_rate_bpm), 1));
+    setText(this.el.quality, qualityWords(m.quality));
+    this.setScore(num(m.score));
+    this.updateBand(m);
+  }
+
+  clearLive() {
+    this.charts.hr.setPoints([]);
+    this.charts.rmssd.setPoints([]);
+    this.charts.hr.setMarks([]);
+    this.charts.rmssd.setMarks([]);
+    clear(this.el.marks);
+  }
+
+  setScore(score) {
+    const el = this.el;
+    if (score === null) {
+      setText(el.scoreValue, '—');
+      el.score.dataset.score = '';
+      el.scoreFill.style.width = '0%';
+      el.scoreMeter.setAttribute('aria-valuenow', '0');
+      el.scoreMeter.setAttribute('aria-valuetext', 'not known yet');
+      return;
+    }
+    const s = Math.max(0, Math.min(100, score));
+    setText(el.scoreValue, String(Math.round(s)));
+    el.score.dataset.score = String(Math.round(s));
+    el.scoreFill.style.width = `${s.toFixed(1)}%`;
+    el.scoreMeter.setAttribute('aria-valuenow', String(Math.round(s)));
+    el.scoreMeter.setAttribute('aria-valuetext', `${Math.round(s)} of 100, 50 is your usual`);
+  }
+
+  updateBand(m) {
+    const b = this.baseline ?? {};
+    const hr = num(m.baseline_heart_rate_bpm) ?? num(b.heart_rate_bpm);
+    const hrSd = num(m.baseline_heart_rate_sd_bpm) ?? num(b.heart_rate_sd_bpm) ?? num(b.s_hr_bpm) ?? 3;
+    if (hr !== null) this.charts.hr.setBand(hr - hrSd, hr + hrSd);
+    const lnR = num(m.baseline_ln_rmssd) ?? num(b.ln_rmssd);
+    const lnSd = num(m.baseline_ln_rmssd_sd) ?? num(b.ln_rmssd_sd) ?? num(b.s_ln_rmssd) ?? 0.15;
+    const rm = num(m.baseline_rmssd_ms) ?? num(b.rmssd_ms) ?? (lnR !== null ? Math.exp(lnR) : null);
+    if (rm !== null) this.charts.rmssd.setBand(rm * Math.exp(-lnSd), rm * Math.exp(lnSd));
+  }
+
+  setBaseline(baseline) {
+    if (!baseline || typeof baseline !== 'object') return;
+    const median = (key) => num(baseline[key]) ?? num(baseline[`${key}_median`]);
+    this.baseline = {
+      heart_rate_bpm: median('heart_rate_bpm') ?? median('hr_bpm'),
+      heart_rate_sd_bpm: num(baseline.heart_rate_sd_bpm) ?? num(baseline.s_hr_bpm) ?? num(baseline.hr_spread_bpm),
+      ln_rmssd: median('ln_rmssd') ?? median('ln_rmssd_120'),
+      ln_rmssd_sd: num(baseline.ln_rmssd_sd) ?? num(baseline.s_ln_rmssd) ?? num(baseline.ln_rmssd_spread),
+      rmssd_ms: median('rmssd_ms'),
+    };
+    this.updateBand({});
+  }
+
+  onState(event) {
+    const state = String(event.state ?? 'unknown');
+    const reason = typeof event.reason === 'string' && event.reason ? event.reason : STATE_WORDS[state];
+    this.el.calm.dataset.state = state;
+    setText(this.el.calm, reason ?? STATE_WORDS.unknown);
+  }
+
+  onMarker(event) {
+    const kind = String(event.kind ?? event.marker ?? 'note');
+    const tS = num(event.t_s);
+    const words = MARK_WORDS[kind] ?? kind;
+    const text = typeof event.text === 'string' ? event.text : '';
+    const value = event.value;
+    const li = h('li', { dataset: { kind } },
+      h('span', { class: 'mark-time' }, sessionTimeText(tS)),
+      h('span', { class: 'mark-kind' }, words),
+      text ? h('span', { class: 'mark-text' }, text) : null,
+      value !== null && value !== undefined && value !== '' && !text ? h('span', { class: 'mark-text' }, String(value)) : null);
+    this.el.marks.prepend(li);
+    while (this.el.marks.children.length > 30) this.el.marks.lastElementChild.remove();
+    if (tS !== null && kind !== 'note' && kind !== 'rating') {
+      const short = words.replace(' started', '').replace(' ended', ' end');
+      this.charts.hr.addMark(tS, short);
+      this.charts.rmssd.addMark(tS, '');
+    }
+  }
+
+  onSuggestion(event) {
+    if (this.activeReset) return; // never interrupt a reset in progress
+    const reset = this.resetFrom(event.reset ?? event.reset_id ?? event.suggestion);
+    if (!reset) return;
+    this.suggested = reset;
+    const el = this.el;
+    setText(el.suggestionEyebrow, event.gentle ? 'Something gentler you could try' : 'A reset you could try');
+    setText(el.suggestionTitle, reset.title ?? reset.id);
+    setText(el.suggestionReason, typeof event.reason === 'string' ? event.reason : '');
+    const instructions = Array.isArray(reset.instructions) ? reset.instructions.join(' ') : (reset.instructions ?? '');
+    setText(el.suggestionInstructions, instructions);
+    const cautions = Array.isArray(reset.cautions) ? reset.cautions.join(' ') : (reset.cautions ?? '');
+    setText(el.suggestionCautions, cautions);
+    el.suggestion.dataset.resetId = reset.id ?? '';
+    el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
+    el.suggestion.hidden = false;
+    el.afterCard.hidden = true;
+  }
+
+  onResetEvent(event, type) {
+    const timeline = findTimeline(event);
+    const ended = /end|stop/.test(type) || event.state === 'ended' || event.active === false;
+    if (ended && !timeline) {
+      if (this.activeReset) this.finishResetView();
+      return;
+    }
+    if (timeline && !ended) this.showPacer(this.resetFrom(event.reset ?? timeline.reset_id) ?? {}, timeline);
+  }
+
+  onEffect(event) {
+    const effect = event.effect ?? event;
+    const rows = [
+      ['Activation score', effect.before?.score ?? effect.score_before, effect.after?.score ?? effect.score_after, 0],
+      ['Heart rate (bpm)', effect.before?.heart_rate_bpm ?? effect.heart_rate_before_bpm, effect.after?.heart_rate_bpm ?? effect.heart_rate_after_bpm, 0],
+      ['RMSSD (ms)', effect.before?.rmssd_ms ?? effect.rmssd_before_ms, effect.after?.rmssd_ms ?? effect.rmssd_after_ms, 0],
+      ['Your rating', effect.rating_before ?? effect.before?.rating, effect.rating_after ?? effect.after?.rating, 0],
+    ].filter(([, a, b]) => num(a) !== null || num(b) !== null);
+    if (!rows.length) return;
+    clear(this.el.effectBody);
+    for (const [label, before, after, dec] of rows) {
+      this.el.effectBody.append(h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, fmt(num(before), dec)), h('td', {}, fmt(num(after), dec))));
+    }
+    this.el.effectTable.hidden = false;
+    this.el.afterCard.hidden = false;
+  }
+
+  onStatus(status) {
+    if (status.baseline) this.setBaseline(status.baseline);
+    const active = status.active_reset ?? status.reset;
+    if (active && findTimeline(active) && !this.activeReset) {
+      this.showPacer(this.resetFrom(active.reset ?? active.reset_id ?? findTimeline(active).reset_id) ?? {}, findTimeline(active));
+    }
+  }
+
+  // ---- actions ------------------------------------------------------------------------
+
+  async mark(kind, button, text) {
+    if (button) button.disabled = true;
+    try {
+      const body = { kind };
+      if (text !== undefined) body.text = text;
+      await api.post('/api/markers', body);
+      if (button) flash(button, 'Marked');
+      return true;
+    } catch (error) {
+      if (button) flash(button, 'Could not mark');
+      console.info('afterbeat: marker not saved:', error.message);
+      return false;
+    } finally {
+      if (button) setTimeout(() => { button.disabled = false; }, 600);
+    }
+  }
+
+  async startReset(reset) {
+    if (!reset) return;
+    const body = { reset_id: reset.id };
+    if (this.ratingBefore !== null) body.rating_before = this.ratingBefore;
+    try {
+      const answer = await api.post('/api/resets/start', body);
+      const timeline = findTimeline(answer);
+      if (this.ratingBefore !== null && !('rating_before' in (answer ?? {}))) {
+        // some servers take ratings separately; harmless if it is recorded twice
+      }
+      if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline);
+    } catch (error) {
+      setText(this.el.suggestionReason, `The reset could not start: ${error.message}`);
+    }
+  }
+
+  showPacer(reset, timeline) {
+    this.activeReset = { ...reset, id: reset.id ?? timeline.reset_id };
+    this.el.suggestion.hidden = true;
+    this.el.afterCard.hidden = true;
+    setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
+    this.el.pacerCard.hidden = false;
+    this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
+    this.pacer.start(timeline);
+  }
+
+  async stopReset() {
+    try {
+      const answer = await api.post('/api/resets/stop', {});
+      if (answer && (answer.effect || answer.before)) this.onEffect(answer);
+    } catch (error) {
+      console.info('afterbeat: stop not recorded:', error.message);
+    }
+    this.finishResetView();
+  }
+
+  finishResetView() {
+    this.pacer.stop();
+    this.activeReset = null;
+    this.el.pacerCard.hidden = true;
+    this.el.afterCard.hidden = false;
+    this.ratingBefore = null;
+    for (const b of document.querySelectorAll('#rating-before button')) b.setAttribute('aria-pressed', 'false');
+  }
+
+  onPacerFinished() {
+    // The planned time is up: leave the pacer running quietly; the person ends it.
+    setText(byId('pacer-total'), 'That is the full reset. Stop whenever you like.');
+  }
+
+  async otherReset() {
+    const current = this.activeReset;
+    await this.stopReset();
+    this.el.afterCard.hidden = true;
+    const kinds = current?.kind === 'breathing' ? ['movement', 'sensory'] : ['breathing'];
+    const next = [...this.library.values()].find((r) => kinds.includes(r.kind));
+    if (next) this.onSuggestion({ reset: next, reason: 'Another kind of reset, if you like.', gentle: true });
+  }
+
+  async notNow() {
+    this.el.suggestion.hidden = true;
+    try {
+      await api.post('/api/suggestion/dismiss', {});
+    } catch (error) {
+      console.info('afterbeat: dismiss not recorded:', error.message);
+    }
+  }
+
+  offerAnyReset() {
+    const first = this.library.get('resonance') ?? [...this.library.values()].find((r) => r.kind === 'breathing');
+    if (first) this.onSuggestion({ reset: first, reason: 'You can start a reset whenever you like.' });
+  }
+
+  async rate(when, value) {
+    try {
+      await api.post('/api/resets/rate', { when, value });
+    } catch (error) {
+      console.info('afterbeat: rating not recorded:', error.message);
+    }
+  }
+
+  buildRatings(id, onPick) {
+    const row = byId(id);
+    for (let v = 0; v <= 10; v += 1) {
+      const button = h('button', { type: 'button', class: 'rate', 'aria-pressed': 'false', 'aria-label': `${v} of 10` }, String(v));
+      button.addEventListener('click', () => {
+        for (const b of row.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
+        onPick(v);
+      });
+      row.append(button);
+    }
+  }
+}
+
+function qualityWords(quality) {
+  if (quality === null || quality === undefined) return '—';
+  if (typeof quality === 'string') {
+    return { good: 'Good', ok: 'Good', low: 'Unclear', poor: 'Unclear', unknown: 'Unclear', no_rr: 'Heart rate only', hr_only: 'Heart rate only' }[quality] ?? quality;
+  }
+  if (typeof quality === 'object' && typeof quality.label === 'string') return quality.label;
+  return '—';
+}
+
+function flash(button, words) {
+  const original = button.dataset.label ?? button.textContent;
+  button.dataset.label = original;
+  button.textContent = words;
+  setTimeout(() => { button.textContent = original; }, 1400);
+}
+
+export { STATE_WORDS };

@@ -1,0 +1,257 @@
+// The pacer: phase from the clock (never from frame counts), drawn as an expanding and
+// contracting shape with words and a countdown; optional sound and vibration cues.
+//
+// phaseAt mirrors afterbeat.pacing.phase_at exactly (see that module's docstring):
+//   cycle_s = sum of durations; elapsed = max(0, t - start_s); k = floor(elapsed / cycle_s)
+//   pos = elapsed - k * cycle_s; i = first phase with pos < offset_i + duration_i (else last)
+//   progress = (pos - offset_i) / duration_i; remaining = offset_i + duration_i - pos
+//   cycle = cycle_base + k; finished = end_s !== null && t >= end_s
+
+import { byId, clockText, setText } from './dom.js';
+
+const WORDS = { inhale: 'Breathe in', hold: 'Hold', exhale: 'Breathe out' };
+const SCALE_MIN = 0.52;
+const SCALE_MAX = 1.0;
+
+/** Seconds on the timeline's clock now ("unix": Date.now() / 1000). */
+export function clockNowS(timeline, sessionNowS) {
+  if (timeline.clock === 'session' && typeof sessionNowS === 'function') return sessionNowS();
+  return Date.now() / 1000;
+}
+
+/** The pacer's state at clock time tS (s), exactly as afterbeat.pacing.phase_at. */
+export function phaseAt(timeline, tS) {
+  const phases = timeline.pattern.phases;
+  const cycleS = phases.reduce((sum, p) => sum + p.duration_s, 0);
+  const elapsedS = Math.max(0, tS - timeline.start_s);
+  let k = Math.floor(elapsedS / cycleS);
+  let posS = elapsedS - k * cycleS;
+  if (posS >= cycleS) { k += 1; posS = 0; }
+  let offsetS = 0;
+  let index = phases.length - 1;
+  for (let i = 0; i < phases.length; i += 1) {
+    if (posS < offsetS + phases[i].duration_s || i === phases.length - 1) { index = i; break; }
+    offsetS += phases[i].duration_s;
+  }
+  const phase = phases[index];
+  return {
+    phase,
+    index,
+    progress: Math.min(1, Math.max(0, (posS - offsetS) / phase.duration_s)),
+    remainingS: Math.max(0, offsetS + phase.duration_s - posS),
+    cycle: (timeline.cycle_base ?? 0) + k,
+    elapsedS: Math.max(0, tS - (timeline.origin_s ?? timeline.start_s)),
+    finished: timeline.end_s !== null && timeline.end_s !== undefined && tS >= timeline.end_s,
+  };
+}
+
+/** The latest prompt due at tS, or null (prompts count from origin_s). */
+export function promptAt(timeline, tS) {
+  const since = tS - (timeline.origin_s ?? timeline.start_s);
+  let current = null;
+  for (const prompt of timeline.prompts ?? []) {
+    if (prompt.offset_s <= since) current = prompt;
+    else break;
+  }
+  return current;
+}
+
+/** Shape scale (SCALE_MIN..SCALE_MAX) for a phase state: eased growth on inhale, shrink on exhale. */
+export function shapeScale(timeline, state) {
+  const ease = (p) => 0.5 - 0.5 * Math.cos(Math.PI * p);
+  const dir = state.phase.direction;
+  if (dir === 'inhale') return SCALE_MIN + (SCALE_MAX - SCALE_MIN) * ease(state.progress);
+  if (dir === 'exhale') return SCALE_MAX - (SCALE_MAX - SCALE_MIN) * ease(state.progress);
+  // hold: stay where the previous breath left the shape
+  const phases = timeline.pattern.phases;
+  for (let step = 1; step <= phases.length; step += 1) {
+    const d = phases[(state.index - step + phases.length) % phases.length].direction;
+    if (d === 'inhale') return SCALE_MAX;
+    if (d === 'exhale') return SCALE_MIN;
+  }
+  return (SCALE_MIN + SCALE_MAX) / 2;
+}
+
+/** Words for a phase: the direction's words, or the phase's own name for a second breath in. */
+export function phaseWords(phase) {
+  return WORDS[phase.direction] ?? String(phase.name ?? '');
+}
+
+/** Gentle audio cues made with Web Audio (created only after the person opts in). */
+class Cues {
+  constructor() {
+    this.context = null;
+  }
+
+  enable() {
+    if (!this.context) {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return false;
+      this.context = new Ctx();
+    }
+    if (this.context.state === 'suspended') this.context.resume();
+    return true;
+  }
+
+  /** A soft tone over durationS: rising on inhale, falling on exhale, silent on hold. */
+  tone(direction, durationS) {
+    const ctx = this.context;
+    if (!ctx || direction === 'hold') return;
+    const length = Math.max(0.4, Math.min(durationS, 6));
+    const t0 = ctx.currentTime + 0.01;
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = 'sine';
+    const [from, to] = direction === 'inhale' ? [196, 294] : [294, 196];
+    osc.frequency.setValueAtTime(from, t0);
+    osc.frequency.linearRampToValueAtTime(to, t0 + length);
+    gain.gain.setValueAtTime(0.0001, t0);
+    gain.gain.exponentialRampToValueAtTime(0.08, t0 + Math.min(0.4, length / 3));
+    gain.gain.setValueAtTime(0.08, t0 + length * 0.7);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + length);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(t0);
+    osc.stop(t0 + length + 0.05);
+  }
+}
+
+/** The pacer view: owns the pacer and movement elements of the reset card. */
+export class PacerView {
+  constructor({ sessionNowS, onFinished } = {}) {
+    this.sessionNowS = sessionNowS;
+    this.onFinished = onFinished;
+    this.timeline = null;
+    this.el = {
+      root: byId('pacer'),
+      shape: byId('pacer-shape'),
+      phase: byId('pacer-phase'),
+      count: byId('pacer-count'),
+      announce: byId('pacer-announce'),
+      movement: byId('movement'),
+      movementTime: byId('movement-time'),
+      movementPrompt: byId('movement-prompt'),
+      movementFill: byId('movement-fill'),
+      total: byId('pacer-total'),
+      audio: byId('opt-audio'),
+      vibrate: byId('opt-vibrate'),
+    };
+    this.cues = new Cues();
+    this.lastKey = '';
+    this.finishedSent = false;
+    this.reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+    this.el.audio.checked = localStorage.getItem('afterbeat.audio') === '1';
+    this.el.vibrate.checked = localStorage.getItem('afterbeat.vibrate') === '1';
+    this.el.vibrate.disabled = typeof navigator.vibrate !== 'function';
+    this.el.audio.addEventListener('change', () => {
+      localStorage.setItem('afterbeat.audio', this.el.audio.checked ? '1' : '0');
+      if (this.el.audio.checked && !this.cues.enable()) this.el.audio.checked = false;
+    });
+    this.el.vibrate.addEventListener('change', () => {
+      localStorage.setItem('afterbeat.vibrate', this.el.vibrate.checked ? '1' : '0');
+    });
+    this.tick = this.tick.bind(this);
+    // rAF for smooth drawing while visible; a timer keeps the state (and cues) right otherwise.
+    this.timer = setInterval(() => { if (this.timeline) this.tick(); }, 100);
+  }
+
+  /** Start (or change) pacing from a timeline JSON as sent by the server. */
+  start(timeline) {
+    this.timeline = timeline;
+    this.finishedSent = false;
+    this.lastKey = '';
+    if (this.el.audio.checked) this.cues.enable();
+    const paced = Boolean(timeline.pattern && timeline.pattern.phases && timeline.pattern.phases.length);
+    this.el.root.hidden = !paced;
+    this.el.movement.hidden = paced;
+    this.lastPrompt = undefined;
+    this.el.root.dataset.startS = String(timeline.start_s);
+    this.el.root.dataset.clock = String(timeline.clock ?? 'unix');
+    this.el.root.dataset.motion = this.reducedMotion.matches ? 'reduced' : 'full';
+    this.tick();
+    if (!this.frame) this.frame = requestAnimationFrame(this.loop.bind(this));
+  }
+
+  stop() {
+    this.timeline = null;
+    this.el.root.dataset.phase = '';
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+  }
+
+  loop() {
+    this.frame = 0;
+    if (!this.timeline) return;
+    this.tick();
+    this.frame = requestAnimationFrame(this.loop.bind(this));
+  }
+
+  tick() {
+    const timeline = this.timeline;
+    if (!timeline) return;
+    const nowS = clockNowS(timeline, this.sessionNowS);
+    const origin = timeline.origin_s ?? timeline.start_s;
+    if (timeline.end_s !== null && timeline.end_s !== undefined) {
+      setText(this.el.total, `${clockText(timeline.end_s - nowS)} left of this reset`);
+    } else {
+      setText(this.el.total, `${clockText(nowS - origin)} so far`);
+    }
+    if (timeline.pattern && timeline.pattern.phases && timeline.pattern.phases.length) {
+      this.drawBreath(timeline, nowS);
+    }
+    if (!this.el.movement.hidden) this.drawMovement(timeline, nowS);
+    const finished = timeline.end_s !== null && timeline.end_s !== undefined && nowS >= timeline.end_s;
+    if (finished && !this.finishedSent) {
+      this.finishedSent = true;
+      if (this.onFinished) this.onFinished();
+    }
+  }
+
+  drawBreath(timeline, nowS) {
+    const state = phaseAt(timeline, nowS);
+    const root = this.el.root;
+    root.dataset.phase = state.phase.direction;
+    root.dataset.phaseName = state.phase.name;
+    root.dataset.phaseIndex = String(state.index);
+    root.dataset.progress = state.progress.toFixed(4);
+    root.dataset.remainingS = state.remainingS.toFixed(3);
+    root.dataset.cycle = String(state.cycle);
+    root.dataset.nowS = nowS.toFixed(3);
+    setText(this.el.phase, phaseWords(state.phase));
+    setText(this.el.count, String(Math.max(1, Math.ceil(state.remainingS - 1e-6))));
+    const reduced = this.reducedMotion.matches;
+    root.dataset.motion = reduced ? 'reduced' : 'full';
+    this.el.shape.style.transform = reduced ? 'none' : `scale(${shapeScale(timeline, state).toFixed(4)})`;
+    const key = `${state.cycle}:${state.index}`;
+    if (key !== this.lastKey) {
+      const first = this.lastKey === '';
+      this.lastKey = key;
+      setText(this.el.announce, phaseWords(state.phase));
+      if (!first || state.progress < 0.1) this.cue(state);
+    }
+  }
+
+  cue(state) {
+    if (this.el.audio.checked) this.cues.tone(state.phase.direction, state.remainingS);
+    if (this.el.vibrate.checked && typeof navigator.vibrate === 'function') {
+      navigator.vibrate(state.phase.direction === 'hold' ? 30 : 70);
+    }
+  }
+
+  drawMovement(timeline, nowS) {
+    const origin = timeline.origin_s ?? timeline.start_s;
+    const elapsed = Math.max(0, nowS - origin);
+    const end = timeline.end_s;
+    const total = end !== null && end !== undefined ? end - origin : null;
+    setText(this.el.movementTime, total ? clockText(total - elapsed) : clockText(elapsed));
+    const prompt = promptAt(timeline, nowS);
+    setText(this.el.movementPrompt, prompt ? prompt.text : '');
+    const index = prompt ? (timeline.prompts ?? []).indexOf(prompt) : -1;
+    this.el.movement.dataset.elapsedS = elapsed.toFixed(3);
+    this.el.movement.dataset.promptIndex = String(index);
+    this.el.movementFill.style.width = total ? `${Math.min(100, (elapsed / total) * 100).toFixed(1)}%` : '0%';
+    if (String(index) !== this.lastPrompt) {
+      if (this.lastPrompt !== undefined && this.el.vibrate.checked && typeof navigator.vibrate === 'function') navigator.vibrate(80);
+      this.lastPrompt = String(index);
+    }
+  }
+}
