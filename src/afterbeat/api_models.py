@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
     "ErrorOut",
@@ -46,16 +46,23 @@ class MarkerIn(_In):
     """A moment the person marks; ``rating`` needs ``value`` (0-10), ``note`` needs ``text``."""
 
     kind: PersonMarkerKind
-    value: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False)
-    text: str | None = Field(default=None, max_length=MAX_TEXT)
+    value: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False,
+                                validate_default=True)
+    text: str | None = Field(default=None, max_length=MAX_TEXT, validate_default=True)
 
-    @model_validator(mode="after")
-    def _needs(self) -> MarkerIn:
-        if self.kind == "rating" and self.value is None:
-            raise ValueError("value: a rating needs a value from 0 to 10")
-        if self.kind == "note" and not (self.text and self.text.strip()):
-            raise ValueError("text: a note needs some text")
-        return self
+    @field_validator("value", mode="after")
+    @classmethod
+    def _rating_needs_value(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if info.data.get("kind") == "rating" and value is None:
+            raise ValueError("a rating needs a value from 0 to 10")
+        return value
+
+    @field_validator("text", mode="after")
+    @classmethod
+    def _note_needs_text(cls, text: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") == "note" and not (text and text.strip()):
+            raise ValueError("a note needs some text")
+        return text
 
 
 class MarkerOut(BaseModel):

@@ -40,7 +40,7 @@ class EventPipeline(Protocol):
 class RecordSink(Protocol):
     """Where records are kept (a store ``Recorder``); must never raise into the stream."""
 
-    def record(self, record: Record) -> None: ...
+    def record(self, record: Record) -> object: ...
 
 
 @dataclass(slots=True)
@@ -123,7 +123,7 @@ class Ingest:
             self.status.pipeline_errors += 1
             log.exception("pipeline failed on a %s record", type(item).__name__)
             return
-        kinds = self._publish_all(events)
+        kinds = self.publish_events(events)
         if isinstance(item, Marker) and "marker" not in kinds:
             self.hub.publish("marker", _marker_json(item))
 
@@ -141,7 +141,7 @@ class Ingest:
             return
         self.finished = True
         try:
-            self._publish_all(self.pipeline.finish())
+            self.publish_events(self.pipeline.finish())
         except Exception:
             self.status.pipeline_errors += 1
             log.exception("pipeline failed to finish")
@@ -172,7 +172,8 @@ class Ingest:
             self.status.contact = str(event.value)
             self.publish_status()
 
-    def _publish_all(self, events: list[Any]) -> set[str]:
+    def publish_events(self, events: list[Any]) -> set[str]:
+        """Publish pipeline events (anything with ``to_json()``); return their types."""
         kinds: set[str] = set()
         for event in events:
             data = event.to_json() if hasattr(event, "to_json") else dict(event)

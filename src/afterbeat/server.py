@@ -1,0 +1,308 @@
+"""The local FastAPI app: JSON API, the live SSE stream, and the static page from ``web/``.
+
+``create_app(settings, source, store)`` builds the app. Its lifespan runs ONE task group whose
+single task takes ``source.stream()`` through the recorder (store), the pipeline and the hub
+(:class:`afterbeat.ingest.Ingest`). Markers and resets from the API are injected into the same
+path, so recordings and replays show them. Everything sits behind
+:class:`afterbeat.security.SecurityMiddleware` (Host allow-list, token, Origin, JSON-only
+writes, body limit, CSP); see that module for the browser bootstrap.
+
+SSE (``GET /api/live``): ``event:`` is the event type (``metrics``, ``state``, ``suggestion``,
+``recovery``, ``marker``, ``status``, ``reset``, ... from the pipeline and the server),
+``id:`` its sequence number, ``data:`` its JSON with ``emitted_at`` (Unix seconds). A
+``heartbeat`` event (no id) follows every ``heartbeat_s`` (≤ 15 s) of quiet. Resume with
+the ``Last-Event-ID`` header, or ``?last_event_id=0`` on first load to get the kept backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from afterbeat import __version__
+from afterbeat.api_models import (
+    ErrorOut,
+    MarkerIn,
+    MarkerOut,
+    PersonSettings,
+    ResetRateIn,
+    ResetStartIn,
+    ResetStopIn,
+    StatusOut,
+    SuggestionDismissIn,
+)
+from afterbeat.errors import AfterbeatError
+from afterbeat.hub import Hub, SubscriberDropped, Subscription, TooManySubscribers
+from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
+from afterbeat.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
+from afterbeat.server_state import ServerState, open_pipeline
+from afterbeat.session_file import MarkerKind
+from afterbeat.sources import Source
+
+__all__ = ["ServerSettings", "create_app", "web_dir"]
+
+log = logging.getLogger(__name__)
+
+_SessionId = PathParam(ge=1, le=2**62, description="session number")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut},
+    404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut},
+    415: {"model": ErrorOut},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the server runs: port, bind host, LAN host, demo flag, stream limits (s, counts)."""
+
+    port: int = 8765
+    host: str = "127.0.0.1"
+    lan_host: str | None = None
+    demo: bool = False
+    heartbeat_s: float = 10.0
+    max_streams: int = 16
+    queue_size: int = 256
+    ring_size: int = 2048
+    web_dir: Path | None = None
+
+
+def web_dir() -> Path:
+    """The page's files: installed ``afterbeat/web``, else the repository's ``web/``."""
+    installed = importlib.resources.files("afterbeat") / "web"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[2] / "web"
+
+
+def create_app(
+    settings: ServerSettings,
+    source: Source | None,
+    store: Any | None,
+    *,
+    policy: SecurityPolicy | None = None,
+    tickets: LaunchTickets | None = None,
+    pipeline: EventPipeline | None = None,
+) -> ASGIApp:
+    """The whole ASGI app (FastAPI wrapped by the security middleware)."""
+    policy = policy or SecurityPolicy.for_launch(settings.port, settings.lan_host)
+    tickets = tickets or LaunchTickets()
+    hub = Hub(max_subscribers=settings.max_streams, queue_size=settings.queue_size,
+              ring_size=settings.ring_size, heartbeat_s=settings.heartbeat_s)
+    status = LiveStatus(source=source.name if source is not None else "none")
+    state = ServerState(settings=settings, source=source, store=store, hub=hub, status=status)
+    state.ingest = Ingest(hub, pipeline or open_pipeline(store), None, status,
+                          on_finish=state.end_recording)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.begin_recording()
+        async with asyncio.TaskGroup() as group:
+            task = None
+            if source is not None:
+                task = group.create_task(state.ingest.run(source), name="afterbeat-ingest")
+            try:
+                yield
+            finally:
+                if source is not None:
+                    with suppress(Exception):
+                        await source.aclose()
+                if task is not None:
+                    task.cancel()
+        state.end_recording()
+
+    app = FastAPI(
+        title="afterbeat",
+        version=__version__,
+        summary="Local, private heart-rate biofeedback (a wellness tool, not a medical device)",
+        docs_url=None, redoc_url=None, lifespan=lifespan,
+    )
+    app.state.afterbeat = state
+    _install_errors(app)
+    _routes(app, state)
+    static = settings.web_dir or web_dir()
+    if static.is_dir():
+        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+    guarded = SecurityMiddleware(app, policy, tickets)
+    state.policy = policy
+    state.tickets = tickets
+    return guarded
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(AfterbeatError)
+    async def afterbeat_error(request: Request, exc: AfterbeatError) -> JSONResponse:
+        status = 404 if isinstance(exc, KeyError) else 422 if isinstance(exc, ValueError) else 409
+        name = type(exc).__name__
+        if name == "SessionNotFound":
+            status = 404
+        detail = str(exc.args[0]) if exc.args else name
+        return JSONResponse({"detail": detail, "error": name}, status_code=status)
+
+
+async def _subscribe(
+    request: Request,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+) -> AsyncIterator[Subscription]:
+    """Open a hub subscription for one stream (503 when all slots are taken)."""
+    state: ServerState = request.app.state.afterbeat
+    resume = last_event_id
+    if last_event_id_header is not None and last_event_id_header.strip():
+        text = last_event_id_header.strip()
+        if not text.isdigit() or len(text) > 16:
+            raise HTTPException(400, "Last-Event-ID must be an event number")
+        resume = int(text)
+    try:
+        sub = state.hub.subscribe(resume)
+    except TooManySubscribers as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from exc
+    try:
+        yield sub
+    finally:
+        sub.close()
+
+
+def _routes(app: FastAPI, state: ServerState) -> None:
+    hub = state.hub
+
+    @app.get("/api/status", response_model=StatusOut, responses=_ERRORS, tags=["status"])
+    async def get_status() -> dict[str, Any]:
+        """Source, connection, battery, recording, baseline and the running reset."""
+        return state.status_json()
+
+    @app.get("/api/live", response_class=EventSourceResponse, tags=["live"],
+             responses={**_ERRORS, 503: {"model": ErrorOut}})
+    async def live(
+        sub: Annotated[Subscription, Depends(_subscribe)],
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Live events as Server-Sent Events (see the module docs for types and resume)."""
+        try:
+            yield ServerSentEvent(event="hello", retry=2000, data={
+                "emitted_at": time.time(), "last_seq": hub.last_seq,
+                "status": state.status_json()})
+            while True:
+                event = await sub.get(hub.heartbeat_s)
+                if event is None:
+                    yield ServerSentEvent(event="heartbeat", data={
+                        "emitted_at": time.time(), "last_seq": hub.last_seq})
+                    continue
+                yield ServerSentEvent(raw_data=event.data_json, event=event.type,
+                                      id=str(event.seq))
+        except SubscriberDropped:
+            return
+        finally:
+            sub.close()
+
+    @app.post("/api/markers", response_model=MarkerOut, status_code=201, responses=_ERRORS,
+              tags=["markers"])
+    async def post_marker(marker: MarkerIn) -> dict[str, Any]:
+        """Mark baseline/session start or end, moving, a note or a 0-10 rating."""
+        record = state.mark(MarkerKind(marker.kind), marker.value, marker.text)
+        return {"t_s": record.t_s, "kind": marker.kind, "value": marker.value,
+                "text": marker.text, "recorded": state.recording_active}
+
+    @app.get("/api/resets", tags=["resets"], responses=_ERRORS)
+    async def get_resets() -> list[dict[str, Any]]:
+        """The reset library: breathing, movement, sensory, closing ritual."""
+        return state.reset_library()
+
+    @app.post("/api/resets/start", tags=["resets"], status_code=201, responses=_ERRORS)
+    async def start_reset(body: ResetStartIn) -> dict[str, Any]:
+        """Start a reset: recorded as a marker; returns its pacing timeline (Unix seconds)."""
+        return state.start_reset(body.reset_id, body.breaths_per_min)
+
+    @app.post("/api/resets/stop", tags=["resets"], responses=_ERRORS)
+    async def stop_reset(body: ResetStopIn) -> dict[str, Any]:
+        """Stop the running reset (409 when none runs)."""
+        return state.stop_reset(body.finished)
+
+    @app.post("/api/resets/rate", tags=["resets"], status_code=201, responses=_ERRORS)
+    async def rate_reset(body: ResetRateIn) -> dict[str, Any]:
+        """A 0-10 self-rating before or after a reset, recorded as a rating marker."""
+        return state.rate_reset(body.rating, body.when, body.reset_id)
+
+    @app.post("/api/suggestion/dismiss", tags=["resets"], responses=_ERRORS)
+    async def dismiss(body: SuggestionDismissIn) -> dict[str, Any]:
+        """"Not now": no new suggestion for a quiet period."""
+        return state.dismiss(body.quiet_min)
+
+    @app.get("/api/sessions", tags=["sessions"], responses=_ERRORS)
+    async def list_sessions() -> list[dict[str, Any]]:
+        """Recorded sessions, newest first."""
+        return state.list_sessions()
+
+    @app.get("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS)
+    async def get_session(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:
+        """One session: summary, header and stored results."""
+        return state.get_session(session_id)
+
+    @app.get("/api/sessions/{session_id}/export", tags=["sessions"], responses=_ERRORS)
+    async def export_session(session_id: Annotated[int, _SessionId]) -> Any:
+        """The session as an afterbeat session file (JSON Lines) to download."""
+        return state.export_session(session_id)
+
+    @app.delete("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS)
+    async def delete_session(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:
+        """Erase a session for real (rows, results; the database file is scrubbed)."""
+        return state.delete_session(session_id)
+
+    @app.get("/api/sessions/{session_id}/report", tags=["sessions"], responses=_ERRORS)
+    async def session_report(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:
+        """Series for the report page: HR and RMSSD per 5 s, markers, recovery, resets."""
+        return await state.session_report(session_id)
+
+    @app.get("/api/plan", tags=["person"], responses=_ERRORS)
+    async def get_plan() -> dict[str, Any]:
+        """The plan made with the therapist (empty plan when none is stored)."""
+        return state.get_plan()
+
+    @app.put("/api/plan", tags=["person"], responses=_ERRORS)
+    async def put_plan(plan: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        """Replace the plan; a bad field gets a 422 naming it."""
+        return state.put_plan(plan)
+
+    @app.get("/api/settings", response_model=PersonSettings, tags=["person"],
+             responses=_ERRORS)
+    async def get_settings() -> PersonSettings:
+        """Display settings: locale, audio and vibration cues, pace, chart span."""
+        return state.get_settings()
+
+    @app.put("/api/settings", response_model=PersonSettings, tags=["person"],
+             responses=_ERRORS)
+    async def put_settings(body: PersonSettings) -> PersonSettings:
+        """Replace the display settings."""
+        return state.put_settings(body)
+
+    @app.get("/api/trends", tags=["person"], responses=_ERRORS)
+    async def get_trends() -> dict[str, Any]:
+        """What has settled you fastest, and how settling and ratings change over sessions."""
+        return state.trends()
+
+    @app.get("/api/crisis-lines", tags=["person"], responses=_ERRORS)
+    async def crisis_lines(
+        locale: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,3})?$")]
+        = None,
+    ) -> dict[str, Any]:
+        """Crisis lines for a locale (each with its source and check date)."""
+        return state.crisis_lines(locale)
+
+    @app.post("/api/launch", tags=["status"], status_code=201, responses=_ERRORS)
+    async def launch() -> dict[str, str]:
+        """A fresh one-time browser link (for clients holding the token)."""
+        assert state.tickets is not None
+        return {"url": f"{state.base_url()}/?launch={state.tickets.issue()}"}
+

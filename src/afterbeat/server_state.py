@@ -1,0 +1,345 @@
+"""What one running server holds and does: recording, resets, sessions, person documents.
+
+The route functions in :mod:`afterbeat.server` are thin; the work happens here so each piece
+can be read in one place. Only this module and the server touch the store from the web side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException
+from fastapi.responses import Response
+
+from afterbeat import __version__
+from afterbeat.api_models import PersonSettings
+from afterbeat.hub import Hub
+from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
+from afterbeat.recorder import Recorder
+from afterbeat.session_file import Marker, MarkerKind, Record
+from afterbeat.sources import Source
+from afterbeat.store import SessionStatus, SessionSummary, Store
+
+if TYPE_CHECKING:
+    from afterbeat.security import LaunchTickets, SecurityPolicy
+    from afterbeat.server import ServerSettings
+
+__all__ = ["NullPipeline", "ServerState", "open_pipeline"]
+
+log = logging.getLogger(__name__)
+
+REPORT_KEY = "report_v1"
+
+
+class NullPipeline:
+    """Stands in when no pipeline is available: records pass, no events come out."""
+
+    def push(self, record: Record) -> list[Any]:
+        """No events."""
+        return []
+
+    def finish(self) -> list[Any]:
+        """No events."""
+        return []
+
+
+def open_pipeline(store: Store | None) -> EventPipeline:
+    """The live pipeline with the person's stored baseline and plan."""
+    try:
+        module = importlib.import_module("afterbeat.pipeline")
+    except ImportError:
+        log.warning("afterbeat.pipeline is not available; live events are limited")
+        return NullPipeline()
+    factory = getattr(module, "pipeline_for_store", None)
+    if factory is not None:
+        return factory(store)  # type: ignore[no-any-return]
+    return module.Pipeline()  # type: ignore[no-any-return]
+
+
+def _summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "started_at": s.started_at.isoformat().replace("+00:00", "Z"),
+        "ended_at": None if s.ended_at is None else s.ended_at.isoformat().replace("+00:00",
+                                                                                     "Z"),
+        "duration_s": s.duration_s,
+        "status": str(s.status),
+        "notifications": s.notification_count,
+        "source": s.source,
+        "device_name": s.device_name,
+        "live": s.id == live_id,
+    }
+
+
+@dataclass(slots=True)
+class ServerState:
+    """The server's parts and the little state the API keeps (the running reset)."""
+
+    settings: ServerSettings
+    source: Source | None
+    store: Store | None
+    hub: Hub
+    status: LiveStatus
+    ingest: Ingest = field(init=False)
+    recorder: Recorder | None = None
+    policy: SecurityPolicy | None = None
+    tickets: LaunchTickets | None = None
+    reset: dict[str, Any] | None = None
+    _report_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def begin_recording(self) -> None:
+        """Start recording the source's session into the store (if both exist)."""
+        if self.store is None or self.source is None or self.recorder is not None:
+            return
+        self.recorder = Recorder(self.store, self.source.header, self.source.name)
+        self.recorder.start()
+        self.ingest.sink = self.recorder
+
+    def end_recording(self) -> None:
+        """Close the recording: the session becomes complete (idempotent)."""
+        if self.recorder is None:
+            return
+        self.ingest.sink = None
+        self.recorder.close(end_t_s=self.status.last_t_s)
+
+    @property
+    def recording_active(self) -> bool:
+        """True while records go to disk."""
+        return self.ingest.sink is not None and self.recorder is not None
+
+    @property
+    def live_session_id(self) -> int | None:
+        """The session being recorded now, if any."""
+        return self.recorder.session_id if self.recording_active and self.recorder else None
+
+    def now_s(self) -> float:
+        """The session clock (s) for markers made now."""
+        if self.source is not None:
+            return round(self.source.now_s(), 6)
+        return self.status.last_t_s or 0.0
+
+    def base_url(self) -> str:
+        """Where the page is served (loopback unless --lan)."""
+        host = self.settings.lan_host or "127.0.0.1"
+        return f"http://{host}:{self.settings.port}"
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status_json(self) -> dict[str, Any]:
+        """The body of ``/api/status``."""
+        recording: dict[str, Any] = {"active": self.recording_active}
+        if self.recorder is not None:
+            st = self.recorder.status
+            recording.update(session_id=st.session_id, failing=st.failing,
+                             unrecorded=st.unrecorded, error=st.last_error)
+        return {
+            "version": __version__,
+            "demo": self.settings.demo,
+            "source": self.status.source,
+            "connection": self.status.to_json(),
+            "battery_pct": self.status.battery_pct,
+            "recording": recording,
+            "baseline": self._baseline_summary(),
+            "reset": self.reset,
+            "live": {"streams": self.hub.subscriber_count, "last_seq": self.hub.last_seq,
+                     "dropped_clients": self.hub.dropped_count},
+            "lan": self.settings.lan_host is not None,
+        }
+
+    def _baseline_summary(self) -> dict[str, Any] | None:
+        doc = self.document("baseline")
+        if not isinstance(doc, dict):
+            return None
+        keys = ("heart_rate_bpm", "heart_rate_spread_bpm", "ln_rmssd", "ln_rmssd_spread",
+                "rmssd_ms", "provisional", "recording_count")
+        return {k: doc.get(k) for k in keys}
+
+    # -- markers and resets ------------------------------------------------------------------
+
+    def mark(self, kind: MarkerKind, value: float | None = None, text: str | None = None
+             ) -> Marker:
+        """Make a marker now and send it down the live path (recording + pipeline + hub)."""
+        marker = Marker(t_s=self.now_s(), kind=kind, value=value, text=text)
+        self.ingest.inject(marker)
+        return marker
+
+    def reset_library(self) -> list[dict[str, Any]]:
+        """The reset library as JSON."""
+        from afterbeat.resets import library_json
+
+        return library_json()
+
+    def start_reset(self, reset_id: str, breaths_per_min: float | None) -> dict[str, Any]:
+        """Begin a reset now; the pacer's timeline runs on Unix time (real time, any speed)."""
+        from afterbeat.resets import get_reset, timeline_for
+
+        reset = get_reset(reset_id)
+        if breaths_per_min is None and reset.adjustable_pace:
+            breaths_per_min = self._preferred_pace()
+        timeline = timeline_for(reset_id, time.time(),
+                                breaths_per_min=breaths_per_min if reset.adjustable_pace
+                                else None)
+        if self.reset is not None:
+            self.stop_reset(False)
+        marker = self.mark(MarkerKind.RESET_START, text=reset_id)
+        self.reset = {"reset_id": reset_id, "t_s": marker.t_s, "reset": reset.to_json(),
+                      "timeline": timeline.to_json(unix_offset_s=0.0)}
+        self.hub.publish("reset", {"type": "reset", "action": "started", **self.reset})
+        return self.reset
+
+    def _preferred_pace(self) -> float | None:
+        plan = self.document("plan")
+        pace = plan.get("breaths_per_min") if isinstance(plan, dict) else None
+        if isinstance(pace, int | float):
+            return float(pace)
+        settings = self.document("settings")
+        pace = settings.get("breaths_per_min") if isinstance(settings, dict) else None
+        return float(pace) if isinstance(pace, int | float) else None
+
+    def stop_reset(self, finished: bool) -> dict[str, Any]:
+        """End the running reset (409 if none)."""
+        if self.reset is None:
+            raise HTTPException(409, "no reset is running")
+        running = self.reset
+        self.reset = None
+        marker = self.mark(MarkerKind.RESET_END, text=str(running["reset_id"]))
+        out = {"reset_id": running["reset_id"], "t_s": marker.t_s, "finished": finished,
+               "duration_s": round(marker.t_s - float(running["t_s"]), 3)}
+        self.hub.publish("reset", {"type": "reset", "action": "stopped", **out})
+        return out
+
+    def rate_reset(self, rating: int, when: str, reset_id: str | None) -> dict[str, Any]:
+        """Record a 0-10 self-rating before or after a reset."""
+        if reset_id is None and self.reset is not None:
+            reset_id = str(self.reset["reset_id"])
+        text = when if reset_id is None else f"{when}:{reset_id}"
+        marker = self.mark(MarkerKind.RATING, value=float(rating), text=text)
+        return {"t_s": marker.t_s, "rating": rating, "when": when, "reset_id": reset_id}
+
+    def dismiss(self, quiet_min: float) -> dict[str, Any]:
+        """"Not now": tell the pipeline to stay quiet for a while."""
+        t_s = self.now_s()
+        hook = getattr(self.ingest.pipeline, "dismiss", None)
+        if callable(hook):
+            self.ingest.publish_events(hook(t_s, quiet_min * 60.0))
+        until = t_s + quiet_min * 60.0
+        self.hub.publish("dismissed", {"type": "dismissed", "t_s": t_s, "quiet_until_t_s": until})
+        return {"t_s": t_s, "quiet_until_t_s": until}
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def _store(self) -> Store:
+        if self.store is None:
+            raise HTTPException(409, "no recording store in this server")
+        return self.store
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Sessions, newest first."""
+        live = self.live_session_id
+        return [_summary_json(s, live) for s in reversed(self._store().list_sessions())]
+
+    def get_session(self, session_id: int) -> dict[str, Any]:
+        """Summary plus stored results."""
+        store = self._store()
+        out = _summary_json(store.get_session(session_id), self.live_session_id)
+        out["results"] = {k: v for k, v in store.get_results(session_id).items()
+                          if k != REPORT_KEY}
+        return out
+
+    def export_session(self, session_id: int) -> Response:
+        """The session as JSON Lines to download."""
+        store = self._store()
+        store.get_session(session_id)
+        buffer = io.StringIO()
+        store.export(session_id, buffer)
+        return Response(buffer.getvalue(), media_type="application/x-ndjson", headers={
+            "Content-Disposition": f'attachment; filename="afterbeat-session-{session_id}.jsonl"'})
+
+    def delete_session(self, session_id: int) -> dict[str, Any]:
+        """Erase a session for real (not the one recording now)."""
+        store = self._store()
+        if session_id == self.live_session_id:
+            raise HTTPException(409, "this session is being recorded; stop the server first")
+        scrubbed = store.delete(session_id)
+        return {"id": session_id, "deleted": True, "wal_emptied": scrubbed}
+
+    async def session_report(self, session_id: int) -> dict[str, Any]:
+        """Report series of a session, computed by replaying it through the pipeline."""
+        from afterbeat.report import build_report
+
+        store = self._store()
+        summary = store.get_session(session_id)
+        if summary.status is not SessionStatus.RECORDING:
+            cached = store.get_results(session_id).get(REPORT_KEY)
+            if isinstance(cached, dict):
+                return cached
+        async with self._report_lock:
+            header, records = store.iter_records(session_id)
+            report = await asyncio.to_thread(build_report, header, records,
+                                             lambda: open_pipeline(store))
+        report["session"] = _summary_json(summary, self.live_session_id)
+        report["results"] = {k: v for k, v in store.get_results(session_id).items()
+                             if k != REPORT_KEY}
+        if summary.status is not SessionStatus.RECORDING:
+            store.put_result(session_id, REPORT_KEY, report)
+        return report
+
+    # -- person documents ----------------------------------------------------------------
+
+    def document(self, key: str) -> Any:
+        """A stored person document or None."""
+        return None if self.store is None else self.store.get_document(key)
+
+    def get_plan(self) -> dict[str, Any]:
+        """The stored plan (validated) or an empty one."""
+        from afterbeat.plan import Plan, plan_from_json
+
+        doc = self.document("plan")
+        plan = plan_from_json(doc) if isinstance(doc, dict) else Plan()
+        return plan.to_json()
+
+    def put_plan(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate and store the plan."""
+        from afterbeat.plan import plan_from_json
+
+        plan = plan_from_json(body).to_json()
+        self._store().put_document("plan", plan)
+        return plan
+
+    def get_settings(self) -> PersonSettings:
+        """The stored display settings, defaults filled in."""
+        doc = self.document("settings")
+        if isinstance(doc, dict):
+            try:
+                return PersonSettings.model_validate(doc)
+            except ValueError:
+                log.warning("stored settings no longer validate; using defaults")
+        return PersonSettings()
+
+    def put_settings(self, body: PersonSettings) -> PersonSettings:
+        """Store the display settings."""
+        self._store().put_document("settings", body.model_dump())
+        return body
+
+    def trends(self) -> dict[str, Any]:
+        """Across-session summary from the resets engineer's ``afterbeat.trends``."""
+        module = importlib.import_module("afterbeat.trends")
+        return module.trends_for_store(self._store())  # type: ignore[no-any-return]
+
+    def crisis_lines(self, locale: str | None) -> dict[str, Any]:
+        """Crisis lines for ``locale`` (default: plan, then settings locale)."""
+        module = importlib.import_module("afterbeat.crisis_lines")
+        if locale is None:
+            plan = self.document("plan")
+            locale = plan.get("locale") if isinstance(plan, dict) else None
+        if locale is None:
+            locale = self.get_settings().locale
+        return module.crisis_lines_json(locale)  # type: ignore[no-any-return]
