@@ -40,7 +40,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class SessionOutcome:
-    """One session's results: when (ISO text), time to settle after its end (s), ratings, effects."""
+    """One session's results: start (ISO text), time to settle after its end (s), effects."""
 
     session_id: int | str
     started_at: str
