@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -133,7 +134,12 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
 
 def _export(store: Store, session_id: int, output: str | None, as_json: bool) -> int:
     if output == "-":
-        store.export(session_id, sys.stdout)
+        try:
+            store.export(session_id, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. piped into ``head``: the reader has what it wanted
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return 0
     path = store.export(session_id, Path(output) if output else None)
     print(json.dumps({"id": session_id, "path": str(path)}) if as_json
