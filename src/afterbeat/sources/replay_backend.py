@@ -122,6 +122,8 @@ class ReplayWorld:
     hidden_until_s: float = 0.0
     off: bool = False
     handlers: list[NotifyCallback] = field(default_factory=list)
+    played_all: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the frames of the last scripted link have been delivered."""
 
     def now_s(self) -> float:
         """Seconds since the world started (the first scan or connect)."""
@@ -358,6 +360,8 @@ class ReplayClient(BaseBleakClient):
             for target in targets:
                 for _ in range(copies):
                     target(bytearray(payload))
+        if index == len(s.links) - 1:
+            self.world.played_all.set()
         last_s = link.frames[-1][0] if link.frames else 0.0
         end_s = link.end_after_s if link.end_after_s is not None else last_s + 1.0
         delay_s = start + end_s - loop.time()
@@ -415,7 +419,11 @@ def script_from_session(path: str | Path) -> StrapScript:
                     links[-1] = Link(last.frames, last.end, last.end_after_s,
                                      hidden_s=max(0.0, t_s - lost_s - 0.2))
                 link_start_s, lost_s = t_s, None
-    links.append(Link(tuple(frames), LinkEnd.OFF))
+    if lost_s is not None and links:  # the recording ended in a gap: the strap went away
+        last = links[-1]
+        links[-1] = Link(last.frames, LinkEnd.OFF, last.end_after_s)
+    else:
+        links.append(Link(tuple(frames), LinkEnd.OFF))
     device = header.device
     name = device.get("name") if isinstance(device.get("name"), str) else "Replay strap"
     return StrapScript(links=tuple(links), name=name, connect_delay_s=0.0)
