@@ -401,21 +401,23 @@ def band_powers(spectrum: Spectrum, integration: Integration = "kubios") -> Band
 
 
 def respiration_rate_bpm(spectrum: Spectrum) -> float | None:
-    """Breaths per minute from the RSA peak: the highest local maximum in 0.05-0.5 Hz.
+    """Breaths per minute from the RSA peak: the highest local maximum of f * PSD in 0.05-0.5 Hz.
 
-    The peak is refined by a parabola through the log-PSD of its bin and both neighbours. None
-    when the band holds no local maximum (the spectrum only falls or rises through it).
+    Weighting by frequency (power per log-frequency) flattens the 1/f background of RR
+    spectra, which would otherwise put the maximum at the band's low edge on long records; the
+    band reaches down to 0.05 Hz so that slow paced breathing (6/min = 0.1 Hz) is found. The
+    peak is refined by a parabola through its bin and both neighbours. None when the band holds
+    no local maximum.
     """
     f = spectrum.freq_hz
-    p = spectrum.psd_ms2_per_hz
+    p = spectrum.psd_ms2_per_hz * f
     idx = np.flatnonzero(_band_mask(f, RESPIRATION_BAND_HZ))
     idx = idx[(idx > 0) & (idx < f.size - 1)]
-    is_peak = (p[idx] > p[idx - 1]) & (p[idx] >= p[idx + 1])
-    peaks = idx[is_peak]
+    peaks = idx[(p[idx] > p[idx - 1]) & (p[idx] >= p[idx + 1])]
     if peaks.size == 0:
         return None
     k = int(peaks[np.argmax(p[peaks])])
-    y0, y1, y2 = (math.log(max(float(v), 1e-300)) for v in p[k - 1 : k + 2])
+    y0, y1, y2 = (float(v) for v in p[k - 1 : k + 2])
     denom = y0 - 2.0 * y1 + y2
     shift = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
     step = float(f[1] - f[0])
