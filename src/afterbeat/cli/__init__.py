@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "decode",
     "sessions",
+    "analyze",
 )
 
 

@@ -1,0 +1,121 @@
+"""``afterbeat analyze FILE``: HRV of a whole recording (any importable file), Kubios-style."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+from afterbeat.analysis import RESULT_KEYS, AnalysisResult, ProgressCallback, analyze
+from afterbeat.importers import load_rr
+
+__all__ = ["format_table", "register", "run"]
+
+PROGRESS_MIN_BEATS = 20_000
+"""Files with at least this many beats show progress on stderr."""
+
+_LABELS: dict[str, tuple[str, str, int]] = {
+    "n_beats": ("Beats", "", 0),
+    "duration_s": ("Duration", "s", 1),
+    "mean_rr_ms": ("Mean RR", "ms", 4),
+    "sdnn_ms": ("SDNN", "ms", 4),
+    "rmssd_ms": ("RMSSD", "ms", 4),
+    "pnn50_pct": ("pNN50", "%", 4),
+    "mean_hr_bpm": ("Mean HR", "bpm", 4),
+    "min_hr_bpm": ("Min HR", "bpm", 4),
+    "max_hr_bpm": ("Max HR", "bpm", 4),
+    "vlf_ms2": ("VLF power (0-0.04 Hz)", "ms2", 4),
+    "lf_ms2": ("LF power (0.04-0.15 Hz)", "ms2", 4),
+    "hf_ms2": ("HF power (0.15-0.4 Hz)", "ms2", 4),
+    "lf_hf": ("LF/HF", "", 4),
+    "total_power_ms2": ("Total power", "ms2", 4),
+    "lf_peak_hz": ("LF peak", "Hz", 6),
+    "hf_peak_hz": ("HF peak", "Hz", 6),
+    "sd1_ms": ("Poincare SD1", "ms", 6),
+    "sd2_ms": ("Poincare SD2", "ms", 6),
+    "dfa_alpha1": ("DFA alpha1 (4-16 beats)", "", 4),
+    "dfa_alpha2": ("DFA alpha2 (17-64 beats)", "", 4),
+    "sampen": ("Sample entropy (m=2, r=0.2 SD)", "", 4),
+    "respiration_rate_bpm": ("Breathing rate (RSA peak)", "/min", 1),
+    "corrected_beats_pct": ("Corrected beats", "%", 2),
+}
+
+
+def format_table(result: AnalysisResult) -> str:
+    """The result as an aligned two-column table, then its notes."""
+    data = result.to_json()
+    width = max(len(label) for label, _, _ in _LABELS.values())
+    lines = []
+    for key in RESULT_KEYS:
+        label, unit, digits = _LABELS[key]
+        value = data[key]
+        if isinstance(value, float):
+            shown = f"{value:.{digits}f}"
+        else:
+            shown = "-" if value is None else str(value)
+        lines.append(f"{label:<{width}}  {shown:>14} {unit}".rstrip())
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``analyze`` sub-command."""
+    parser = subparsers.add_parser(
+        "analyze",
+        help="HRV of a recording (session, RR text, Polar HRM, CSV, .npy), Kubios-style",
+        description="Time-domain, frequency-domain (Welch, 4 Hz) and nonlinear HRV of a "
+        "recording, with Kubios HRV's conventions. Values that cannot be computed are "
+        "shown as '-' (null in JSON) with the reason in the notes.",
+    )
+    parser.add_argument("file", metavar="FILE", help="recording or RR file to analyse")
+    parser.add_argument("--start", type=float, default=None, metavar="S",
+                        help="analyse beats from this time (s from the recording's start)")
+    parser.add_argument("--end", type=float, default=None, metavar="S",
+                        help="analyse beats up to this time (s)")
+    parser.add_argument("--correction", choices=("auto", "none"), default="auto",
+                        help="artifact correction before the metrics (default: auto)")
+    parser.add_argument("--detrend", choices=("smoothness-priors", "none"),
+                        default="smoothness-priors",
+                        help="detrending before the spectrum (default: smoothness-priors, "
+                        "lambda 500)")
+    parser.add_argument("--unit", choices=("ms", "s"), default=None,
+                        help="unit of RR values in the file when it cannot be detected")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-sampen", dest="sampen", action="store_false",
+                        help="skip sample entropy (the slowest metric on long files)")
+    parser.set_defaults(run=run)
+
+
+def _progress_to(stream: TextIO) -> ProgressCallback:
+    started_s = time.monotonic()
+
+    def show(stage: str, done: float) -> None:
+        elapsed_s = time.monotonic() - started_s
+        print(f"analyze: {stage} ({done:.0%}, {elapsed_s:.1f} s)", file=stream, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import the file, analyse it and print a table or JSON; exit status 0."""
+    beats = load_rr(args.file, unit=args.unit)
+    progress: ProgressCallback | None = None
+    if len(beats) >= PROGRESS_MIN_BEATS:
+        progress = _progress_to(sys.stderr)
+        print(f"analyze: {len(beats)} beats read from {args.file}", file=sys.stderr)
+    result = analyze(
+        beats.t_s, beats.rr_ms, beats.segment,
+        start_s=args.start, end_s=args.end, correction=args.correction,
+        detrend=args.detrend, sampen=args.sampen,
+        progress=progress,
+    )
+    if beats.skips.count:
+        print(f"analyze: {beats.skips.summary()}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(format_table(result))
+    return 0
