@@ -91,7 +91,7 @@ class Recorder:
         if self._closed:
             log.warning("record after the recorder was closed; ignored")
             return False
-        if len(self._pending) >= self._max_pending:
+        if len(self._pending) >= self._max_pending and not self._flush():
             lost = self._pending.popleft()
             self._dropped += 1
             if self._gap_t_s is None:

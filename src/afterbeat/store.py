@@ -20,7 +20,7 @@ import stat
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -407,26 +407,57 @@ class Store:
         with self._mutex:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                row = self._conn.execute(
-                    "SELECT started_at FROM sessions WHERE id = ? AND status = 'recording'",
-                    (session_id,),
-                ).fetchone()
-                if row is None:
-                    self._conn.execute("ROLLBACK")
-                    return False
-                count, last_t_s = self._tally(session_id)
-                duration_s = max(last_t_s, end_t_s or 0.0)
-                ended_at = _parse_iso(row[0]) + timedelta(seconds=duration_s)
-                self._conn.execute(
-                    "UPDATE sessions SET status = ?, ended_at = ?, duration_s = ?, "
-                    "notification_count = ?, lock_token = NULL WHERE id = ?",
-                    (str(status), _iso(ended_at), duration_s, count, session_id),
-                )
-                self._conn.execute("COMMIT")
+                finished = self._finish_in_transaction(session_id, status, end_t_s)
+                self._conn.execute("COMMIT" if finished else "ROLLBACK")
             except BaseException:
                 self._rollback()
                 raise
-            return True
+            return finished
+
+    def _finish_in_transaction(self, session_id: int, status: SessionStatus,
+                               end_t_s: float | None) -> bool:
+        row = self._conn.execute(
+            "SELECT started_at FROM sessions WHERE id = ? AND status = 'recording'",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            return False
+        count, last_t_s = self._tally(session_id)
+        duration_s = max(last_t_s, end_t_s or 0.0)
+        ended_at = _parse_iso(row[0]) + timedelta(seconds=duration_s)
+        self._conn.execute(
+            "UPDATE sessions SET status = ?, ended_at = ?, duration_s = ?, "
+            "notification_count = ?, lock_token = NULL WHERE id = ?",
+            (str(status), _iso(ended_at), duration_s, count, session_id),
+        )
+        return True
+
+    def import_session(self, header: Header, records: Iterable[Record], source: str, *,
+                       end_t_s: float | None = None) -> int:
+        """Store a whole finished session (an import or a replay) in one transaction."""
+        rows = (_row_of(record) for record in records)
+        with self._mutex:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                session_id = int(self._conn.execute(
+                    "INSERT INTO sessions (header, started_at, status, source) "
+                    "VALUES (?, ?, 'recording', ?) RETURNING id",
+                    (encode_header(header), _iso(header.started_at), source),
+                ).fetchall()[0][0])
+                self._conn.executemany(
+                    "INSERT INTO records (session_id, seq, t_s, type, wall_s, payload, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((session_id, seq, *row) for seq, row in enumerate(rows, start=1)),
+                )
+                self._finish_in_transaction(session_id, SessionStatus.COMPLETE, end_t_s)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise RecordingFailed(f"could not import the session: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+        return session_id
 
     def _tally(self, session_id: int) -> tuple[int, float]:
         count, last_t_s = self._conn.execute(
