@@ -19,7 +19,8 @@ Rules, in order:
 2. While a reset runs: after ``check_after_s`` (3 min), if the index has not dropped by
    ``moved_index`` (0.25) since the start, offer once a reset of another kind (breathing →
    movement or sensory; movement → sensory or breathing; sensory → movement or breathing).
-   Movement pauses the index, so a movement reset is never judged while it runs.
+   Movement pauses the index, so a movement reset is never judged while it runs; nor is a
+   reset whose index at the start, or now, is unknown.
 3. Otherwise: the plan's preferred resets (ids or kinds, in its order), then afterbeat's
    default order, which starts with slow, even breathing. Avoided resets, resets that ran
    without moving the index this session, and the closing ritual (unless the plan names it)
@@ -136,15 +137,16 @@ class ChoiceContext:
             return self
         not_helped = self.not_helped
         if (t_s - running.started_t_s >= self.policy.check_after_s
-                and not _moved(running, index, self.policy)
+                and _moved(running, index, self.policy) is False
                 and running.reset_id not in not_helped):
             not_helped = (*not_helped, running.reset_id)
         return replace(self, running=None, not_helped=not_helped)
 
 
-def _moved(running: RunningReset, index: float | None, policy: ChoicePolicy) -> bool:
+def _moved(running: RunningReset, index: float | None, policy: ChoicePolicy) -> bool | None:
+    """Whether the index dropped enough since the start; None when either value is unknown."""
     if running.index_at_start is None or index is None:
-        return False
+        return None
     return running.index_at_start - index >= policy.moved_index
 
 
@@ -186,9 +188,9 @@ def _switch(ctx: ChoiceContext, running: RunningReset, now_s: float, index: floa
         current = get_reset(running.reset_id)
     except UnknownReset:
         return None
-    if (running.switch_offered or current.moves_body or index is None
+    if (running.switch_offered or current.moves_body
             or now_s - running.started_t_s < ctx.policy.check_after_s
-            or _moved(running, index, ctx.policy)):
+            or _moved(running, index, ctx.policy) is not False):
         return None
     allow = _eligible(ctx, plan, gentle=False) - {current.id}
     ranked = _ranked(DEFAULT_ORDER, plan, allow)
