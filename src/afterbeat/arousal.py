@@ -164,6 +164,8 @@ class Quality(enum.StrEnum):
     """Windows not full yet (start or after a gap): no score."""
     NO_BASELINE = "no_baseline"
     """No resting baseline to compare with: no score."""
+    NO_BEATS = "no_beats"
+    """No beats arrived lately (strap off or disconnected): no score."""
 
     @property
     def scored(self) -> bool:

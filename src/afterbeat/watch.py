@@ -91,6 +91,7 @@ _UNSCORED_REASON = {
     Quality.POOR: "The signal is patchy right now (missed or corrected beats); holding until "
     "it is clean again. Moistening the strap's electrodes can help.",
     Quality.WARMING_UP: "Collecting two minutes of beats before comparing with your baseline.",
+    Quality.NO_BEATS: "No beats are arriving from the strap; holding until they come back.",
     Quality.NO_BASELINE: "No resting baseline yet: mark a few minutes of seated rest so "
     "readings can be compared with your own calm.",
 }
@@ -187,7 +188,10 @@ class AfterSessionWatch:
 
     def _sustained(self, t_s: float, span_s: float, pred: Callable[[_Update], bool],
                    since_s: float = -math.inf) -> bool:
-        start = max(t_s - span_s, since_s)
+        start = t_s - span_s
+        interval = self.settings.metrics_interval_s
+        if since_s > start or not self._history or self._history[0].t_s > start + interval / 2:
+            return False  # not observed for the whole stretch yet
         window = [u for u in self._history if start < u.t_s <= t_s]
         scored = [u for u in window if u.scored]
         need = math.ceil(self.settings.min_valid_share * span_s / self.settings.metrics_interval_s

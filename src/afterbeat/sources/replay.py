@@ -1,0 +1,233 @@
+"""Replay a recording as a live source: a session file, or any RR file the importers read.
+
+Session files (``.jsonl``) are replayed record by record. RR-only files (text, Polar HRM, CSV,
+E4 IBI, ``.npy``) become *derived* notifications so that everything goes through the same
+codec path as a live strap: the beats ending within each second travel together in one
+0x2A37 payload sent at the end of that second (RR raw = ``round(ms * 1.024)``, at most 9 per
+payload, heart-rate field = 60000 / mean of the last 8 RR), and a gap between beat segments
+becomes a Disconnect/Reconnect pair. Markers given as ``KIND@SECONDS[:TEXT]`` are merged in
+at their session time.
+
+The session clock runs ``speed`` times faster than the wall clock (``speed=None``: as fast
+as possible); ``now_s()`` reads it. Records are identical at every speed, so the pipeline's
+events are too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from afterbeat.beats import Beat
+from afterbeat.errors import AfterbeatError
+from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.importers import FileKind, detect_kind, iter_beats
+from afterbeat.session_file import (
+    Disconnect,
+    Header,
+    Marker,
+    MarkerKind,
+    Notification,
+    Reconnect,
+    Record,
+    iter_session,
+)
+from afterbeat.sources import ConnectionState, SourceStatus
+
+__all__ = [
+    "BadMark",
+    "ReplaySource",
+    "derived_notifications",
+    "open_recording",
+    "parse_mark",
+    "with_marks",
+]
+
+MAX_RR_PER_PAYLOAD = 9
+"""A 20-byte payload with a uint8 heart rate holds at most 9 RR values."""
+_HR_FROM_LAST = 8
+_YIELD_EVERY = 256
+"""In fast mode, give the event loop a turn every this many records."""
+
+
+class BadMark(AfterbeatError, ValueError):
+    """A ``--mark`` that is not ``KIND@SECONDS[:TEXT]`` with a known kind."""
+
+
+def parse_mark(text: str) -> Marker:
+    """Parse ``KIND@SECONDS[:TEXT]`` (e.g. ``session_end@600``, ``reset_start@700:walk``)."""
+    kind_text, at, rest = text.partition("@")
+    if not at:
+        raise BadMark(f"mark {text!r} must look like KIND@SECONDS, e.g. session_end@600")
+    seconds_text, _, note = rest.partition(":")
+    try:
+        kind = MarkerKind(kind_text.strip().lower())
+    except ValueError:
+        kinds = ", ".join(k.value for k in MarkerKind)
+        raise BadMark(f"unknown marker kind {kind_text!r}; one of: {kinds}") from None
+    try:
+        t_s = float(seconds_text)
+    except ValueError:
+        raise BadMark(f"mark {text!r}: {seconds_text!r} is not a number of seconds") from None
+    if not math.isfinite(t_s) or t_s < 0:
+        raise BadMark(f"mark {text!r}: seconds must be zero or more")
+    value: float | None = None
+    note_text: str | None = note or None
+    if kind is MarkerKind.RATING and note:
+        try:
+            value, note_text = float(note), None
+        except ValueError:
+            raise BadMark(f"rating mark {text!r}: the rating must be a number") from None
+    return Marker(t_s=t_s, kind=kind, value=value, text=note_text)
+
+
+def _payload(rr_ms: Sequence[float], recent_ms: Sequence[float]) -> bytes:
+    mean_ms = sum(recent_ms) / len(recent_ms)
+    heart_rate_bpm = min(255, max(0, round(60000.0 / mean_ms))) if mean_ms > 0 else 0
+    raw = tuple(min(0xFFFF, max(0, round(v * 1.024))) for v in rr_ms)
+    m = HeartRateMeasurement(heart_rate_bpm=heart_rate_bpm,
+                             sensor_contact=SensorContact.DETECTED, rr_raw=raw)
+    return encode_measurement(m)
+
+
+def derived_notifications(beats: Iterable[Beat], wall_start_s: float = 0.0) -> Iterator[Record]:
+    """Re-encode beats as about one notification a second; segment gaps become disconnects."""
+    recent: list[float] = []
+    group: list[float] = []
+    group_second: int | None = None
+    segment: int | None = None
+    last_sent_s = 0.0
+
+    def flush() -> Iterator[Record]:
+        nonlocal last_sent_s
+        if group_second is None or not group:
+            return
+        t_s = float(group_second)
+        for i in range(0, len(group), MAX_RR_PER_PAYLOAD):
+            chunk = group[i : i + MAX_RR_PER_PAYLOAD]
+            recent.extend(chunk)
+            del recent[:-_HR_FROM_LAST]
+            yield Notification(t_s=t_s, wall_s=wall_start_s + t_s, payload=_payload(chunk, recent))
+        last_sent_s = t_s
+
+    for beat in beats:
+        second = math.floor(beat.t_s) + 1
+        if segment is not None and beat.segment != segment:
+            yield from flush()
+            group, group_second = [], None
+            yield Disconnect(t_s=last_sent_s + 0.5, reason="gap in the recording")
+            yield Reconnect(t_s=max(last_sent_s + 0.5, beat.t_s - beat.rr_ms / 1000.0))
+            recent.clear()
+        segment = beat.segment
+        if group_second is not None and second != group_second:
+            yield from flush()
+            group = []
+        group_second = second
+        group.append(beat.rr_ms)
+    yield from flush()
+
+
+def with_marks(records: Iterable[Record], marks: Sequence[Marker]) -> Iterator[Record]:
+    """Merge markers into a record stream by session time (a marker goes before a record at
+    the same time)."""
+    ordered = sorted(marks, key=lambda m: m.t_s)
+    keyed_marks = ((m.t_s, 0, i, m) for i, m in enumerate(ordered))
+    keyed_records = ((r.t_s, 1, i, r) for i, r in enumerate(records))
+    for _, _, _, item in heapq.merge(keyed_marks, keyed_records, key=lambda k: (k[0], k[1])):
+        yield item
+
+
+def open_recording(
+    path: str | os.PathLike[str], unit: str | None = None
+) -> tuple[Header, Iterator[Record]]:
+    """Header and records of a session file, or derived records of an RR file."""
+    name = os.fspath(path)
+    if detect_kind(name) is FileKind.SESSION:
+        return iter_session(name)
+    mtime = Path(name).stat().st_mtime
+    started = datetime.fromtimestamp(math.floor(mtime), tz=UTC)
+    header = Header(
+        started_at=started,
+        device={"name": "replay (derived)", "source": Path(name).name},
+        provenance={
+            "real": f"RR intervals from {Path(name).name}",
+            "derived": "notifications re-encoded from the RR values (RR in 1/1024 s = "
+            "round(ms * 1.024), about one a second, heart rate from the last 8 RR)",
+        },
+    )
+    return header, derived_notifications(iter_beats(name, unit), started.timestamp())
+
+
+class ReplaySource:
+    """A :class:`~afterbeat.sources.Source` over a recording at ``speed`` (None: as fast as
+    possible)."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        speed: float | None = 1.0,
+        marks: Sequence[Marker] = (),
+        unit: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if speed is not None and not (speed > 0 and math.isfinite(speed)):
+            raise ValueError("speed must be a positive number (or None for as fast as possible)")
+        self.path = os.fspath(path)
+        self.speed = speed
+        self._clock = clock
+        self._header, records = open_recording(self.path, unit)
+        self._records = with_marks(records, marks) if marks else records
+        self._start_wall: float | None = None
+        self._last_t_s = 0.0
+        self._closed = False
+
+    @property
+    def header(self) -> Header:
+        """The recording's header (derived for RR files)."""
+        return self._header
+
+    def now_s(self) -> float:
+        """Session clock (s): scaled wall time since the start, or the last record's time."""
+        if self.speed is None or self._start_wall is None:
+            return self._last_t_s
+        return (self._clock() - self._start_wall) * self.speed
+
+    async def stream(self) -> AsyncIterator[Record | SourceStatus]:
+        """Yield the records on the scaled clock, between a streaming and a finished status."""
+        self._start_wall = self._clock()
+        device = self._header.device.get("name")
+        yield SourceStatus(t_s=0.0, state=ConnectionState.STREAMING,
+                           detail=f"replaying {Path(self.path).name}",
+                           device_name=device if isinstance(device, str) else None)
+        count = 0
+        for record in self._records:
+            if self._closed:
+                break
+            if self.speed is not None:
+                due = self._start_wall + record.t_s / self.speed
+                delay = due - self._clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                count += 1
+                if count % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            if self._closed:
+                break
+            self._last_t_s = max(self._last_t_s, record.t_s)
+            yield record
+        state = ConnectionState.STOPPED if self._closed else ConnectionState.FINISHED
+        yield SourceStatus(t_s=self._last_t_s, state=state, detail="end of the recording")
+
+    async def aclose(self) -> None:
+        """Stop at the next record."""
+        self._closed = True
