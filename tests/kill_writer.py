@@ -12,6 +12,7 @@ tests/data/polar-h10-pvc, keeping the real grouping of RR values per notificatio
 from __future__ import annotations
 
 import csv
+import functools
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,12 @@ POLAR_H10_PVC = Path(__file__).resolve().parent / "data" / "polar-h10-pvc" / \
 
 def derived_notifications(path: Path = POLAR_H10_PVC) -> tuple[Header, list[Notification]]:
     """0x2A37 payloads rebuilt from the capture's hr/rr rows (one notification per hr row)."""
+    header, notifications = _derive(path)
+    return header, list(notifications)
+
+
+@functools.cache
+def _derive(path: Path) -> tuple[Header, tuple[Notification, ...]]:
     groups: list[tuple[float, int, list[int]]] = []
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
@@ -35,7 +42,7 @@ def derived_notifications(path: Path = POLAR_H10_PVC) -> tuple[Header, list[Noti
             if row["rr"] and groups:
                 groups[-1][2].append(round(float(row["rr"]) * 1.024))
     first_wall_s = groups[0][0]
-    notifications = [
+    notifications = tuple(
         Notification(
             t_s=round(wall_s - first_wall_s, 6),
             wall_s=round(wall_s, 6),
@@ -43,7 +50,7 @@ def derived_notifications(path: Path = POLAR_H10_PVC) -> tuple[Header, list[Noti
                 heart_rate_bpm=hr, sensor_contact=SensorContact.DETECTED, rr_raw=tuple(rr))),
         )
         for wall_s, hr, rr in groups
-    ]
+    )
     header = Header(
         started_at=datetime.fromtimestamp(first_wall_s, tz=UTC),
         device={"name": "Polar H10 (derived)", "model": "Polar H10"},

@@ -331,7 +331,7 @@ class Store:
             try:
                 if self._finish(session_id, SessionStatus.INTERRUPTED, None):
                     found.append(session_id)
-                    log.warning("session %d was cut short and is marked interrupted",
+                    log.info("session %d was cut short and is marked interrupted",
                                 session_id)
             finally:
                 if lock is not None:

@@ -1,0 +1,113 @@
+"""``afterbeat sessions``: list, show, export and delete recordings in the data directory."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from afterbeat.cli import main
+from afterbeat.cli.sessions import format_duration
+from afterbeat.session_file import Marker, MarkerKind, iter_session
+from afterbeat.store import Store
+from kill_writer import derived_notifications
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> tuple[Path, int, int]:
+    """A data directory with one complete (real, derived) session and one cut short."""
+    data = tmp_path / "data"
+    header, notifications = derived_notifications()
+    with Store.open(data) as store:
+        complete = store.import_session(header, notifications, "import")
+        store.put_result(complete, "rating", 7)
+    crashed_store = Store.open(data)
+    crashed = crashed_store.start_session(header, "ble")
+    for n in notifications[:5]:
+        crashed_store.append(crashed, n)
+    crashed_store.append(crashed, Marker(t_s=4.0, kind=MarkerKind.NOTE, text="MARKER-cli"))
+    crashed_store.close()  # never ended: found interrupted by the next command
+    return data, complete, crashed
+
+
+def test_list_shows_sessions_and_reports_the_interrupted_one(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, complete, crashed = recorded
+    assert main(["sessions", "list", "--data-dir", str(data)]) == 0
+    out, err = capsys.readouterr()
+    assert f"session {crashed} was cut short" in err
+    lines = out.splitlines()
+    assert lines[0].split() == ["id", "started", "(UTC)", "duration", "status", "notifications",
+                                "source"]
+    assert lines[1].split() == [str(complete), "2024-05-05", "14:50:00", "0:09:59", "complete",
+                                "600", "import"]
+    assert lines[2].split()[4:] == ["interrupted", "5", "ble"]
+
+    assert main(["sessions", "list", "--json", "--data-dir", str(data)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(s["id"], s["status"], s["notification_count"]) for s in listed] == [
+        (complete, "complete", 600), (crashed, "interrupted", 5)]
+    assert listed[0]["device_name"] == "Polar H10 (derived)"
+
+
+def test_show_counts_records_markers_and_results(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, complete, crashed = recorded
+    assert main(["sessions", "show", str(crashed), "--json", "--data-dir", str(data)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["record_counts"] == {"marker": 1, "notification": 5}
+    assert shown["markers"] == [{"t_s": 4.0, "kind": "note", "value": None,
+                                 "text": "MARKER-cli"}]
+    assert main(["sessions", "show", str(complete), "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "notification 600" in out and "result              rating" in out
+
+
+def test_export_writes_a_private_session_file(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data, complete, _ = recorded
+    target = tmp_path / "mine.jsonl"
+    assert main(["sessions", "export", str(complete), "-o", str(target),
+                 "--data-dir", str(data)]) == 0
+    assert str(target) in capsys.readouterr().out
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    header, records = iter_session(target)
+    assert (header, list(records)) == derived_notifications()
+
+    assert main(["sessions", "export", str(complete), "--json", "--data-dir", str(data)]) == 0
+    default = Path(json.loads(capsys.readouterr().out)["path"])
+    assert default.parent == data / "exports" and default.read_bytes() == target.read_bytes()
+
+    assert main(["sessions", "export", str(complete), "-o", "-", "--data-dir", str(data)]) == 0
+    assert capsys.readouterr().out.encode() == target.read_bytes()
+
+
+def test_delete_needs_confirmation_then_erases(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, complete, crashed = recorded
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # not a terminal: never asks
+    assert main(["sessions", "delete", str(crashed), "--data-dir", str(data)]) == 1
+    assert "add --yes" in capsys.readouterr().err
+    assert main(["sessions", "delete", str(crashed), "--yes", "--json",
+                 "--data-dir", str(data)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": crashed, "deleted": True,
+                                                   "wal_emptied": True}
+    raw = b"".join(p.read_bytes() for p in data.glob("sessions.sqlite3*"))
+    assert b"MARKER-cli" not in raw
+    assert main(["sessions", "delete", str(crashed), "--yes", "--data-dir", str(data)]) == 2
+    assert f"no session {crashed}" in capsys.readouterr().err
+    with Store.open(data) as store:
+        assert [s.id for s in store.list_sessions()] == [complete]
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (0, 59.6, 3599, 3600 * 25 + 61)] == [
+        "0:00:00", "0:01:00", "0:59:59", "25:01:01"]
