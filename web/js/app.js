@@ -12,7 +12,10 @@ import { TrendsView } from './trends.js';
 const chips = new StatusChips();
 const now = new NowView();
 const history = new HistoryView();
-const report = new ReportView({ onDeleted: () => { location.hash = '#/history'; } });
+const report = new ReportView({
+  onDeleted: () => { location.hash = '#/history'; },
+  titleFor: (id) => now.library.get(id)?.title ?? null,
+});
 const trends = new TrendsView();
 const support = new SupportView();
 
@@ -21,7 +24,7 @@ function route() {
   const [, view = 'now', arg] = hash.match(/^#\/([a-z]+)(?:\/(.+))?$/) ?? [];
   const name = view === 'session' ? 'report' : view;
   let found = false;
-  for (const section of document.querySelectorAll('[data-view]')) {
+  for (const section of document.querySelectorAll('section[data-view]')) {
     const show = section.dataset.view === name;
     section.hidden = !show;
     found ||= show;
@@ -32,7 +35,7 @@ function route() {
     if (current) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  document.body.dataset.view = found ? name : 'now';
+  document.body.dataset.currentView = found ? name : 'now';
   if (name === 'history') history.show();
   else if (name === 'report' && arg) report.show(decodeURIComponent(arg));
   else if (name === 'trends') trends.show();
@@ -45,6 +48,7 @@ async function refreshStatus() {
     const status = await api.get('/api/status');
     chips.apply(status);
     now.onStatus(status ?? {});
+    report.baseline = status?.baseline ?? null;
     document.body.dataset.statusLoaded = 'true';
   } catch (error) {
     console.info('afterbeat: status not available:', error.message);
@@ -52,19 +56,19 @@ async function refreshStatus() {
 }
 
 function startLive() {
-  const live = new LiveStream('/api/live');
+  // last_event_id=0 on first load: the server sends its kept backlog, so the charts fill at once.
+  const live = new LiveStream('/api/live?last_event_id=0');
   live.on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
     .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); })
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => now.onState(d))
     .on('suggestion', (d) => now.onSuggestion(d))
     .on('marker', (d) => now.onMarker(d))
-    .on('status', (d) => { chips.apply(d); now.onStatus(d); })
-    .on('baseline', (d) => now.setBaseline(d.baseline ?? d));
-  for (const type of ['reset', 'reset_start', 'reset_started', 'reset_change', 'reset_end', 'reset_stopped']) {
-    live.on(type, (d, t) => now.onResetEvent(d, t));
-  }
-  for (const type of ['reset_effect', 'effect']) live.on(type, (d) => now.onEffect(d));
+    .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); })
+    .on('status', (d) => chips.apply(d))
+    .on('reset_effect', (d) => now.onEffect(d))
+    .on('baseline', (d) => { if (d.baseline) now.setBaseline(d.baseline); })
+    .on('reset', (d, t) => now.onResetEvent(d, t));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;
   });
@@ -73,8 +77,10 @@ function startLive() {
 }
 
 window.addEventListener('hashchange', route);
-route();
-now.loadLibrary();
-refreshStatus();
+// The library gives suggestions and reports their titles, the status the baseline band:
+// load both before the first view and the stream.
+Promise.allSettled([now.loadLibrary(), refreshStatus()]).then(() => {
+  route();
+  startLive();
+});
 setInterval(refreshStatus, 15000);
-startLive();

@@ -7,6 +7,8 @@ const COLORS = {
   band: 'rgba(111, 168, 160, 0.18)',
   bandEdge: 'rgba(111, 168, 160, 0.45)',
   mark: 'rgba(92, 99, 140, 0.55)',
+  span: 'rgba(106, 111, 168, 0.07)',
+  spanText: '#5c6190',
 };
 
 /** A line chart over time (seconds on the session clock). */
@@ -22,6 +24,7 @@ export class TimeChart {
     this.points = []; // [t, value | null]
     this.band = null; // {lo, hi}
     this.marks = []; // {t, label}
+    this.spans = []; // {t0, t1, label}: shaded periods (baseline, session, resets)
     this.dirty = true;
     this.size = { w: 0, h: 0, dpr: 1 };
     this.observer = new ResizeObserver(() => this.requestDraw());
@@ -71,6 +74,12 @@ export class TimeChart {
   addMark(tS, label) {
     if (typeof tS !== 'number' || !Number.isFinite(tS)) return;
     this.marks.push({ t: tS, label: String(label ?? '') });
+    this.requestDraw();
+  }
+
+  /** Shaded periods {t0, t1, label} on the session clock (report charts). */
+  setSpans(spans) {
+    this.spans = spans.filter((p) => Number.isFinite(p.t0) && Number.isFinite(p.t1) && p.t1 > p.t0);
     this.requestDraw();
   }
 
@@ -141,6 +150,7 @@ export class TimeChart {
     lo = mid - span * 0.6;
     hi = mid + span * 0.6;
     if (this.options.floorZero && lo < 0) { hi -= lo; lo = 0; }
+    if (typeof this.options.yMin === 'number') lo = this.options.yMin;
 
     const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * plotW;
     const Y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * plotH;
@@ -171,6 +181,11 @@ export class TimeChart {
         ctx.textAlign = m === 0 ? 'left' : m === minutes ? 'right' : 'center';
         ctx.fillText(m === minutes ? 'now' : `−${minutes - m} min`, x, h - 4);
       }
+    } else if (xl === 'index' && this.points.length) {
+      ctx.textAlign = 'left';
+      ctx.fillText(this.options.indexLabel ? this.options.indexLabel(x0) : String(x0), X(x0), h - 4);
+      ctx.textAlign = 'right';
+      ctx.fillText(this.options.indexLabel ? this.options.indexLabel(x1) : String(x1), X(x1), h - 4);
     } else if (xl === 'session' && this.points.length) {
       for (const [i, t] of [x0, (x0 + x1) / 2, x1].entries()) {
         ctx.textAlign = i === 0 ? 'left' : i === 2 ? 'right' : 'center';
@@ -195,11 +210,25 @@ export class TimeChart {
       ctx.setLineDash([]);
     }
 
-    // marks
+    // shaded periods and marks
     ctx.save();
     ctx.beginPath();
     ctx.rect(pad.l, 0, plotW, h);
     ctx.clip();
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    for (const span of this.spans) {
+      const a = X(Math.max(span.t0, x0));
+      const b = X(Math.min(span.t1, x1));
+      if (b <= a) continue;
+      ctx.fillStyle = span.color ?? COLORS.span;
+      ctx.fillRect(a, pad.t, b - a, plotH);
+      if (span.label) {
+        ctx.fillStyle = COLORS.spanText;
+        ctx.fillText(span.label, a + 4, pad.t + 2);
+      }
+    }
+    let labelEnd = -Infinity;
     ctx.strokeStyle = COLORS.mark;
     ctx.fillStyle = COLORS.mark;
     ctx.textAlign = 'left';
@@ -212,7 +241,11 @@ export class TimeChart {
       ctx.moveTo(x, pad.t);
       ctx.lineTo(x, pad.t + plotH);
       ctx.stroke();
-      if (m.label) ctx.fillText(m.label, x + 3, pad.t + 1);
+      // Skip a label that would run into the previous one; the line still shows.
+      if (m.label && x + 3 > labelEnd) {
+        ctx.fillText(m.label, x + 3, pad.t + 1);
+        labelEnd = x + 3 + ctx.measureText(m.label).width + 6;
+      }
     }
     ctx.setLineDash([]);
 

@@ -41,8 +41,9 @@ export class HistoryView {
 }
 
 export class ReportView {
-  constructor({ onDeleted }) {
+  constructor({ onDeleted, titleFor }) {
     this.onDeleted = onDeleted;
+    this.titleFor = titleFor ?? (() => null);
     this.el = {
       title: byId('report-title'),
       meta: byId('report-meta'),
@@ -88,17 +89,23 @@ export class ReportView {
     byId('report-hr').dataset.points = String(rows.length);
 
     const markers = report.markers ?? [];
-    const marks = markers.filter((m) => m.kind !== 'note' && m.kind !== 'rating')
-      .map((m) => ({ t: num(m.t_s), label: (MARK_WORDS[m.kind] ?? m.kind).replace(' started', '').replace(' ended', ' end') }));
-    this.hr.setMarks(marks);
-    this.rmssd.setMarks(marks.map((m) => ({ t: m.t, label: '' })));
-    const baseline = report.baseline ?? null;
+    const spans = periods(markers, report.duration_s);
+    const lone = markers.filter((m) => ['note', 'moving_start', 'moving_end'].includes(m.kind)
+      || (m.kind.endsWith('_start') && !spans.some((s) => s.t0 === m.t_s))
+      || (m.kind.endsWith('_end') && !spans.some((s) => s.t1 === m.t_s)))
+      .filter((m) => m.kind !== 'rating')
+      .map((m) => ({ t: num(m.t_s), label: m.kind === 'note' ? 'note' : (MARK_WORDS[m.kind] ?? m.kind) }));
+    this.hr.setSpans(spans);
+    this.rmssd.setSpans(spans.map((s) => ({ ...s, label: '' })));
+    this.hr.setMarks(lone);
+    this.rmssd.setMarks(lone.map((m) => ({ t: m.t, label: '' })));
+    const baseline = report.baseline ?? this.baseline ?? null;
     if (baseline) {
       const hr = num(baseline.heart_rate_bpm);
-      const sd = num(baseline.heart_rate_sd_bpm) ?? num(baseline.s_hr_bpm) ?? 3;
+      const sd = num(baseline.heart_rate_spread_bpm) ?? 3;
       if (hr !== null) this.hr.setBand(hr - sd, hr + sd);
       const lnR = num(baseline.ln_rmssd);
-      const lnSd = num(baseline.ln_rmssd_sd) ?? num(baseline.s_ln_rmssd) ?? 0.15;
+      const lnSd = num(baseline.ln_rmssd_spread) ?? 0.15;
       if (lnR !== null) this.rmssd.setBand(Math.exp(lnR - lnSd), Math.exp(lnR + lnSd));
     }
 
@@ -115,7 +122,7 @@ export class ReportView {
     renderRecovery(this.el.recovery, report.recovery ?? {});
     clear(this.el.resets);
     const resets = report.resets ?? report.effects ?? [];
-    for (const r of resets) this.el.resets.append(resetItem(r));
+    for (const r of resets) this.el.resets.append(resetItem(r, this.titleFor));
     if (!resets.length) this.el.resets.append(h('li', { class: 'muted' }, 'No resets in this recording.'));
   }
 
@@ -132,6 +139,29 @@ export class ReportView {
   }
 }
 
+const PERIOD_WORDS = { baseline: 'Baseline', session: 'Session', reset: 'Reset', moving: 'Moving' };
+
+/** Start/end marker pairs as shaded periods (baseline, session, resets). */
+function periods(markers, durationS) {
+  const open = {};
+  const spans = [];
+  for (const m of markers) {
+    const match = /^(baseline|session|reset)_(start|end)$/.exec(String(m.kind));
+    if (!match || num(m.t_s) === null) continue;
+    const [, what, edge] = match;
+    if (edge === 'start') open[what] = m.t_s;
+    else if (open[what] !== undefined) {
+      spans.push({ t0: open[what], t1: m.t_s, label: PERIOD_WORDS[what],
+        color: what === 'reset' ? 'rgba(63, 127, 122, 0.10)' : undefined });
+      delete open[what];
+    }
+  }
+  for (const [what, t0] of Object.entries(open)) {
+    if (num(durationS) !== null && durationS > t0) spans.push({ t0, t1: durationS, label: PERIOD_WORDS[what] });
+  }
+  return spans;
+}
+
 function seriesRows(series) {
   // Column form {t_s: [...], heart_rate_bpm: [...], rmssd_ms: [...]} → rows.
   const t = series.t_s ?? [];
@@ -140,30 +170,29 @@ function seriesRows(series) {
 
 const RECOVERY_LABELS = [
   ['time_to_settle_s', 'Time to settle', (v) => durationText(v)],
-  ['settle_s', 'Time to settle', (v) => durationText(v)],
-  ['hr_half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
-  ['half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
-  ['ln_rmssd_recovered_10min_pct', 'RMSSD recovered at 10 min', (v) => `${fmt(v)}%`],
-  ['rmssd_recovered_10min_pct', 'RMSSD recovered at 10 min', (v) => `${fmt(v)}%`],
-  ['ln_rmssd_recovered_10min', 'RMSSD recovered at 10 min', (v) => `${fmt(v * 100)}%`],
+  ['heart_rate_half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
+  ['heart_rate_residual_bpm', 'Heart rate above your baseline after', (v) => `${fmt(v)} bpm`],
+  ['ln_rmssd_recovered_share_10min', 'RMSSD recovered at 10 min', (v) => `${fmt(v * 100)}%`],
 ];
 
-function renderRecovery(dl, recovery) {
+/** Recovery metrics of the last session end in the recording (afterbeat.recovery). */
+function renderRecovery(dl, recoveries) {
   clear(dl);
-  const seen = new Set();
+  const list = Array.isArray(recoveries) ? recoveries : [recoveries];
+  const recovery = list.length ? list[list.length - 1] ?? {} : {};
+  if (recovery.settled_within_grace === true) {
+    dl.append(h('div', { class: 'wide' }, h('dd', {}, 'You settled within the first minutes after the session.')));
+  }
   for (const [key, label, format] of RECOVERY_LABELS) {
     const v = num(recovery[key]);
-    if (v === null || seen.has(label)) continue;
-    seen.add(label);
+    if (v === null) continue;
     dl.append(h('div', {}, h('dt', {}, label), h('dd', {}, format(v))));
   }
-  const words = recovery.summary ?? recovery.text ?? recovery.reason;
-  if (typeof words === 'string') dl.append(h('div', { class: 'wide' }, h('dd', {}, words)));
   if (!dl.children.length) dl.append(h('div', { class: 'wide' }, h('dd', { class: 'muted' }, 'No session end marked, or not enough data after it.')));
 }
 
-function resetItem(r) {
-  const title = r.title ?? r.reset_title ?? r.reset_id ?? r.reset ?? 'Reset';
+function resetItem(r, titleFor) {
+  const title = titleFor(r.reset_id) ?? r.reset_id ?? 'Reset';
   const before = r.before ?? {};
   const after = r.after ?? {};
   const parts = [];
@@ -171,11 +200,13 @@ function resetItem(r) {
     if (num(a) === null && num(b) === null) return;
     parts.push(`${label} ${fmt(num(a))}${unit} → ${fmt(num(b))}${unit}`);
   };
-  pair('score', before.score ?? r.score_before, after.score ?? r.score_after);
-  pair('HR', before.heart_rate_bpm ?? r.heart_rate_before_bpm, after.heart_rate_bpm ?? r.heart_rate_after_bpm, ' bpm');
-  pair('RMSSD', before.rmssd_ms ?? r.rmssd_before_ms, after.rmssd_ms ?? r.rmssd_after_ms, ' ms');
+  const score = (index) => (num(index) === null ? null : 100 / (1 + Math.exp(-1.7 * index)));
+  pair('score', score(before.index), score(after.index));
+  pair('HR', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm');
+  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms');
   pair('rating', r.rating_before, r.rating_after);
-  const when = num(r.start_s ?? r.t_s);
+  if (num(r.settle_s) !== null) parts.push(`settled after ${durationText(r.settle_s)}`);
+  const when = num(r.start_t_s ?? r.t_s);
   return h('li', {},
     h('strong', {}, String(title)),
     when !== null ? h('span', { class: 'muted' }, ` at ${sessionTimeText(when)}`) : null,

@@ -156,26 +156,26 @@ export class NowView {
     el.scoreMeter.setAttribute('aria-valuetext', `${Math.round(s)} of 100, 50 is your usual`);
   }
 
+  /** The baseline band: the person's resting median ± one spread (HR) or × e^±spread (RMSSD). */
   updateBand(m) {
     const b = this.baseline ?? {};
     const hr = num(m.baseline_heart_rate_bpm) ?? num(b.heart_rate_bpm);
-    const hrSd = num(m.baseline_heart_rate_sd_bpm) ?? num(b.heart_rate_sd_bpm) ?? num(b.s_hr_bpm) ?? 3;
-    if (hr !== null) this.charts.hr.setBand(hr - hrSd, hr + hrSd);
-    const lnR = num(m.baseline_ln_rmssd) ?? num(b.ln_rmssd);
-    const lnSd = num(m.baseline_ln_rmssd_sd) ?? num(b.ln_rmssd_sd) ?? num(b.s_ln_rmssd) ?? 0.15;
-    const rm = num(m.baseline_rmssd_ms) ?? num(b.rmssd_ms) ?? (lnR !== null ? Math.exp(lnR) : null);
-    if (rm !== null) this.charts.rmssd.setBand(rm * Math.exp(-lnSd), rm * Math.exp(lnSd));
+    const hrSpread = num(b.heart_rate_spread_bpm) ?? 3;
+    if (hr !== null) this.charts.hr.setBand(hr - hrSpread, hr + hrSpread);
+    const lnSpread = num(b.ln_rmssd_spread) ?? 0.15;
+    const rm = num(m.baseline_rmssd_ms) ?? num(b.rmssd_ms) ?? (num(b.ln_rmssd) !== null ? Math.exp(b.ln_rmssd) : null);
+    if (rm !== null) this.charts.rmssd.setBand(rm * Math.exp(-lnSpread), rm * Math.exp(lnSpread));
   }
 
+  /** Take the baseline summary from /api/status or a baseline event. */
   setBaseline(baseline) {
     if (!baseline || typeof baseline !== 'object') return;
-    const median = (key) => num(baseline[key]) ?? num(baseline[`${key}_median`]);
     this.baseline = {
-      heart_rate_bpm: median('heart_rate_bpm') ?? median('hr_bpm'),
-      heart_rate_sd_bpm: num(baseline.heart_rate_sd_bpm) ?? num(baseline.s_hr_bpm) ?? num(baseline.hr_spread_bpm),
-      ln_rmssd: median('ln_rmssd') ?? median('ln_rmssd_120'),
-      ln_rmssd_sd: num(baseline.ln_rmssd_sd) ?? num(baseline.s_ln_rmssd) ?? num(baseline.ln_rmssd_spread),
-      rmssd_ms: median('rmssd_ms'),
+      heart_rate_bpm: num(baseline.heart_rate_bpm),
+      heart_rate_spread_bpm: num(baseline.heart_rate_spread_bpm),
+      ln_rmssd: num(baseline.ln_rmssd),
+      ln_rmssd_spread: num(baseline.ln_rmssd_spread),
+      rmssd_ms: num(baseline.rmssd_ms),
     };
     this.updateBand({});
   }
@@ -226,38 +226,54 @@ export class NowView {
     el.afterCard.hidden = true;
   }
 
+  /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
   onResetEvent(event, type) {
+    const action = String(event.action ?? '');
     const timeline = findTimeline(event);
-    const ended = /end|stop/.test(type) || event.state === 'ended' || event.active === false;
-    if (ended && !timeline) {
-      if (this.activeReset) this.finishResetView();
+    const stopped = action === 'stopped' || /end|stop/.test(type);
+    if (stopped) {
+      if (this.activeReset && (!event.reset_id || event.reset_id === this.activeReset.id)) this.finishResetView();
       return;
     }
-    if (timeline && !ended) this.showPacer(this.resetFrom(event.reset ?? timeline.reset_id) ?? {}, timeline);
+    if (timeline) {
+      const same = this.activeReset && this.pacer.timeline && this.pacer.timeline.start_s === timeline.start_s;
+      if (!same) this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline);
+    }
   }
 
-  onEffect(event) {
-    const effect = event.effect ?? event;
+  /** A `reset_effect` event: before-and-after medians (index, HR, RMSSD) and ratings. */
+  onEffect(effect) {
+    if (!effect || typeof effect !== 'object') return;
+    if (this.activeReset && effect.reset_id === this.activeReset.id && !effect.end_t_s) return;
+    const before = effect.before ?? {};
+    const after = effect.after ?? {};
     const rows = [
-      ['Activation score', effect.before?.score ?? effect.score_before, effect.after?.score ?? effect.score_after, 0],
-      ['Heart rate (bpm)', effect.before?.heart_rate_bpm ?? effect.heart_rate_before_bpm, effect.after?.heart_rate_bpm ?? effect.heart_rate_after_bpm, 0],
-      ['RMSSD (ms)', effect.before?.rmssd_ms ?? effect.rmssd_before_ms, effect.after?.rmssd_ms ?? effect.rmssd_after_ms, 0],
-      ['Your rating', effect.rating_before ?? effect.before?.rating, effect.rating_after ?? effect.after?.rating, 0],
-    ].filter(([, a, b]) => num(a) !== null || num(b) !== null);
+      ['Activation score', scoreFromIndex(num(before.index)), scoreFromIndex(num(after.index))],
+      ['Heart rate (bpm)', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
+      ['RMSSD (ms)', num(before.rmssd_ms), num(after.rmssd_ms)],
+      ['Your rating (0-10)', num(effect.rating_before), num(effect.rating_after)],
+    ].filter(([, a, b]) => a !== null || b !== null);
     if (!rows.length) return;
     clear(this.el.effectBody);
-    for (const [label, before, after, dec] of rows) {
-      this.el.effectBody.append(h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, fmt(num(before), dec)), h('td', {}, fmt(num(after), dec))));
+    for (const [label, a, b] of rows) {
+      this.el.effectBody.append(h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, fmt(a)), h('td', {}, fmt(b))));
     }
+    const title = this.resetFrom(effect.reset_id)?.title;
+    this.el.effectTable.dataset.resetId = String(effect.reset_id ?? '');
+    this.el.effectTable.dataset.final = String(Boolean(effect.final));
     this.el.effectTable.hidden = false;
-    this.el.afterCard.hidden = false;
+    setText(byId('effect-note'), effect.after
+      ? `${title ? `${title}: ` : ''}medians of the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
+      : 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.');
+    if (!this.activeReset) this.el.afterCard.hidden = false;
   }
 
   onStatus(status) {
     if (status.baseline) this.setBaseline(status.baseline);
-    const active = status.active_reset ?? status.reset;
-    if (active && findTimeline(active) && !this.activeReset) {
-      this.showPacer(this.resetFrom(active.reset ?? active.reset_id ?? findTimeline(active).reset_id) ?? {}, findTimeline(active));
+    const active = status.reset;
+    const timeline = findTimeline(active);
+    if (active && timeline && !this.activeReset) {
+      this.showPacer(this.resetFrom(active.reset ?? active.reset_id) ?? {}, timeline);
     }
   }
 
@@ -282,15 +298,11 @@ export class NowView {
 
   async startReset(reset) {
     if (!reset) return;
-    const body = { reset_id: reset.id };
-    if (this.ratingBefore !== null) body.rating_before = this.ratingBefore;
     try {
-      const answer = await api.post('/api/resets/start', body);
+      const answer = await api.post('/api/resets/start', { reset_id: reset.id });
       const timeline = findTimeline(answer);
-      if (this.ratingBefore !== null && !('rating_before' in (answer ?? {}))) {
-        // some servers take ratings separately; harmless if it is recorded twice
-      }
       if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline);
+      if (this.ratingBefore !== null) await this.rate('before', this.ratingBefore, reset.id);
     } catch (error) {
       setText(this.el.suggestionReason, `The reset could not start: ${error.message}`);
     }
@@ -298,6 +310,7 @@ export class NowView {
 
   showPacer(reset, timeline) {
     this.activeReset = { ...reset, id: reset.id ?? timeline.reset_id };
+    this.lastResetId = this.activeReset.id;
     this.el.suggestion.hidden = true;
     this.el.afterCard.hidden = true;
     setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
@@ -308,8 +321,7 @@ export class NowView {
 
   async stopReset() {
     try {
-      const answer = await api.post('/api/resets/stop', {});
-      if (answer && (answer.effect || answer.before)) this.onEffect(answer);
+      await api.post('/api/resets/stop', { finished: Boolean(this.pacer.finishedSent) });
     } catch (error) {
       console.info('afterbeat: stop not recorded:', error.message);
     }
@@ -353,9 +365,12 @@ export class NowView {
     if (first) this.onSuggestion({ reset: first, reason: 'You can start a reset whenever you like.' });
   }
 
-  async rate(when, value) {
+  async rate(when, rating, resetId) {
+    const body = { rating, when };
+    const id = resetId ?? this.lastResetId;
+    if (id) body.reset_id = id;
     try {
-      await api.post('/api/resets/rate', { when, value });
+      await api.post('/api/resets/rate', body);
     } catch (error) {
       console.info('afterbeat: rating not recorded:', error.message);
     }
@@ -374,13 +389,25 @@ export class NowView {
   }
 }
 
+/** Display score 0-100 from the arousal index, as afterbeat.arousal: 100 / (1 + e^(-1.7 A)). */
+export function scoreFromIndex(index) {
+  return index === null ? null : 100 / (1 + Math.exp(-1.7 * index));
+}
+
+const QUALITY_WORDS = {
+  good: 'Good',
+  hr_only: 'Heart rate only',
+  breathing: 'Paced breathing',
+  movement: 'Moving',
+  poor: 'Unclear',
+  warming_up: 'Warming up',
+  no_baseline: 'No baseline yet',
+  no_beats: 'No beats',
+};
+
 function qualityWords(quality) {
-  if (quality === null || quality === undefined) return '—';
-  if (typeof quality === 'string') {
-    return { good: 'Good', ok: 'Good', low: 'Unclear', poor: 'Unclear', unknown: 'Unclear', no_rr: 'Heart rate only', hr_only: 'Heart rate only' }[quality] ?? quality;
-  }
-  if (typeof quality === 'object' && typeof quality.label === 'string') return quality.label;
-  return '—';
+  if (typeof quality !== 'string') return '—';
+  return QUALITY_WORDS[quality] ?? quality.replace(/_/g, ' ');
 }
 
 function flash(button, words) {

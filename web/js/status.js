@@ -13,6 +13,16 @@ const CONNECTION_WORDS = {
   stopped: 'Stopped',
 };
 
+const CONTACT_WORDS = {
+  detected: 'Good contact',
+  not_detected: 'Check the strap',
+  not_supported: 'Contact not reported',
+};
+
+function num(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
 function chip(id, text, tone) {
   const el = byId(id);
   setText(el.querySelector('.chip-text'), text);
@@ -22,64 +32,51 @@ function chip(id, text, tone) {
 /** The status chips in the header. */
 export class StatusChips {
   constructor() {
-    this.source = null;
+    this.demo = false;
   }
 
-  /** Apply a status object from /api/status or a `status` event (missing keys keep their value). */
+  /** Apply /api/status (or the status inside a `hello` event); a `status` event has the
+   *  connection fields at the top level. Missing keys keep their value. */
   apply(status) {
     if (!status || typeof status !== 'object') return;
-    const conn = status.connection ?? status.state ?? status.connection_state;
-    const connState = typeof conn === 'object' && conn !== null ? conn.state : conn;
-    if (typeof status.source === 'string') this.source = status.source;
-    if (typeof status.source === 'object' && status.source) this.source = status.source.name ?? status.source.kind ?? this.source;
-    if (typeof connState === 'string') {
-      let words = CONNECTION_WORDS[connState] ?? connState;
-      const attempt = (typeof conn === 'object' && conn?.attempt) ?? status.attempt;
-      if (connState === 'reconnecting' && attempt) words = `Reconnecting (try ${attempt})`;
-      if (connState === 'streaming' && this.source && /replay|demo/.test(this.source)) words = 'Playing the demo';
-      chip('chip-connection', words, connState === 'streaming' ? 'good' : 'quiet');
-      byId('chip-connection').dataset.state = connState;
+    if (typeof status.demo === 'boolean') this.demo = status.demo;
+    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    const state = typeof conn.state === 'string' ? conn.state : null;
+    if (state) {
+      let words = CONNECTION_WORDS[state] ?? state.replace(/_/g, ' ');
+      if (state === 'reconnecting' && conn.attempt) words = `Reconnecting (try ${conn.attempt})`;
+      if (state === 'streaming' && this.demo) words = 'Playing the demo';
+      else if (state === 'streaming' && conn.device_name) words = `Connected to ${conn.device_name}`;
+      chip('chip-connection', words, state === 'streaming' ? 'good' : 'quiet');
+      byId('chip-connection').dataset.state = state;
     }
 
-    const battery = status.battery_pct ?? status.battery?.pct ?? status.battery?.level_pct ?? (typeof status.battery === 'number' ? status.battery : undefined);
-    if (typeof battery === 'number') {
-      chip('chip-battery', `Battery ${Math.round(battery)}%`, battery <= 15 ? 'attention' : 'quiet');
-    }
+    const battery = num(status.battery_pct) ?? num(conn.battery_pct);
+    if (battery !== null) chip('chip-battery', `Battery ${Math.round(battery)}%`, battery <= 15 ? 'attention' : 'quiet');
 
-    const contact = status.contact ?? status.sensor_contact;
+    const contact = conn.contact;
     if (typeof contact === 'string') {
-      const words = {
-        detected: 'Good contact', ok: 'Good contact', true: 'Good contact',
-        not_detected: 'Check the strap', lost: 'Check the strap', false: 'Check the strap',
-        not_supported: 'Contact not reported', unsupported: 'Contact not reported',
-      }[contact] ?? contact;
-      chip('chip-contact', words, /Check/.test(words) ? 'attention' : 'quiet');
-    } else if (typeof contact === 'boolean') {
-      chip('chip-contact', contact ? 'Good contact' : 'Check the strap', contact ? 'quiet' : 'attention');
+      const words = CONTACT_WORDS[contact] ?? contact.replace(/_/g, ' ');
+      chip('chip-contact', words, contact === 'not_detected' ? 'attention' : contact === 'detected' ? 'good' : 'quiet');
+    } else if (conn.rr_available === false) {
+      chip('chip-contact', 'Heart rate only', 'quiet');
     }
 
     const rec = status.recording;
-    if (rec !== undefined && rec !== null) {
+    if (rec && typeof rec === 'object') {
       let text = 'Not recording';
       let tone = 'quiet';
-      if (typeof rec === 'boolean') {
-        text = rec ? 'Recording' : 'Not recording';
-        tone = rec ? 'good' : 'quiet';
-      } else if (typeof rec === 'object') {
-        if (rec.failing) {
-          text = `Recording paused${rec.unrecorded ? ` (${rec.unrecorded} not saved)` : ''}`;
-          tone = 'attention';
-        } else if (rec.active ?? rec.recording ?? rec.session_id !== undefined) {
-          text = 'Recording';
-          tone = 'good';
-        }
-      } else if (typeof rec === 'string') {
-        text = rec === 'recording' ? 'Recording' : rec === 'failing' ? 'Recording paused' : 'Not recording';
-        tone = rec === 'recording' ? 'good' : rec === 'failing' ? 'attention' : 'quiet';
+      if (rec.failing) {
+        text = `Recording paused${rec.unrecorded ? `, ${rec.unrecorded} not saved` : ''}`;
+        tone = 'attention';
+      } else if (rec.active) {
+        text = this.demo ? 'Recording the demo' : 'Recording';
+        tone = 'good';
       }
       chip('chip-recording', text, tone);
+      byId('chip-recording').dataset.active = String(Boolean(rec.active));
     }
-    if (status.lan || status.lan_host) byId('lan-banner').hidden = false;
+    if (status.lan === true) byId('lan-banner').hidden = false;
   }
 
   /** The live link dropped or came back. */

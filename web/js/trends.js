@@ -13,8 +13,9 @@ export class TrendsView {
     this.summary = byId('trends-summary');
     this.lines = byId('trends-lines');
     this.hint = byId('trends-hint');
-    this.settle = new TimeChart(byId('trend-settle'), { color: '#3f7f7a', minSpan: 5, xLabels: 'index', dots: true, maxGapS: 0, floorZero: true });
-    this.ratings = new TimeChart(byId('trend-ratings'), { color: '#6a6fa8', minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, floorZero: true });
+    const indexLabel = (i) => `session ${i}`;
+    this.settle = new TimeChart(byId('trend-settle'), { color: '#3f7f7a', minSpan: 5, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel });
+    this.ratings = new TimeChart(byId('trend-ratings'), { color: '#6a6fa8', minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel });
   }
 
   async show() {
