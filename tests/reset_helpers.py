@@ -139,7 +139,11 @@ def replay_resets(series: Series, plan: Sequence[tuple[float, str]]) -> list[Res
     marks.sort(key=lambda m: m.t_s)
     out: list[ResetEffect] = []
     pending = list(marks)
-    for sample in samples(series, paused=paused):
+    first_s = min(m.t_s for m in marks) - 150.0 if marks else 0.0
+    last_s = max(m.t_s for m in marks) + 1500.0 if marks else 0.0
+    lo = int(np.searchsorted(series.t_s, first_s))
+    hi = int(np.searchsorted(series.t_s, last_s))
+    for sample in samples(series, lo, hi, paused=paused):
         while pending and pending[0].t_s <= sample.t_s:
             out += tracker.push_marker(pending.pop(0))
         out += tracker.push_metrics(sample)

@@ -1,0 +1,199 @@
+"""Measuring resets on replayed real recordings: windows, respiration guard, settle, ratings."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect, window_stats
+from afterbeat.session_file import Marker, MarkerKind
+from reset_helpers import Series, episodes, read_rr_ms, replay_resets, samples, series_from_rr
+
+
+@pytest.fixture(scope="module")
+def holter(data_dir: Path) -> Series:
+    """Per-5-s metrics of a real 24-hour Holter RR series (PhysioNet healthy subject 000)."""
+    return series_from_rr(read_rr_ms(data_dir / "physionet-healthy-24h" / "000.txt"))
+
+
+@pytest.fixture(scope="module")
+def rest(data_dir: Path) -> Series:
+    """16 minutes of real resting RR with respiration from the RSA peak (Polar, rest_rri)."""
+    return series_from_rr(read_rr_ms(data_dir / "polar-hrm" / "rest_rri.txt"), respiration=True)
+
+
+def _median(series: Series, values: np.ndarray, a: float, b: float) -> float:
+    sel = (series.t_s >= a) & (series.t_s <= b) & ~np.isnan(values)
+    return float(np.median(values[sel]))
+
+
+def test_effect_windows_match_the_recording(holter: Series) -> None:
+    start = episodes(holter)[0]
+    effects = replay_resets(holter, [(start, "resonance")])
+    assert len(effects) == 1
+    effect = effects[0]
+    end = start + 300.0
+    assert (effect.number, effect.reset_id, effect.start_t_s, effect.end_t_s) == (
+        1, "resonance", start, end)
+    assert effect.complete and effect.final and effect.started_activated
+    assert effect.before.heart_rate_bpm == pytest.approx(
+        _median(holter, holter.heart_rate_bpm, start - 120, start - 1e-6))
+    assert effect.before.index == pytest.approx(
+        _median(holter, holter.index, start - 120, start - 1e-6))
+    assert effect.during is not None and effect.after is not None
+    assert effect.during.heart_rate_bpm == pytest.approx(
+        _median(holter, holter.heart_rate_bpm, start, end))
+    assert effect.after.rmssd_ms == pytest.approx(
+        _median(holter, holter.rmssd_ms, end + 1e-6, end + 180))
+    assert effect.before.samples == 24 and effect.after.samples == 36
+    # no respiration estimate in this series: every RMSSD counted, and said so
+    assert effect.before.rmssd_unguarded == 24 and effect.before.rmssd_excluded == 0
+    assert effect.index_change == pytest.approx(effect.after.index - effect.before.index)
+
+
+def test_time_to_settle_is_the_start_of_the_first_calm_two_minutes(holter: Series) -> None:
+    effects = replay_resets(holter, [(t, "resonance") for t in episodes(holter)])
+    settled = [e for e in effects if e.settle_s is not None]
+    assert settled, "at least one real episode settles within 20 minutes"
+    for effect in effects:
+        t = holter.t_s
+        after = (t >= effect.start_t_s) & (t <= effect.start_t_s + 1200.0)
+        calm = holter.index <= 0.75
+        # brute force: first k after the start such that the index stays calm for 120 s
+        first = None
+        for k in np.flatnonzero(after & calm):
+            span = (t >= t[k]) & (t <= t[k] + 120.0) & ~np.isnan(holter.index)
+            if calm[span].all() and t[span][-1] - t[k] >= 120.0 - 1e-9:
+                first = float(t[k] - effect.start_t_s)
+                break
+        assert effect.settle_s == (None if first is None else pytest.approx(first))
+
+
+def test_movement_pause_leaves_no_index_during_a_walk(holter: Series) -> None:
+    start = episodes(holter)[1]
+    effect = replay_resets(holter, [(start, "walk")])[0]
+    assert effect.during is not None and effect.during.index is None
+    assert effect.during.heart_rate_bpm is not None  # heart rate is still measured
+    # the 3-min washout covers the after-window: only its last update (end + 180 s) is scored
+    assert effect.after is not None and effect.end_t_s is not None
+    resumed = holter.index[holter.t_s == effect.end_t_s + 180.0]
+    assert effect.after.index == pytest.approx(float(resumed[0]))
+    assert effect.settle_s is None or effect.settle_s >= 300.0 + 180.0
+
+
+def test_rmssd_is_respiration_guarded_on_real_rest(rest: Series) -> None:
+    resp = rest.respiration_bpm
+    assert np.nanmedian(resp) == pytest.approx(15, abs=6)  # an ordinary resting rate
+    inside = [s for s in samples(rest) if 300 <= s.t_s <= 600]
+    stats = window_stats(inside, 300.0, 600.0)
+    out_of_range = sum(1 for s in inside if s.rmssd_ms is not None
+                       and s.respiration_rate_bpm is not None
+                       and not 9.0 <= s.respiration_rate_bpm <= 24.0)
+    assert stats.rmssd_excluded == out_of_range
+    kept = [s.rmssd_ms for s in inside if s.rmssd_ms is not None
+            and (s.respiration_rate_bpm is None or 9.0 <= s.respiration_rate_bpm <= 24.0)]
+    assert stats.rmssd_ms == pytest.approx(float(np.median(kept)))
+
+
+def test_paced_breathing_rmssd_is_left_out_of_during(rest: Series) -> None:
+    """Real RR, with the respiration the pipeline reports while someone follows a 6/min pacer."""
+    tracker = EffectTracker()
+    out: list[ResetEffect] = []
+    for s in samples(rest):
+        if s.t_s == 400.0:
+            tracker.push_marker(Marker(400.0, MarkerKind.RESET_START, text="resonance"))
+        if s.t_s == 700.0:
+            tracker.push_marker(Marker(700.0, MarkerKind.RESET_END, text="resonance"))
+        paced = 400.0 <= s.t_s <= 700.0
+        sample = MetricsSample(s.t_s, 1.0, s.heart_rate_bpm, s.rmssd_ms,
+                               6.0 if paced else s.respiration_rate_bpm)
+        out += tracker.push_metrics(sample)
+    out += tracker.finish()
+    last = out[-1]
+    assert last.during is not None and last.during.rmssd_ms is None
+    assert last.during.rmssd_excluded == last.during.samples == 61
+    assert last.before.rmssd_ms is not None and last.after is not None
+    assert last.after.rmssd_ms is not None
+
+
+def _run(tracker: EffectTracker, items: list[MetricsSample | Marker]) -> list[ResetEffect]:
+    out: list[ResetEffect] = []
+    for item in items:
+        if isinstance(item, Marker):
+            out += tracker.push_marker(item)
+        else:
+            out += tracker.push_metrics(item)
+    return out
+
+
+def _flat(t0: float, t1: float, index: float) -> list[MetricsSample | Marker]:
+    return [MetricsSample(float(t), index, 80.0, 30.0, 14.0) for t in np.arange(t0, t1, 5.0)]
+
+
+def test_ratings_before_and_after_and_update_events() -> None:
+    tracker = EffectTracker()
+    items: list[MetricsSample | Marker] = [
+        *_flat(0, 200, 2.0),
+        Marker(195.0, MarkerKind.RATING, value=7.0),                 # before the reset: before
+        Marker(200.0, MarkerKind.RESET_START, text="cyclic_sighing"),
+        *_flat(200, 500, 1.5),
+        Marker(500.0, MarkerKind.RESET_END, text="cyclic_sighing"),
+        *_flat(500, 685, 1.2),
+    ]
+    out = _run(tracker, items)
+    assert len(out) == 1 and out[0].complete and not out[0].final   # after-window done
+    assert out[0].rating_before == 7.0 and out[0].rating_after is None
+    update = tracker.push_marker(Marker(690.0, MarkerKind.RATING, value=4.0))  # after: update
+    assert len(update) == 1 and update[0].rating_after == 4.0 and update[0].number == 1
+    final = _run(tracker, _flat(690, 1405, 1.2))
+    assert len(final) == 1 and final[0].final and final[0].settle_s is None
+    late = tracker.push_marker(Marker(1500.0, MarkerKind.RATING, value=3.0, text="after"))
+    assert late[0].rating_after == 3.0 and late[0].rating_before == 7.0
+    assert json.loads(json.dumps(late[0].to_json())) == late[0].to_json()
+    assert ResetEffect.from_json(late[0].to_json()) == late[0]
+
+
+def test_settling_finalises_early_and_ratings_label_themselves() -> None:
+    tracker = EffectTracker()
+    items: list[MetricsSample | Marker] = [
+        *_flat(0, 150, 2.5),
+        Marker(150.0, MarkerKind.RESET_START, text="walk"),
+        Marker(155.0, MarkerKind.RATING, value=8.0),                 # first minute: before
+        *_flat(150, 300, 2.0),
+        *_flat(300, 450, 0.5),                                       # calm from 300 s
+        Marker(450.0, MarkerKind.RESET_END),
+        Marker(452.0, MarkerKind.RATING, value=3.0, text="after"),
+        *_flat(450, 640, 0.5),
+    ]
+    out = _run(tracker, items)
+    assert [e.final for e in out] == [True]
+    effect = out[0]
+    assert effect.settle_s == 150.0 and effect.rating_before == 8.0
+    assert effect.rating_after == 3.0 and effect.index_change == pytest.approx(-2.0)
+
+
+def test_finish_closes_open_resets_and_odd_markers_are_ignored() -> None:
+    tracker = EffectTracker()
+    assert tracker.push_marker(Marker(0.0, MarkerKind.NOTE, text="hello")) == []
+    assert tracker.push_marker(Marker(0.0, MarkerKind.RATING, value=11.0)) == []
+    assert tracker.push_marker(Marker(0.0, MarkerKind.RATING)) == []
+    assert tracker.push_marker(Marker(0.0, MarkerKind.RESET_END)) == []
+    _run(tracker, [Marker(10.0, MarkerKind.RESET_START, text=""), *_flat(10, 100, math.nan)])
+    final = tracker.finish()
+    assert len(final) == 1 and final[0].final and not final[0].complete
+    assert final[0].reset_id == "unknown" and final[0].end_t_s is None
+    assert final[0].before.samples == 0 and final[0].before.index is None
+    assert tracker.finish() == []
+
+
+def test_metrics_sample_from_pipeline_event() -> None:
+    sample = MetricsSample.from_event({"type": "metrics", "t_s": 5, "arousal": 1.25,
+                                       "heart_rate_bpm": 71.5, "rmssd_ms": None,
+                                       "respiration_rate_bpm": True})
+    assert sample == MetricsSample(5.0, 1.25, 71.5, None, None)
+    with pytest.raises(ValueError):
+        MetricsSample.from_event({"type": "metrics"})
