@@ -521,6 +521,8 @@ def sample_entropy(
     if rr.size < MIN_SAMPEN_BEATS:
         raise InsufficientData(f"SampEn needs at least {MIN_SAMPEN_BEATS} beats")
     r = 0.2 * float(rr.std(ddof=1)) if r_ms is None else float(r_ms)
+    if not r >= 0.0:
+        raise ValueError(f"SampEn tolerance must be >= 0 ms, got {r}")
     bounds = segment_bounds(segment, rr.size)
     b_count = _pairs_within(_templates(rr, bounds, m, m), r)
     a_count = _pairs_within(_templates(rr, bounds, m + 1, m), r)
