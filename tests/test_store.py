@@ -330,6 +330,14 @@ def test_delete_reports_a_wal_held_by_a_reader(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / DB_FILENAME).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open the recording database"):
+        Store.open(data)
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     Store.open(data).close()

@@ -173,12 +173,20 @@ def _parse_iso(text: str) -> datetime:
 
 def _make_private(path: Path) -> None:
     """Create ``path`` if missing, 0600; tighten it if it exists with a looser mode."""
+    created = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
             path.chmod(0o600)
     finally:
         os.close(fd)
+    if created and sys.platform != "win32":
+        # Make the new directory entry durable too, or a power cut could take the file.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def _tighten(path: Path) -> None:
