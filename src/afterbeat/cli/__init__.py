@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "decode",
     "sessions",
     "analyze",
+    "scan", "record",
 )
 
 

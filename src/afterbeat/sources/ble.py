@@ -17,6 +17,7 @@ recorded raw and counted. HR 0, lost contact and missing RR are quality states, 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -26,6 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from bleak import BleakClient, BleakScanner
@@ -69,6 +71,8 @@ __all__ = [
     "FoundStrap",
     "backend_from_env",
     "looks_like_address",
+    "remember_strap",
+    "remembered_strap",
     "scan_straps",
 ]
 
@@ -89,6 +93,7 @@ DEVICE_INFO_UUIDS: dict[str, str] = {
 """Device Information (0x180A) strings read once per connection; logged, never gated on."""
 
 ENV_BACKEND = "AFTERBEAT_BLE_BACKEND"
+STRAP_FILENAME = "strap.json"
 _ADDRESS = re.compile(
     r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$|^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.I
 )
@@ -170,6 +175,28 @@ def backend_from_env(environ: Mapping[str, str] = os.environ) -> BackendPair | N
 
         return ReplayWorld(load_script(arg)).backend()
     raise BluetoothUnavailable(f"{ENV_BACKEND}={value!r} not understood; use 'replay:PATH'")
+
+
+def remembered_strap(data_dir: Path) -> tuple[str, str | None] | None:
+    """The (address, name) of the strap last used from this data directory, if any."""
+    try:
+        obj = json.loads((data_dir / STRAP_FILENAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("address"), str):
+        return None
+    name = obj.get("name")
+    return obj["address"], name if isinstance(name, str) else None
+
+
+def remember_strap(data_dir: Path, address: str, name: str | None) -> None:
+    """Remember the strap for next time (``strap.json`` in the data directory, 0600)."""
+    path = data_dir / STRAP_FILENAME
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"address": address, "name": name}, handle)
+    os.replace(tmp, path)
 
 
 def _unavailable_advice(exc: BaseException) -> str:
@@ -279,9 +306,15 @@ class BleSource:
 
     @property
     def header(self) -> Header:
-        """Session header: start time and the strap asked for (details follow as events)."""
+        """Session header: start time, the strap asked for and, once connected, its name."""
         assert self._header is not None
-        return self._header
+        if self.connected_address is None:
+            return self._header
+        device = dict(self._header.device)
+        device["address"] = self.connected_address
+        if self.connected_name:
+            device["name"] = self.connected_name
+        return Header(started_at=self._header.started_at, device=device)
 
     def now_s(self) -> float:
         """Seconds since the source was created, on the monotonic clock."""

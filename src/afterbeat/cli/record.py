@@ -1,0 +1,160 @@
+"""``afterbeat record``: record a strap headless into the data directory, with one live line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.errors import MalformedMeasurement
+from afterbeat.heart_rate import SensorContact, decode_measurement
+from afterbeat.recorder import Recorder, RecorderStatus
+from afterbeat.session_file import Record
+from afterbeat.sources import SourceStatus
+from afterbeat.sources.ble import (
+    BleSource,
+    backend_from_env,
+    remember_strap,
+    remembered_strap,
+)
+from afterbeat.store import Store
+
+__all__ = ["LiveLine", "register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``record`` sub-command."""
+    parser = subparsers.add_parser(
+        "record",
+        help="record a heart-rate strap into the data directory (no web page)",
+        description="Connect to a heart-rate strap and record every notification, gap and "
+        "device event into the recording database, with one live status line. The strap "
+        "used is remembered in the data directory; stop with Ctrl-C.",
+    )
+    parser.add_argument("--device", metavar="X", default=None,
+                        help="strap address or name (default: the remembered strap, else the "
+                        "first heart-rate strap found)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="stop after this many seconds (default: until Ctrl-C)")
+    add_data_dir_option(parser)
+    parser.set_defaults(run=run)
+
+
+@dataclass(slots=True)
+class LiveLine:
+    """What the status line shows: heart rate, RR count, battery, link state."""
+
+    heart_rate_bpm: int | None = None
+    rr_count: int = 0
+    notifications: int = 0
+    battery_pct: int | None = None
+    state: str = "starting"
+    detail: str | None = None
+
+    def update(self, item: Record | SourceStatus) -> None:
+        """Take one item of the source's stream."""
+        if isinstance(item, SourceStatus):
+            self.state = str(item.state)
+            self.detail = item.detail
+            if item.battery_pct is not None:
+                self.battery_pct = item.battery_pct
+            if item.contact is SensorContact.NOT_DETECTED:
+                self.state = "contact lost"
+            return
+        payload = getattr(item, "payload", None)
+        if payload is None:
+            return
+        self.notifications += 1
+        try:
+            m = decode_measurement(payload)
+        except MalformedMeasurement:
+            return
+        self.heart_rate_bpm = m.heart_rate_bpm or None
+        self.rr_count += len(m.rr_raw)
+
+    def render(self, recording: RecorderStatus | None, elapsed_s: float) -> str:
+        """One line: HR, RR count, battery, connection state, recording health, elapsed."""
+        hr = f"{self.heart_rate_bpm} bpm" if self.heart_rate_bpm else "-- bpm"
+        battery = f"{self.battery_pct} %" if self.battery_pct is not None else "-- %"
+        parts = [f"HR {hr}", f"RR {self.rr_count}", f"battery {battery}", self.state]
+        if self.detail and self.state not in ("streaming", "connecting"):
+            parts.append(self.detail)
+        if recording is not None and recording.failing:
+            parts.append(f"NOT RECORDING ({recording.unrecorded} unrecorded): "
+                         f"{recording.last_error}")
+        whole_s = int(elapsed_s)
+        parts.append(f"{whole_s // 3600}:{whole_s // 60 % 60:02d}:{whole_s % 60:02d}")
+        return " | ".join(parts)
+
+
+async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> RecorderStatus | None:
+    device = args.device
+    if device is None:
+        remembered = remembered_strap(data_dir)
+        if remembered is not None:
+            device = remembered[0]
+            print(f"using the remembered strap {remembered[1] or ''} {device} "
+                  "(--device to choose another)", file=sys.stderr)
+    source = BleSource(device=device, backend=backend_from_env())
+    line = LiveLine()
+    recorder: Recorder | None = None
+    remembered_address: str | None = None
+    tty = sys.stderr.isatty()
+    last_state = ""
+
+    async def consume() -> None:
+        nonlocal recorder, remembered_address, last_state
+        async for item in source.stream():
+            line.update(item)
+            if not isinstance(item, SourceStatus):
+                if recorder is None:
+                    recorder = Recorder(store, source.header, "ble")
+                recorder.record(item)
+            address = source.connected_address
+            if address is not None and address != remembered_address:
+                remember_strap(data_dir, address, source.connected_name)
+                remembered_address = address
+            text = line.render(recorder.status if recorder else None, source.now_s())
+            if tty:
+                sys.stderr.write("\r" + text[:160].ljust(100))
+                sys.stderr.flush()
+            elif isinstance(item, SourceStatus) and line.state != last_state:
+                print(text, file=sys.stderr)
+                last_state = line.state
+
+    task = asyncio.create_task(consume())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=args.duration)
+        if task in done:
+            task.result()
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; stop cleanly
+        print("\nstopping", file=sys.stderr)
+    finally:
+        await source.aclose()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 10.0)
+        if tty:
+            sys.stderr.write("\n")
+    if recorder is None:
+        return None
+    return recorder.close(end_t_s=source.now_s())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record until --duration or Ctrl-C; exit 0 when all was recorded, 1 if nothing, 2 on loss."""
+    data_dir = data_dir_from(args)
+    with Store.open(data_dir) as store:
+        try:
+            status = asyncio.run(_record(args, data_dir, store))
+        except KeyboardInterrupt:
+            return 130
+    if status is None:
+        print("nothing recorded: no strap was connected", file=sys.stderr)
+        return 1
+    lost = f", {status.unrecorded} NOT recorded ({status.last_error})" if status.unrecorded else ""
+    print(f"recorded session {status.session_id}: {status.recorded} record(s){lost}")
+    return 2 if status.unrecorded else 0
