@@ -16,6 +16,7 @@ export class LiveStream {
     this.connected = false;
     this.lastEventAt = 0;
     this.counts = {};
+    this.last = {}; // the latest event of each type (markers also by kind), for tests and views
   }
 
   /** Register a handler for one event type ('*' gets every event, 'open'/'error' the link). */
@@ -61,6 +62,8 @@ export class LiveStream {
       }
       const type = (data && typeof data.type === 'string' && event.type === 'message') ? data.type : event.type;
       this.counts[type] = (this.counts[type] ?? 0) + 1;
+      this.last[type] = data;
+      if (type === 'marker' && data && typeof data.kind === 'string') this.last[`marker_${data.kind}`] = data;
       this.emit(type, data);
       this.emit('*', { type, data });
     };

@@ -207,8 +207,9 @@ export class NowView {
     }
   }
 
-  onSuggestion(event) {
+  onSuggestion(event, chosen = false) {
     if (this.activeReset) return; // never interrupt a reset in progress
+    byId('reset-picker-box').hidden = !chosen;
     const reset = this.resetFrom(event.reset ?? event.reset_id ?? event.suggestion);
     if (!reset) return;
     this.suggested = reset;
@@ -221,6 +222,7 @@ export class NowView {
     const cautions = Array.isArray(reset.cautions) ? reset.cautions.join(' ') : (reset.cautions ?? '');
     setText(el.suggestionCautions, cautions);
     el.suggestion.dataset.resetId = reset.id ?? '';
+    el.suggestion.dataset.tS = String(num(event.t_s) ?? '');
     el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
     el.suggestion.hidden = false;
     el.afterCard.hidden = true;
@@ -316,7 +318,10 @@ export class NowView {
     setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
     this.el.pacerCard.hidden = false;
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
+    const hadFocus = document.activeElement;
     this.pacer.start(timeline);
+    // The Start button just disappeared: keep keyboard focus inside the reset.
+    if (!hadFocus || hadFocus === document.body || hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
   }
 
   async stopReset() {
@@ -331,8 +336,10 @@ export class NowView {
   finishResetView() {
     this.pacer.stop();
     this.activeReset = null;
+    const hadFocus = this.el.pacerCard.contains(document.activeElement);
     this.el.pacerCard.hidden = true;
     this.el.afterCard.hidden = false;
+    if (hadFocus) byId('btn-after-close').focus();
     this.ratingBefore = null;
     for (const b of document.querySelectorAll('#rating-before button')) b.setAttribute('aria-pressed', 'false');
   }
@@ -360,9 +367,24 @@ export class NowView {
     }
   }
 
+  /** "Start a reset any time": the suggestion card with a chooser over the whole library. */
   offerAnyReset() {
-    const first = this.library.get('resonance') ?? [...this.library.values()].find((r) => r.kind === 'breathing');
-    if (first) this.onSuggestion({ reset: first, reason: 'You can start a reset whenever you like.' });
+    if (this.activeReset || !this.library.size) return;
+    const picker = byId('reset-picker');
+    if (!picker.options.length) {
+      const groups = { breathing: 'Breathing', movement: 'Movement', sensory: 'Senses', ritual: 'Closing' };
+      for (const [kind, label] of Object.entries(groups)) {
+        const group = h('optgroup', { label });
+        for (const r of this.library.values()) if (r.kind === kind) group.append(h('option', { value: r.id }, r.title));
+        if (group.children.length) picker.append(group);
+      }
+      picker.addEventListener('change', () => {
+        this.onSuggestion({ reset: picker.value, reason: 'You can start a reset whenever you like.' }, true);
+      });
+    }
+    picker.value = this.library.has('resonance') ? 'resonance' : picker.options[0].value;
+    this.onSuggestion({ reset: picker.value, reason: 'You can start a reset whenever you like.' }, true);
+    picker.focus();
   }
 
   async rate(when, rating, resetId) {

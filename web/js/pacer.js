@@ -131,6 +131,7 @@ export class PacerView {
       movementTime: byId('movement-time'),
       movementPrompt: byId('movement-prompt'),
       movementFill: byId('movement-fill'),
+      prompt: byId('pacer-prompt'),
       total: byId('pacer-total'),
       audio: byId('opt-audio'),
       vibrate: byId('opt-vibrate'),
@@ -197,6 +198,8 @@ export class PacerView {
     }
     if (timeline.pattern && timeline.pattern.phases && timeline.pattern.phases.length) {
       this.drawBreath(timeline, nowS);
+      const prompt = promptAt(timeline, nowS);
+      setText(this.el.prompt, prompt ? prompt.text : '');
     }
     if (!this.el.movement.hidden) this.drawMovement(timeline, nowS);
     const finished = timeline.end_s !== null && timeline.end_s !== undefined && nowS >= timeline.end_s;

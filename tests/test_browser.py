@@ -1,0 +1,366 @@
+"""The dashboard in a real browser: Debian's chromium (headless) against `afterbeat demo`.
+
+One `afterbeat demo --no-open --port 0` subprocess and one page serve the whole module, in
+story order: the page loads clean, the charts move, the demo's marked session end leads to a
+suggestion, the pacer follows the clock, a note stays text, and screenshots are kept in
+``test-artifacts/``. Every request the browser makes is recorded; anything not addressed to
+the demo server is aborted and fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from afterbeat.pacing import Direction, Pattern, Phase, Prompt, Timeline, phase_at
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DEMO_SPEED = "60"
+"""Session seconds per real second: the demo's session end (570 s) arrives within ~10 s."""
+XSS_NOTE = "<img src=x onerror=alert(1)>"
+
+
+def _browser_or_skip() -> Any:
+    """Playwright's sync API, or fail (CI) / skip (elsewhere) when chromium is missing."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        reason = f"playwright is not installed ({exc})"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if reason is not None:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@dataclass
+class Demo:
+    """The running demo server: base URL, one-time launch link, token, process."""
+
+    url: str
+    launch_url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+
+@dataclass
+class Watch:
+    """What the page did: console messages, page errors, dialogs and every request URL."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+
+def _wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(step_s)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`afterbeat demo --no-open --port 0` in a subprocess; its server.json tells the port."""
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("AFTERBEAT_DATA_DIR", None)
+    log_path = data_dir / "demo.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0",
+             "--speed", DEMO_SPEED, "--data-dir", str(data_dir)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server_file = data_dir / "demo" / "server.json"
+
+    def ready() -> dict[str, Any] | None:
+        if process.poll() is not None:
+            pytest.fail(f"afterbeat demo exited early:\n{log_path.read_text(errors='replace')}")
+        try:
+            return dict(json.loads(server_file.read_text()))
+        except (OSError, ValueError):
+            return None
+
+    try:
+        info = _wait_for(ready, 30, "the demo server's server.json")
+        yield Demo(url=str(info["url"]), launch_url=str(info["launch_url"]),
+                   token=str(info["token"]), process=process, data_dir=data_dir)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - only if the server hangs
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture(scope="module")
+def page(demo: Demo, watch: Watch) -> Iterator[Any]:
+    """One chromium page on the dashboard, logged in through the launch link."""
+    sync_playwright = _browser_or_skip()
+    origin = urlsplit(demo.url)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                      locale="en-US", timezone_id="UTC")
+
+        def route(route: Any) -> None:
+            url = route.request.url
+            watch.requests.append(url)
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc == origin.netloc:
+                route.continue_()
+            elif parts.scheme == "data":
+                route.continue_()
+            else:
+                watch.foreign.append(url)
+                route.abort()
+
+        context.route("**/*", route)
+        pg = context.new_page()
+        pg.on("console", lambda m: watch.console_errors.append(m.text)
+              if m.type == "error" else None)
+        pg.on("pageerror", lambda e: watch.page_errors.append(str(e)))
+
+        def on_dialog(dialog: Any) -> None:
+            watch.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        pg.on("dialog", on_dialog)
+        pg.goto(demo.launch_url, wait_until="load")
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _dataset(page: Any, selector: str) -> dict[str, str]:
+    return dict(page.eval_on_selector(selector, "el => ({...el.dataset})"))
+
+
+def _timeline_from_json(obj: dict[str, Any]) -> Timeline:
+    pattern = None
+    if obj.get("pattern"):
+        pattern = Pattern(tuple(Phase(p["name"], float(p["duration_s"]), Direction(p["direction"]))
+                                for p in obj["pattern"]["phases"]))
+    return Timeline(pattern=pattern, start_s=float(obj["start_s"]),
+                    origin_s=float(obj["origin_s"]),
+                    end_s=None if obj.get("end_s") is None else float(obj["end_s"]),
+                    cycle_base=int(obj.get("cycle_base", 0)),
+                    prompts=tuple(Prompt(float(p["offset_s"]), str(p["text"]))
+                                  for p in obj.get("prompts", [])),
+                    reset_id=obj.get("reset_id"))
+
+
+def _api(page: Any, path: str) -> Any:
+    """GET an API path from inside the page (same origin, with its cookie)."""
+    return page.evaluate(
+        "async (p) => { const r = await fetch(p, {credentials: 'same-origin'}); "
+        "return {status: r.status, body: await r.json()}; }", path)
+
+
+def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: Demo,
+                                                       watch: Watch) -> None:
+    _wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 15,
+              "the live stream to open")
+    assert page.url.rstrip("/") == demo.url, "the launch link should land on the dashboard"
+    assert page.title() == "afterbeat"
+    assert "not a medical device" in page.inner_text("footer")
+    chip = page.inner_text("#chip-recording")
+    assert "Recording" in chip, chip
+    assert watch.requests, "requests were recorded"
+    assert watch.foreign == [], f"requests outside the server: {watch.foreign}"
+    assert watch.page_errors == [], watch.page_errors
+    assert watch.console_errors == [], watch.console_errors
+
+
+def test_charts_update_over_time(page: Any) -> None:
+    def points() -> int:
+        return int(_dataset(page, "#chart-hr").get("points") or 0)
+
+    _wait_for(lambda: points() >= 3, 20, "the heart-rate chart's first points")
+    before_points = points()
+    before_pixels = page.eval_on_selector("#chart-hr", "c => c.toDataURL()")
+    before_rmssd = page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()")
+    _wait_for(lambda: points() >= before_points + 3, 15, "more heart-rate points")
+    _wait_for(lambda: page.eval_on_selector("#chart-hr", "c => c.toDataURL()") != before_pixels,
+              5, "the heart-rate canvas to be redrawn")
+    assert page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()") != before_rmssd
+    assert page.inner_text("#num-hr").strip() not in ("", "—")
+
+
+def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
+    _wait_for(lambda: page.query_selector('#marks-list li[data-kind="session_end"]'), 30,
+              "the demo's session end marker on the page")
+    end_t_s = float(page.evaluate(
+        "() => window.afterbeatLive.last.marker_session_end?.t_s ?? NaN"))
+    card = _wait_for(lambda: page.query_selector("#suggestion:not([hidden])"), 45,
+                     "a suggested reset after the session end")
+    data = _dataset(page, "#suggestion")
+    assert data.get("resetId"), data
+    suggestion_t_s = float(data["tS"])
+    assert suggestion_t_s > end_t_s, (suggestion_t_s, end_t_s)
+    assert card.inner_text().strip()
+    assert page.inner_text("#suggestion-title").strip() != data["resetId"], \
+        "the suggestion shows the reset's title from the library"
+    calm = page.inner_text("#calm-line").strip()
+    assert calm, "the calm line says what is happening"
+
+
+def test_pacer_phase_follows_the_clock(page: Any) -> None:
+    page.click("#rating-before button:nth-child(6)")  # 5 of 10
+    page.click("#btn-reset-start")
+    _wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 5, "the pacer card")
+    status = _api(page, "/api/status")
+    assert status["status"] == 200
+    reset = status["body"]["reset"]
+    assert reset and reset["timeline"]["clock"] == "unix", reset
+    timeline = _timeline_from_json(reset["timeline"])
+    assert timeline.pattern is not None
+    seen_phases = set()
+    scales = set()
+    for _ in range(12):
+        sample = page.evaluate(
+            "() => ({...document.getElementById('pacer').dataset, readAt: Date.now() / 1000,"
+            " words: document.getElementById('pacer-phase').textContent,"
+            " count: document.getElementById('pacer-count').textContent,"
+            " transform: document.getElementById('pacer-shape').style.transform})")
+        real_now_s = time.time()
+        shown_at_s = float(sample["nowS"])
+        # The page shows the phase of a moment within 100 ms of the real clock ...
+        assert abs(shown_at_s - real_now_s) < 0.1, (shown_at_s, real_now_s)
+        assert abs(shown_at_s - float(sample["readAt"])) < 0.1
+        # ... and exactly the phase afterbeat.pacing computes for that moment.
+        expected = phase_at(timeline, shown_at_s)
+        assert sample["phase"] == str(expected.phase.direction), (sample, expected)
+        assert int(sample["phaseIndex"]) == expected.index
+        assert float(sample["progress"]) == pytest.approx(expected.progress, abs=1e-3)
+        assert float(sample["remainingS"]) == pytest.approx(expected.remaining_s, abs=2e-3)
+        assert int(sample["cycle"]) == expected.cycle
+        assert sample["words"] in ("Breathe in", "Hold", "Breathe out")
+        assert int(sample["count"]) == max(1, math.ceil(expected.remaining_s - 1e-6))
+        seen_phases.add(sample["phase"])
+        scales.add(sample["transform"])
+        time.sleep(0.45)
+    assert len(scales) > 3, "the shape expands and contracts"
+    assert seen_phases, seen_phases
+
+
+def test_reduced_motion_keeps_words_and_countdown_without_scaling(page: Any) -> None:
+    page.emulate_media(reduced_motion="reduce")
+    try:
+        _wait_for(lambda: _dataset(page, "#pacer").get("motion") == "reduced", 3,
+                  "the pacer to notice prefers-reduced-motion")
+        transform = page.eval_on_selector("#pacer-shape", "el => getComputedStyle(el).transform")
+        assert transform == "none"
+        assert page.inner_text("#pacer-phase") in ("Breathe in", "Hold", "Breathe out")
+        assert page.inner_text("#pacer-count").strip().isdigit()
+    finally:
+        page.emulate_media(reduced_motion="no-preference")
+
+
+def test_screenshots_are_kept(page: Any) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"the phone layout scrolls sideways by {overflow} px"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+    for name in ("dashboard.png", "dashboard-phone.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
+    page.click("#btn-reset-stop")
+    _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+    assert page.query_selector("#pacer-card[hidden]")
+    page.click("#rating-after button:nth-child(4)")  # 3 of 10
+    _wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
+              "the rating marker echoed back")
+
+
+def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
+    page.fill("#note-text", XSS_NOTE)
+    page.press("#note-text", "Enter")
+    item = _wait_for(lambda: page.query_selector('#marks-list li[data-kind="note"]'), 5,
+                     "the note echoed back by the server")
+    assert item.eval_on_selector(".mark-text", "el => el.textContent") == XSS_NOTE
+    assert page.evaluate("() => document.querySelectorAll('img').length") == 0
+    page.wait_for_timeout(200)
+    assert watch.dialogs == [], "no script from the note ran"
+
+
+def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
+    page.click('nav a[data-view-link="history"]')
+    link = _wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
+                     "the demo recording in the history list")
+    link.click()
+    _wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
+              "the session report's heart-rate series")
+    note = _wait_for(lambda: page.query_selector("#report-markers .mark-text"), 5,
+                     "the note in the report's marks")
+    assert XSS_NOTE in note.text_content()
+    page.click('nav a[data-view-link="support"]')
+    _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
+    assert "not a medical device" in page.inner_text("#view-support")
+    page.click('nav a[data-view-link="now"]')
+
+
+def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
+    assert watch.foreign == []
+    assert watch.page_errors == []
+    assert watch.console_errors == []
+    assert watch.dialogs == []
+
+
+def test_chromium_is_required_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without chromium the tests fail when CI is set (and only may skip elsewhere)."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
+        _browser_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium not found"):
+        _browser_or_skip()
