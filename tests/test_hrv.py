@@ -49,7 +49,7 @@ def parse_report(path: Path) -> dict[str, float]:
 
 
 def load(path: Path) -> npt.NDArray[np.float64]:
-    return np.load(path).astype(np.float64)
+    return np.asarray(np.load(path), dtype=np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -257,8 +257,9 @@ def test_respiration_rate_follows_the_rsa_peak() -> None:
 
 
 def test_respiration_rate_is_none_without_a_peak() -> None:
-    freq = np.linspace(0, 2, 601)
-    falling = hrv.Spectrum(freq, 1.0 / (freq + 0.01) ** 2, 300.0, 1, 300.0, 1)
+    freq = np.linspace(0, 2, 601, dtype=np.float64)
+    psd = np.asarray(1.0 / (freq + 0.01) ** 2, dtype=np.float64)
+    falling = hrv.Spectrum(freq, psd, 300.0, 1, 300.0, 1)
     assert hrv.respiration_rate_bpm(falling) is None
 
 
