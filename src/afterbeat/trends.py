@@ -114,7 +114,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _times(n: int) -> str:
-    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+    return "1 time" if n == 1 else f"{n} times"
 
 
 def _line(stats: ResetStats) -> str:
@@ -144,6 +144,9 @@ def learned_summary(effects: Sequence[ResetEffect], min_uses: int = 3) -> list[s
         name = best.name[:1].upper() + best.name[1:]
         lines.append(f"{name} has settled you fastest: median "
                      f"{_minutes(best.median_settle_s)} over {_times(best.uses)}.")
+    elif any(s.uses >= min_uses for s in stats):
+        lines.append("None of your resets has usually settled you within the time afterbeat "
+                     "watches yet; the lines below show how each one went.")
     else:
         used = sum(s.uses for s in stats)
         lines.append(f"Not enough resets yet to say which settles you fastest ({used} so far; "
@@ -196,8 +199,8 @@ def trend_hint(
     if not reasons:
         return None
     contact = plan.contact_text if plan is not None else ""
-    text = ("This isn't an alarm, just a pattern that may be worth talking over with your "
-            "therapist.")
+    text = ("This is simply a pattern that may be worth talking over with your therapist, "
+            "whenever it suits you.")
     text += (f" Your plan says: {contact}" if contact
              else " You could bring it up at your next session.")
     return TrendHint(text=text, reasons=tuple(reasons), contact_text=contact)
