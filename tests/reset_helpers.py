@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from scipy.signal import lombscargle
 
 from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect
 from afterbeat.resets import get_reset
 from afterbeat.session_file import Marker, MarkerKind
 
+Array = npt.NDArray[np.float64]
 
-def read_rr_ms(path: Path) -> np.ndarray:
+
+def read_rr_ms(path: Path) -> Array:
     """RR values (ms) of a one-value-a-line file; non-numeric lines (e.g. '@') are skipped."""
     values = []
     for line in path.read_text().split():
@@ -37,19 +40,20 @@ def read_rr_ms(path: Path) -> np.ndarray:
 class Series:
     """Per-5-s values on the recording's clock (s)."""
 
-    t_s: np.ndarray
-    heart_rate_bpm: np.ndarray
-    rmssd_ms: np.ndarray
-    respiration_bpm: np.ndarray
-    index: np.ndarray
+    t_s: Array
+    heart_rate_bpm: Array
+    rmssd_ms: Array
+    respiration_bpm: Array
+    index: Array
 
 
-def _window_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    csum = np.concatenate([[0.0], np.cumsum(values)])
-    return csum[hi] - csum[lo]
+def _window_sums(values: Array, lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]) -> Array:
+    csum = np.concatenate([np.zeros(1), np.cumsum(values)])
+    out: Array = csum[hi] - csum[lo]
+    return out
 
 
-def series_from_rr(rr_ms: np.ndarray, step_s: float = 5.0, respiration: bool = False) -> Series:
+def series_from_rr(rr_ms: Array, step_s: float = 5.0, respiration: bool = False) -> Series:
     """Per-5-s heart rate (60 s), RMSSD (120 s), respiration and index A of an RR series."""
     ok = (rr_ms >= 300.0) & (rr_ms <= 2000.0)
     beat_t = np.cumsum(rr_ms) / 1000.0

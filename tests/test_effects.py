@@ -11,7 +11,15 @@ import pytest
 
 from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect, window_stats
 from afterbeat.session_file import Marker, MarkerKind
-from reset_helpers import Series, episodes, read_rr_ms, replay_resets, samples, series_from_rr
+from reset_helpers import (
+    Array,
+    Series,
+    episodes,
+    read_rr_ms,
+    replay_resets,
+    samples,
+    series_from_rr,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +34,7 @@ def rest(data_dir: Path) -> Series:
     return series_from_rr(read_rr_ms(data_dir / "polar-hrm" / "rest_rri.txt"), respiration=True)
 
 
-def _median(series: Series, values: np.ndarray, a: float, b: float) -> float:
+def _median(series: Series, values: Array, a: float, b: float) -> float:
     sel = (series.t_s >= a) & (series.t_s <= b) & ~np.isnan(values)
     return float(np.median(values[sel]))
 
@@ -52,6 +60,7 @@ def test_effect_windows_match_the_recording(holter: Series) -> None:
     assert effect.before.samples == 24 and effect.after.samples == 36
     # no respiration estimate in this series: every RMSSD counted, and said so
     assert effect.before.rmssd_unguarded == 24 and effect.before.rmssd_excluded == 0
+    assert effect.after.index is not None and effect.before.index is not None
     assert effect.index_change == pytest.approx(effect.after.index - effect.before.index)
 
 
