@@ -16,15 +16,18 @@ quartile deviation of |dRR| and |mRR| over 91 beats; the local median spans 11 b
 Range check first: intervals outside 273-2000 ms are never kept as they are. Long ones that are a
 whole multiple of the local median are split (missed beats), others are replaced (``invalid``).
 
-Corrections: ectopic (both intervals of the short-long or long-short pair), long, short and
-invalid intervals are interpolated; a missed beat splits its interval in two; an extra beat is
-merged with the following interval.
+Corrections: both intervals of an ectopic short-long or long-short pair take the pair's mean
+(the misplaced beat moves to the middle, so beat times still add up); other ectopic, long, short
+and invalid intervals are interpolated; a missed beat splits its interval in two; an extra beat
+is merged with the following interval.
 """
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,9 +35,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from afterbeat.beats import Beat
+
 __all__ = [
     "MAX_RR_MS",
     "MIN_RR_MS",
+    "ArtifactFilter",
     "ArtifactFlags",
     "ArtifactKind",
     "CleanBeat",
@@ -55,6 +61,8 @@ ALPHA = 5.2
 QUARTILE_WINDOW_BEATS = 91
 MEDIAN_WINDOW_BEATS = 11
 LOOKAHEAD_BEATS = 3
+MAX_SPLIT_PARTS = 3
+"""An over-long interval is split into at most this many beats (two missed beats)."""
 MIN_THRESHOLD_MS = 10.0
 """Floor (ms) under both thresholds, so that a near-constant stretch does not flag jitter."""
 
@@ -92,6 +100,8 @@ class ArtifactFlags:
     split_parts: NDArray[np.int64]
     """Number of intervals each input interval becomes (2+ for missed beats, 0 for extra ones
     merged into the next interval, 1 otherwise)."""
+    pair_start: BoolArray
+    """True at the first interval of an ectopic pair corrected to the pair's mean."""
 
     @property
     def any(self) -> BoolArray:
@@ -189,12 +199,23 @@ def _judge(
     return ArtifactKind.LONG if rr_ms > median_ms else ArtifactKind.SHORT
 
 
+def _ectopic_pair_first(d: Sequence[float]) -> bool:
+    """True when interval j opens an ectopic pair: the next one passes the test, j does not."""
+    return _is_ectopic(d[3], d[2], d[4]) and not _is_ectopic(d[2], d[1], d[3])
+
+
+def _pair_mean_ok(rr_ms: float, next_rr_ms: float, median_ms: float, th2_ms: float) -> bool:
+    """A pair whose mean (ms) is a plausible interval: a misplaced beat, compensated."""
+    mean = (rr_ms + next_rr_ms) / 2.0
+    return _range_ok(mean) and abs(mean - median_ms) < th2_ms
+
+
 def _split_count(rr_ms: float, median_ms: float, th2_ms: float) -> int:
     """Whole number of median intervals in an over-long interval (0 if it is not one)."""
     if not (median_ms > 0.0 and math.isfinite(rr_ms)):
         return 0
     k = round(rr_ms / median_ms)
-    if k < 2:
+    if k < 2 or k > MAX_SPLIT_PARTS:
         return 0
     part = rr_ms / k
     if MIN_RR_MS <= part <= MAX_RR_MS and abs(part - median_ms) < max(th2_ms, 0.15 * median_ms):
@@ -300,8 +321,9 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
         kind: np.zeros(n, dtype=bool) for kind in ArtifactKind if kind is not ArtifactKind.NORMAL
     }
     parts = np.ones(n, dtype=np.int64)
+    pairs = np.zeros(n, dtype=bool)
     if n == 0:
-        return _flags(flags, parts)
+        return _flags(flags, parts, pairs)
     finite = np.isfinite(rr) & (rr > 0)
     fill = float(np.median(rr[finite])) if finite.any() else 1000.0
     x = np.where(finite, rr, fill)
@@ -311,7 +333,7 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
             if kind is not ArtifactKind.NORMAL:
                 flags[kind][i] = True
                 parts[i] = k
-        return _flags(flags, parts)
+        return _flags(flags, parts, pairs)
     drr = np.empty(n)
     drr[1:] = np.diff(x)
     drr[0] = drr[1:].mean()
@@ -331,8 +353,8 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
     near |= ~((rr >= MIN_RR_MS) & (rr <= MAX_RR_MS))
     for j in np.flatnonzero(near):
         j = int(j)
-        if j > 0 and parts[j - 1] == 0:
-            continue  # merged into the extra beat before it
+        if j > 0 and (parts[j - 1] == 0 or pairs[j - 1]):
+            continue  # merged into the extra beat before it, or second of an ectopic pair
         nxt = float(rr[j + 1]) if j + 1 < n else math.nan
         window = [float(v) for v in dn[j:j + 5]]
         kind = _judge(window, float(mn[j]), float(x[j]),
@@ -342,14 +364,21 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
             continue
         flags[kind][j] = True
         parts[j] = k
-    return _flags(flags, parts)
+        if (kind is ArtifactKind.ECTOPIC and j + 1 < n and _ectopic_pair_first(window)
+                and _pair_mean_ok(float(rr[j]), float(rr[j + 1]), float(med[j]), float(th2[j]))):
+            pairs[j] = True
+            flags[kind][j + 1] = True
+    return _flags(flags, parts, pairs)
 
 
-def _flags(flags: dict[ArtifactKind, BoolArray], parts: NDArray[np.int64]) -> ArtifactFlags:
+def _flags(
+    flags: dict[ArtifactKind, BoolArray], parts: NDArray[np.int64], pairs: BoolArray
+) -> ArtifactFlags:
     return ArtifactFlags(
         ectopic=flags[ArtifactKind.ECTOPIC], missed=flags[ArtifactKind.MISSED],
         extra=flags[ArtifactKind.EXTRA], long=flags[ArtifactKind.LONG],
         short=flags[ArtifactKind.SHORT], invalid=flags[ArtifactKind.INVALID], split_parts=parts,
+        pair_start=pairs,
     )
 
 
@@ -367,6 +396,11 @@ def _apply(rr: FloatArray, flags: ArtifactFlags) -> tuple[FloatArray, BoolArray,
     split = parts > 1
     values[split] = rr[split] / parts[split]
     interp = flags.ectopic | flags.long | flags.short | flags.invalid
+    pf = np.flatnonzero(flags.pair_start)
+    pf = pf[pf + 1 < n]
+    values[pf] = values[pf + 1] = (rr[pf] + rr[pf + 1]) / 2.0
+    interp[pf] = False
+    interp[pf + 1] = False
     src = np.repeat(np.arange(n), parts)
     out = values[src]
     out_mask = corrected[src]
@@ -430,3 +464,222 @@ def correct_beats(
                               np.empty(0, dtype=bool))
     return CorrectedBeats(np.concatenate(ts), np.concatenate(rrs), np.concatenate(segs),
                           np.concatenate(masks))
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming form
+
+
+class _SortedWindow:
+    """The last ``size`` values, kept sorted too, for quartiles at O(size) per update."""
+
+    __slots__ = ("_order", "_size", "_sorted")
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._order: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def push(self, value: float) -> None:
+        self._order.append(value)
+        bisect.insort(self._sorted, value)
+        if len(self._order) > self._size:
+            old = self._order.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+
+    def threshold_ms(self) -> float:
+        return max(ALPHA * _quartile_deviation(self._sorted), MIN_THRESHOLD_MS)
+
+
+class _Segment:
+    """Detection state of one segment; indices count beats since the segment began."""
+
+    __slots__ = ("base", "beats", "consumed", "d", "good_idx", "good_rr", "m", "med", "n",
+                 "next_judge", "x")
+
+    def __init__(self) -> None:
+        self.base = 0
+        """Segment index of the first element kept in the lists."""
+        self.n = 0
+        self.beats: list[Beat] = []
+        self.x: list[float] = []
+        """Intervals used for detection (non-finite or non-positive ones replaced)."""
+        self.d: list[float] = []
+        self.med: list[float] = []
+        self.m: list[float] = []
+        self.next_judge = 0
+        self.consumed = -1
+        self.good_idx = -1
+        self.good_rr = math.nan
+
+
+class ArtifactFilter:
+    """Causal artifact detection and correction with three beats of lookahead.
+
+    ``push`` a beat, get the beats judged so far: each is judged once three later beats of its
+    segment have arrived. A beat of a new segment first flushes the previous segment; no
+    difference or median ever spans two segments, but the threshold windows (the spread of
+    |dRR| and |mRR| over the last 91 beats) carry over, so only the very first segment waits
+    for ``warmup_beats`` beats before judging. Counts per kind are kept in ``counts``.
+    """
+
+    def __init__(self, *, lookahead_beats: int = LOOKAHEAD_BEATS, warmup_beats: int = 48) -> None:
+        if lookahead_beats < 2:
+            raise ValueError("lookahead_beats must be at least 2")
+        self.lookahead_beats = lookahead_beats
+        self.warmup_beats = max(warmup_beats, lookahead_beats + 1)
+        self.counts: dict[ArtifactKind, int] = dict.fromkeys(ArtifactKind, 0)
+        self._segment_id: int | None = None
+        self._s = _Segment()
+        self._abs_d = _SortedWindow(QUARTILE_WINDOW_BEATS)
+        self._abs_m = _SortedWindow(QUARTILE_WINDOW_BEATS)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def push(self, beat: Beat) -> list[CleanBeat]:
+        """Add one beat (its interval in ms); return the beats judged because of it."""
+        out: list[CleanBeat] = []
+        if self._segment_id is not None and beat.segment != self._segment_id:
+            out.extend(self.flush())
+        self._segment_id = beat.segment
+        s = self._s
+        rr = float(beat.rr_ms)
+        x = rr if (math.isfinite(rr) and rr > 0.0) else (s.x[-1] if s.x else 1000.0)
+        s.beats.append(beat)
+        s.x.append(x)
+        k = s.n
+        s.n += 1
+        dv = x - s.x[-2] if k > 0 else 0.0
+        s.d.append(dv)
+        if k > 0:
+            self._abs_d.push(abs(dv))
+        la = self.lookahead_beats
+        if k >= la:
+            self._add_median(k - la, k)
+        if len(self._abs_d) + 1 >= self.warmup_beats:
+            while s.next_judge + la <= k:
+                self._judge_next(out, k)
+        self._trim()
+        return out
+
+    def flush(self) -> list[CleanBeat]:
+        """Judge the beats still waiting (end of the stream or of a segment) and reset."""
+        out: list[CleanBeat] = []
+        s = self._s
+        last = s.n - 1
+        for j in range(len(s.med) + s.base, s.n):
+            self._add_median(j, last)
+        if len(self._abs_d) >= 8:
+            while s.next_judge < s.n:
+                self._judge_next(out, last)
+        else:
+            while s.next_judge < s.n:
+                self._pass_through(out)
+        self._s = _Segment()
+        self._segment_id = None
+        return out
+
+    def break_segment(self) -> list[CleanBeat]:
+        """Close the current segment (disconnect): same as :meth:`flush`."""
+        return self.flush()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _add_median(self, j: int, last: int) -> None:
+        s = self._s
+        lo = max(s.base, j - (MEDIAN_WINDOW_BEATS - 1 - self.lookahead_beats))
+        window = sorted(s.x[lo - s.base:last - s.base + 1][: j + self.lookahead_beats + 1 - lo])
+        nw = len(window)
+        med = window[nw // 2] if nw % 2 else 0.5 * (window[nw // 2 - 1] + window[nw // 2])
+        s.med.append(med)
+        mv = s.x[j - s.base] - med
+        if mv < 0.0:
+            mv *= 2.0
+        s.m.append(mv)
+        self._abs_m.push(abs(mv))
+
+    def _trim(self) -> None:
+        s = self._s
+        drop = s.next_judge - 8 - s.base
+        if drop > 128:
+            del s.beats[:drop], s.x[:drop], s.d[:drop], s.med[:drop], s.m[:drop]
+            s.base += drop
+
+    def _judge_next(self, out: list[CleanBeat], last: int) -> None:
+        s = self._s
+        j = s.next_judge
+        s.next_judge += 1
+        if j == s.consumed:
+            return
+        b = s.base
+        th1 = self._abs_d.threshold_ms()
+        th2 = self._abs_m.threshold_ms()
+        d = [s.d[i - b] / th1 if b <= i <= last and i > 0 else 0.0 for i in range(j - 2, j + 3)]
+        med = s.med[j - b]
+        rr = float(s.beats[j - b].rr_ms)
+        nxt_x = s.x[j + 1 - b] if j + 1 <= last else math.nan
+        nxt = float(s.beats[j + 1 - b].rr_ms) if j + 1 <= last else math.nan
+        kind = _judge(d, s.m[j - b] / th2, s.x[j - b], nxt_x, med, th2)
+        kind, parts = _final_kind(kind, rr, nxt, med, th2)
+        if (kind is ArtifactKind.ECTOPIC and j + 1 <= last and _ectopic_pair_first(d)
+                and _pair_mean_ok(rr, nxt, med, th2)):
+            beat, nb = s.beats[j - b], s.beats[j + 1 - b]
+            mean = (rr + nxt) / 2.0
+            out.append(CleanBeat(beat.t_s, mean, rr, beat.segment, True, kind))
+            out.append(CleanBeat(nb.t_s, mean, nxt, nb.segment, True, kind))
+            self.counts[kind] += 2
+            s.consumed = j + 1
+            return
+        self._emit(out, j, kind, parts, med, th2, last)
+
+    def _pass_through(self, out: list[CleanBeat]) -> None:
+        s = self._s
+        j = s.next_judge
+        s.next_judge += 1
+        rr = float(s.beats[j - s.base].rr_ms)
+        med = float(np.median(s.x)) if s.x else 1000.0
+        kind, parts = _final_kind(ArtifactKind.NORMAL, rr, math.nan, med, 0.0)
+        self._emit(out, j, kind, parts, med, 0.0, s.n - 1)
+
+    def _emit(self, out: list[CleanBeat], j: int, kind: ArtifactKind, parts: int, med: float,
+              th2: float, last: int) -> None:
+        s = self._s
+        b = s.base
+        beat = s.beats[j - b]
+        rr = float(beat.rr_ms)
+        self.counts[kind] += 1
+        if kind is ArtifactKind.NORMAL:
+            out.append(CleanBeat(beat.t_s, rr, rr, beat.segment, False, kind))
+            s.good_idx, s.good_rr = j, rr
+        elif kind is ArtifactKind.EXTRA:
+            nb = s.beats[j + 1 - b]
+            nrr = float(nb.rr_ms)
+            out.append(CleanBeat(nb.t_s, rr + nrr, nrr, nb.segment, True, kind))
+            s.consumed = j + 1
+        elif kind is ArtifactKind.MISSED:
+            part = rr / parts
+            for p in range(parts):
+                t_s = beat.t_s - (parts - 1 - p) * part / 1000.0
+                out.append(CleanBeat(t_s, part, rr, beat.segment, True, kind))
+        else:
+            value = self._interpolate(j, med, th2, last)
+            out.append(CleanBeat(beat.t_s, value, rr, beat.segment, True, kind))
+
+    def _interpolate(self, j: int, med: float, th2: float, last: int) -> float:
+        """Linear interpolation between the last good interval and the next plausible one."""
+        s = self._s
+        tolerance = max(th2, 0.1 * med)
+        if s.good_idx >= 0 and j - s.good_idx <= 2 * self.lookahead_beats:
+            left_i, left = s.good_idx, s.good_rr
+        else:
+            left_i, left = j - 1, med
+        right_i, right = j + 1, med
+        for r in range(j + 1, min(last, j + self.lookahead_beats) + 1):
+            xr = s.x[r - s.base]
+            if abs(xr - med) < tolerance and _range_ok(xr):
+                right_i, right = r, xr
+                break
+        return left + (right - left) * (j - left_i) / (right_i - left_i)
