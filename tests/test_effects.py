@@ -206,3 +206,17 @@ def test_metrics_sample_from_pipeline_event() -> None:
     assert sample == MetricsSample(5.0, 1.25, 71.5, None, None)
     with pytest.raises(ValueError):
         MetricsSample.from_event({"type": "metrics"})
+
+
+def test_a_new_reset_ends_the_one_still_running() -> None:
+    tracker = EffectTracker()
+    out = _run(tracker, [
+        *_flat(0, 150, 2.0),
+        Marker(150.0, MarkerKind.RESET_START, text="resonance"),
+        *_flat(150, 250, 2.0),
+        Marker(250.0, MarkerKind.RESET_START, text="walk"),          # no reset_end in between
+        *_flat(250, 435, 2.0),
+    ])
+    assert [(e.number, e.reset_id, e.end_t_s, e.complete) for e in out] == [
+        (1, "resonance", 250.0, True)]
+    assert [e.end_t_s for e in tracker.finish()] == [None]

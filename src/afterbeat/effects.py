@@ -251,6 +251,9 @@ class EffectTracker:
         return out
 
     def _start(self, marker: Marker) -> list[ResetEffect]:
+        for item in self._open:  # a new reset ends one still running
+            if item.end_t_s is None:
+                item.end_t_s = marker.t_s
         self._count += 1
         before = window_stats(list(self._recent), marker.t_s - self.before_s, marker.t_s - 1e-9,
                               self.min_breaths_per_min, self.max_breaths_per_min)
