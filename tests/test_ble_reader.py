@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from afterbeat.artifacts import detect_artifacts
 from afterbeat.beats import Beat, BeatTimeline
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import SensorContact, decode_measurement
@@ -477,3 +478,26 @@ def test_backend_from_env_selects_the_replay_backend(tmp_path: Path) -> None:
         return got
 
     assert run_virtual(main()) == [bytes.fromhex("164d1603"), bytes.fromhex("164e1003")]
+
+
+def test_garmin_bogus_trailing_rr_is_recorded_raw_and_flagged_downstream() -> None:
+    """HRM-Dual appends a bogus short RR (``10 38 2d 04 35 00``): keep the bytes, flag later."""
+    good = list(part(0, 40))
+    t_bogus = good[20][0] + 0.5
+    frames = tuple(good[:21] + [(t_bogus, bytes.fromhex("10 38 2d 04 35 00"))] + good[21:])
+    run = play(StrapScript(links=(Link(frames, LinkEnd.SILENCE),), name="HRM-Dual:123456"))
+    assert [n.payload for n in run.notifications] == payloads(frames)
+    rr_ms = [b.rr_ms for b, _ in beats_of(run.records)]
+    bogus = rr_ms.index(pytest.approx(53 * 1000 / 1024))
+    assert detect_artifacts(rr_ms).any[bogus]
+
+
+def test_strap_without_contact_support_never_warns_about_contact() -> None:
+    """Polar H10 seen with flags 0x10 (no contact bits) and optical sensors: no contact state."""
+    frames = tuple((t, bytes([0x10]) + p[1:]) for t, p in part(0, 30))
+    run = play(StrapScript(links=(Link(frames, LinkEnd.SILENCE),)))
+    assert len(run.notifications) == 30
+    assert not [s for s in run.statuses if s.detail and "contact lost" in s.detail]
+    contacts = [r.value for r in run.records
+                if isinstance(r, DeviceEvent) and r.kind is DeviceEventKind.CONTACT]
+    assert contacts == ["not_supported"]
