@@ -1,0 +1,124 @@
+"""Replay source: session files and RR files as derived notifications, marks, speed, clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from afterbeat.beats import Beat
+from afterbeat.heart_rate import decode_measurement
+from afterbeat.session_file import (
+    Disconnect,
+    Marker,
+    MarkerKind,
+    Notification,
+    Reconnect,
+    Record,
+)
+from afterbeat.sources import ConnectionState, SourceStatus
+from afterbeat.sources.replay import (
+    BadMark,
+    ReplaySource,
+    derived_notifications,
+    open_recording,
+    parse_mark,
+)
+
+
+def test_parse_mark() -> None:
+    assert parse_mark("session_end@600") == Marker(600.0, MarkerKind.SESSION_END)
+    assert parse_mark("reset_start@700.5:walk") == Marker(700.5, MarkerKind.RESET_START,
+                                                          text="walk")
+    assert parse_mark("rating@10:7") == Marker(10.0, MarkerKind.RATING, value=7.0)
+    for bad in ("session_end", "party@5", "session_end@soon", "session_end@-1",
+                "rating@3:high"):
+        with pytest.raises(BadMark):
+            parse_mark(bad)
+
+
+def test_rr_file_becomes_exact_derived_notifications(data_dir: Path) -> None:
+    path = data_dir / "polar-hrm" / "rest_rri.txt"
+    rr = np.loadtxt(path)
+    header, records = open_recording(path)
+    notes = [r for r in records if isinstance(r, Notification)]
+    decoded = [decode_measurement(n.payload) for n in notes]
+    raw = [v for m in decoded for v in m.rr_raw]
+    assert raw == [round(v * 1.024) for v in rr]
+    # about one notification a second, each after the beats it carries
+    span_s = notes[-1].t_s - notes[0].t_s
+    assert len(notes) == pytest.approx(span_s, rel=0.1)
+    assert all(b.t_s > a.t_s for a, b in zip(notes, notes[1:], strict=False))
+    assert all(40 <= m.heart_rate_bpm <= 120 for m in decoded)
+    assert header.provenance["derived"].startswith("notifications re-encoded")
+
+
+def test_segments_become_disconnect_and_reconnect() -> None:
+    beats = [Beat(1.0 + 0.8 * i, 800.0, 0) for i in range(10)]
+    beats += [Beat(60.0 + 0.8 * i, 800.0, 1) for i in range(10)]
+    records = list(derived_notifications(beats))
+    kinds = [type(r) for r in records]
+    i = kinds.index(Disconnect)
+    assert kinds[i + 1] is Reconnect
+    assert records[i].t_s < records[i + 1].t_s <= records[i + 2].t_s
+    assert sum(len(decode_measurement(r.payload).rr_raw)
+               for r in records if isinstance(r, Notification)) == 20
+
+
+def test_at_most_nine_rr_per_payload() -> None:
+    beats = [Beat(0.01 * (i + 1), 10.0, 0) for i in range(30)]  # 30 (absurd) beats in 0.3 s
+    notes = [r for r in derived_notifications(beats) if isinstance(r, Notification)]
+    assert [len(decode_measurement(n.payload).rr_raw) for n in notes] == [9, 9, 9, 3]
+
+
+async def _collect(source: ReplaySource) -> list[Record | SourceStatus]:
+    return [item async for item in source.stream()]
+
+
+async def test_fast_and_scaled_replays_yield_identical_records(data_dir: Path) -> None:
+    path = data_dir / "polar-hrm" / "rest_rri.txt"
+    marks = [parse_mark("session_end@30"), parse_mark("moving_start@10")]
+    fast = await _collect(ReplaySource(path, speed=None, marks=marks))
+    quick = await _collect(ReplaySource(path, speed=20000.0, marks=marks))
+    records_fast = [r for r in fast if not isinstance(r, SourceStatus)]
+    assert records_fast == [r for r in quick if not isinstance(r, SourceStatus)]
+    assert isinstance(fast[0], SourceStatus) and fast[0].state is ConnectionState.STREAMING
+    assert isinstance(fast[-1], SourceStatus) and fast[-1].state is ConnectionState.FINISHED
+    markers = [r for r in records_fast if isinstance(r, Marker)]
+    assert [m.kind for m in markers] == [MarkerKind.MOVING_START, MarkerKind.SESSION_END]
+    times = [r.t_s for r in records_fast]
+    assert times == sorted(times)
+
+
+async def test_session_clock_scales_with_speed(data_dir: Path) -> None:
+    now = [100.0]
+    source = ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=10.0,
+                          clock=lambda: now[0])
+    stream = source.stream()
+    await anext(stream)
+    now[0] += 0.5
+    assert source.now_s() == pytest.approx(5.0)
+    await source.aclose()
+    now[0] += 1000.0
+    rest = [item async for item in stream]
+    assert isinstance(rest[-1], SourceStatus) and rest[-1].state is ConnectionState.STOPPED
+
+
+async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    from afterbeat.session_file import Header, write_session
+    _, records = open_recording(data_dir / "polar-hrm" / "rest_rri.txt")
+    recs = list(records)[:50]
+    path = tmp_path / "s.jsonl"
+    write_session(path, Header(started_at=datetime(2026, 1, 1, tzinfo=UTC)), recs)
+    out = await _collect(ReplaySource(path, speed=None))
+    assert [r for r in out if not isinstance(r, SourceStatus)] == recs
+    assert json.loads(path.read_text().splitlines()[0])["type"] == "header"
+
+
+def test_speed_must_be_positive(data_dir: Path) -> None:
+    with pytest.raises(ValueError):
+        ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=0.0)
