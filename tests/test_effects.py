@@ -219,4 +219,5 @@ def test_a_new_reset_ends_the_one_still_running() -> None:
     ])
     assert [(e.number, e.reset_id, e.end_t_s, e.complete) for e in out] == [
         (1, "resonance", 250.0, True)]
-    assert [e.end_t_s for e in tracker.finish()] == [None]
+    assert [(e.reset_id, e.end_t_s, e.final) for e in tracker.finish()] == [
+        ("resonance", 250.0, True), ("walk", None, True)]
