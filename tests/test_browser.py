@@ -339,8 +339,9 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
     link.click()
     _wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
               "the session report's heart-rate series")
-    note = _wait_for(lambda: page.query_selector("#report-markers .mark-text"), 5,
-                     "the note in the report's marks")
+    note = _wait_for(
+        lambda: page.query_selector('#report-markers li[data-kind="note"] .mark-text'), 5,
+        "the note in the report's marks")
     assert XSS_NOTE in note.text_content()
     page.click('nav a[data-view-link="support"]')
     _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")

@@ -76,6 +76,26 @@ export const MARK_WORDS = {
   rating: 'Rating',
 };
 
+/**
+ * One marker as a list item: time, words, and what the person typed (as text, never HTML).
+ * Reset markers carry the reset's id and ratings "before:<id>"; titleFor names the reset.
+ */
+export function markerItem(m, titleFor = () => null) {
+  const kind = String(m.kind ?? 'note');
+  const typed = typeof m.text === 'string' ? m.text : '';
+  let detail = '';
+  if (kind === 'note') detail = typed;
+  else if (kind === 'reset_start' || kind === 'reset_end') detail = titleFor(typed) ?? typed;
+  else if (kind === 'rating' && typeof m.value === 'number') {
+    const when = typed.split(':')[0];
+    detail = `${m.value} of 10${when === 'before' || when === 'after' ? ` (${when} a reset)` : ''}`;
+  } else if (typed) detail = typed;
+  return h('li', { dataset: { kind } },
+    h('span', { class: 'mark-time' }, sessionTimeText(typeof m.t_s === 'number' ? m.t_s : NaN)),
+    h('span', { class: 'mark-kind' }, MARK_WORDS[kind] ?? kind),
+    detail ? h('span', { class: 'mark-text' }, detail) : null);
+}
+
 /** Session clock seconds as "h:mm:ss" or "m:ss". */
 export function sessionTimeText(tS) {
   if (typeof tS !== 'number' || !Number.isFinite(tS)) return '';

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, sessionTimeText, setText } from './dom.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionTimeText, setText } from './dom.js';
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -110,13 +110,7 @@ export class ReportView {
     }
 
     clear(this.el.markers);
-    for (const m of markers) {
-      const text = typeof m.text === 'string' && m.text ? m.text : (m.value !== null && m.value !== undefined ? String(m.value) : '');
-      this.el.markers.append(h('li', {},
-        h('span', { class: 'mark-time' }, sessionTimeText(num(m.t_s))),
-        h('span', { class: 'mark-kind' }, MARK_WORDS[m.kind] ?? String(m.kind)),
-        text ? h('span', { class: 'mark-text' }, text) : null));
-    }
+    for (const m of markers) this.el.markers.append(markerItem(m, this.titleFor));
     if (!markers.length) this.el.markers.append(h('li', { class: 'muted' }, 'No marks.'));
 
     renderRecovery(this.el.recovery, report.recovery ?? {});

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, fmt, h, MARK_WORDS, sessionTimeText, setText } from './dom.js';
+import { byId, clear, fmt, h, MARK_WORDS, markerItem, setText } from './dom.js';
 import { PacerView } from './pacer.js';
 
 const WINDOW_S = 600;
@@ -191,14 +191,7 @@ export class NowView {
     const kind = String(event.kind ?? event.marker ?? 'note');
     const tS = num(event.t_s);
     const words = MARK_WORDS[kind] ?? kind;
-    const text = typeof event.text === 'string' ? event.text : '';
-    const value = event.value;
-    const li = h('li', { dataset: { kind } },
-      h('span', { class: 'mark-time' }, sessionTimeText(tS)),
-      h('span', { class: 'mark-kind' }, words),
-      text ? h('span', { class: 'mark-text' }, text) : null,
-      value !== null && value !== undefined && value !== '' && !text ? h('span', { class: 'mark-text' }, String(value)) : null);
-    this.el.marks.prepend(li);
+    this.el.marks.prepend(markerItem(event, (id) => this.library.get(id)?.title ?? null));
     while (this.el.marks.children.length > 30) this.el.marks.lastElementChild.remove();
     if (tS !== null && kind !== 'note' && kind !== 'rating') {
       const short = words.replace(' started', '').replace(' ended', ' end');
