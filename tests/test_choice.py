@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.choice import ChoiceContext, ChoicePolicy, ResetSuggestion, choose_reset
+from afterbeat.choice import (
+    ChoiceContext,
+    ChoicePolicy,
+    ResetSuggestion,
+    choose_reset,
+    closing_suggestion,
+)
 from afterbeat.plan import plan_from_json
 from afterbeat.resets import LIBRARY, ResetKind, get_reset
 
@@ -163,3 +169,10 @@ def test_reasons_are_warm_and_name_the_reset(gentle: bool) -> None:
     s = suggest(ChoiceContext(), 0.0, gentle=gentle)
     assert get_reset(s.reset_id).short_name in s.reason
     assert "If you like" in s.reason or "if you like" in s.reason
+
+
+def test_closing_ritual_is_offered_at_the_end_of_a_session_unless_avoided() -> None:
+    s = closing_suggestion(3600.0, plan_from_json({"breaths_per_min": 5.5}))
+    assert s is not None and s.reset_id == "closing_ritual" and s.kind is ResetKind.RITUAL
+    assert s.breaths_per_min == 5.5 and not FORBIDDEN.search(s.reason)
+    assert closing_suggestion(0.0, plan_from_json({"avoided": ["ritual"]})) is None

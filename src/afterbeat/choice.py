@@ -47,6 +47,7 @@ __all__ = [
     "ResetSuggestion",
     "RunningReset",
     "choose_reset",
+    "closing_suggestion",
 ]
 
 DEFAULT_ORDER: Final = ("resonance", "cyclic_sighing", "extended_exhale", "walk", "shake_out",
@@ -236,4 +237,15 @@ def choose_reset(
     if from_plan:
         reason += " It's one of the resets in your plan."
     return ResetSuggestion(now_s, reset.id, reset.kind, reason, gentle=gentle,
+                           breaths_per_min=_pace(reset, plan))
+
+
+def closing_suggestion(now_s: float, plan: Plan | None = None) -> ResetSuggestion | None:
+    """Offer the closing ritual at the end of a session (None when the plan avoids it)."""
+    reset = get_reset("closing_ritual")
+    if plan is not None and plan.avoids(reset):
+        return None
+    reason = ("The session is over. If you like, a few quiet minutes can mark its end before "
+              "you go back to your day.")
+    return ResetSuggestion(now_s, reset.id, reset.kind, reason, gentle=True,
                            breaths_per_min=_pace(reset, plan))
