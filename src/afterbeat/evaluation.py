@@ -8,7 +8,7 @@ each person (GUDB), how many suggestions fire per hour of calm night (PhysioNet 
 and whether stress tasks raise the heart-rate-only index over the rests between them
 (Stress-Predict, baseline from the rests between the tasks).
 
-Run ``python -m afterbeat.evaluation [DATA_DIR]`` (default ``tests/data``) for the numbers
+Run ``python -m afterbeat.evaluation [DATA_DIR] [--grid]`` (default ``tests/data``) for the numbers
 in docs/arousal-evaluation.md; ``tests/test_evaluation.py`` guards them loosely.
 """
 
@@ -35,6 +35,8 @@ __all__ = [
     "GudbResult",
     "StressResult",
     "auc",
+    "calibration_grid",
+    "calm_windows_result",
     "calmest_stretch",
     "evaluate_calm_stretch",
     "evaluate_gudb",
@@ -255,7 +257,16 @@ def evaluate_calm_stretch(
     session_end_s: float = 1800.0,
 ) -> CalmResult:
     """Baseline from three short rests at the start, session end at 30 min, watch the rest."""
-    windows = rr_windows(rr_ms)
+    return calm_windows_result(label, rr_windows(rr_ms), settings, rest_minutes=rest_minutes,
+                               session_end_s=session_end_s)
+
+
+def calm_windows_result(
+    label: str, windows: Sequence[LiveMetrics], settings: Settings = DEFAULT_SETTINGS,
+    *, rest_minutes: Sequence[tuple[float, float]] = ((0, 7), (10, 17), (20, 27)),
+    session_end_s: float = 1800.0,
+) -> CalmResult:
+    """``evaluate_calm_stretch`` on precomputed window metrics."""
     rests = [rest_recording(f"{label} {a}-{b} min",
                             [m for m in windows if a * 60.0 + 120.0 <= m.t_s <= b * 60.0])
              for a, b in rest_minutes]
@@ -372,10 +383,41 @@ def _fmt(values: Sequence[float]) -> str:
             f"(range {min(clean):.2f} to {max(clean):.2f}, n={len(clean)})")
 
 
+def calibration_grid(
+    root: Path,
+    onsets: Sequence[float] = (1.0, 1.25, 1.5, 2.0),
+    sustains_s: Sequence[float] = (120.0, 180.0, 300.0),
+) -> list[tuple[float, float, float, int, int]]:
+    """(elevated_index, sustain_s, calm suggestions/h, stress subjects flagged, of n)."""
+    nights = []
+    for name in ("000.txt", "008.txt"):
+        rr = _load_rr_text(root / "physionet-healthy-24h" / name)
+        i0, i1 = calmest_stretch(rr)
+        nights.append((name, rr_windows(rr[i0:i1])))
+    rows = []
+    for onset in onsets:
+        for sustain in sustains_s:
+            settings = DEFAULT_SETTINGS.with_overrides({"elevated_index": onset,
+                                                        "sustain_s": sustain})
+            calm = [calm_windows_result(n, w, settings) for n, w in nights]
+            hours = sum(c.hours for c in calm)
+            per_hour = sum(c.suggestions for c in calm) / hours if hours else math.nan
+            stress = evaluate_stress_predict(root / "stress-predict-e4", settings)
+            rows.append((onset, sustain, per_hour, sum(stress.elevated_in_tasks),
+                         len(stress.elevated_in_tasks)))
+    return rows
+
+
+def _load_rr_text(path: Path) -> FloatArray:
+    values = [float(x) for x in path.read_text().split() if x.replace(".", "", 1).isdigit()]
+    return np.array(values, dtype=np.float64)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the evaluation numbers (the CLI prints; this is an offline tool)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    root = Path(args[0]) if args else Path("tests/data")
+    paths = [a for a in args if not a.startswith("--")]
+    root = Path(paths[0]) if paths else Path("tests/data")
     g = evaluate_gudb(root / "gudb-chest-strap")
     diffs = g.paired_difference
     print("GUDB (12 subjects, 2-min recordings, baseline = own sitting, 60-s windows)")
@@ -392,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     total_s = 0
     for name in ("000.txt", "008.txt"):
         path = root / "physionet-healthy-24h" / name
-        rr = np.array([float(x) for x in path.read_text().split() if x.replace(".", "").isdigit()])
+        rr = _load_rr_text(path)
         i0, i1 = calmest_stretch(rr)
         c = evaluate_calm_stretch(name, rr[i0:i1])
         total_h += c.hours
@@ -409,6 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  watch reached elevated during a task: {sum(s.elevated_in_tasks)}/"
           f"{len(s.elevated_in_tasks)} subjects; minutes elevated in rests: "
           f"{_fmt(s.elevated_rest_minutes)}")
+    if "--grid" in args:
+        print("Calibration grid: elevated_index x sustain -> calm suggestions/h; Stress-Predict "
+              "subjects reaching elevated in a task")
+        for onset, sustain, per_hour, flagged, n in calibration_grid(root):
+            print(f"  A >= {onset:4.2f}, {sustain / 60:.0f} min: {per_hour:.2f}/h; "
+                  f"{flagged}/{n}")
     return 0
 
 
