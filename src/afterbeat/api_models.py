@@ -98,9 +98,7 @@ class ResetRateIn(_In):
 
 
 class SuggestionDismissIn(_In):
-    """"Not now": no suggestion for a quiet period (minutes)."""
-
-    quiet_min: float = Field(default=20.0, ge=1.0, le=240.0, allow_inf_nan=False)
+    """"Not now" for the current suggestion (an empty object)."""
 
 
 class PersonSettings(_In):

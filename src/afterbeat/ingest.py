@@ -97,12 +97,14 @@ class Ingest:
 
     def __init__(self, hub: Hub, pipeline: EventPipeline, sink: RecordSink | None,
                  status: LiveStatus,
-                 on_finish: Callable[[], None] | None = None) -> None:
+                 on_finish: Callable[[], None] | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.hub = hub
         self.pipeline = pipeline
         self.sink = sink
         self.status = status
         self._on_finish = on_finish
+        self._on_event = on_event
         self.finished = False
 
     def handle(self, item: Record | SourceStatus) -> None:
@@ -180,6 +182,8 @@ class Ingest:
             kind = str(data.get("type", "event"))
             kinds.add(kind)
             self.hub.publish(kind, data)
+            if self._on_event is not None:
+                self._on_event(kind, data)
         return kinds
 
 

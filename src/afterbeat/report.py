@@ -74,6 +74,6 @@ def build_report(header: Header, records: Iterable[Record],
         "states": other.pop("state", []),
         "suggestions": other.pop("suggestion", []),
         "recovery": other.pop("recovery", []),
-        "resets": [*other.pop("reset_effect", []), *other.pop("effect", [])],
+        "resets": list({e.get("number"): e for e in other.pop("reset_effect", [])}.values()),
         "events": {k: v for k, v in other.items() if k not in ("status",)},
     }

@@ -105,7 +105,7 @@ def create_app(
     status = LiveStatus(source=source.name if source is not None else "none")
     state = ServerState(settings=settings, source=source, store=store, hub=hub, status=status)
     state.ingest = Ingest(hub, pipeline or open_pipeline(store), None, status,
-                          on_finish=state.end_recording)
+                          on_finish=state.end_recording, on_event=state.on_event)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -238,7 +238,7 @@ def _routes(app: FastAPI, state: ServerState) -> None:
     @app.post("/api/suggestion/dismiss", tags=["resets"], responses=_ERRORS)
     async def dismiss(body: SuggestionDismissIn) -> dict[str, Any]:
         """"Not now": no new suggestion for a quiet period."""
-        return state.dismiss(body.quiet_min)
+        return state.dismiss()
 
     @app.get("/api/sessions", tags=["sessions"], responses=_ERRORS)
     async def list_sessions() -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ can be read in one place. Only this module and the server touch the store from t
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
 import io
 import logging
 import time
@@ -19,10 +19,11 @@ from fastapi.responses import Response
 
 from afterbeat import __version__
 from afterbeat.api_models import PersonSettings
+from afterbeat.errors import AfterbeatError
 from afterbeat.hub import Hub
 from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
 from afterbeat.recorder import Recorder
-from afterbeat.session_file import Marker, MarkerKind, Record
+from afterbeat.session_file import Marker, MarkerKind
 from afterbeat.sources import Source
 from afterbeat.store import SessionStatus, SessionSummary, Store
 
@@ -30,36 +31,35 @@ if TYPE_CHECKING:
     from afterbeat.security import LaunchTickets, SecurityPolicy
     from afterbeat.server import ServerSettings
 
-__all__ = ["NullPipeline", "ServerState", "open_pipeline"]
+__all__ = ["ServerState", "open_pipeline"]
 
 log = logging.getLogger(__name__)
 
 REPORT_KEY = "report_v1"
 
 
-class NullPipeline:
-    """Stands in when no pipeline is available: records pass, no events come out."""
-
-    def push(self, record: Record) -> list[Any]:
-        """No events."""
-        return []
-
-    def finish(self) -> list[Any]:
-        """No events."""
-        return []
-
-
 def open_pipeline(store: Store | None) -> EventPipeline:
-    """The live pipeline with the person's stored baseline and plan."""
-    try:
-        module = importlib.import_module("afterbeat.pipeline")
-    except ImportError:
-        log.warning("afterbeat.pipeline is not available; live events are limited")
-        return NullPipeline()
-    factory = getattr(module, "pipeline_for_store", None)
-    if factory is not None:
-        return factory(store)  # type: ignore[no-any-return]
-    return module.Pipeline()  # type: ignore[no-any-return]
+    """A fresh live pipeline with the person's stored baseline and plan (bad documents: none)."""
+    from afterbeat.arousal import DEFAULT_SETTINGS
+    from afterbeat.baseline import Baseline
+    from afterbeat.pipeline import Pipeline
+    from afterbeat.plan import plan_from_json
+
+    baseline = plan = None
+    if store is not None:
+        doc = store.get_document("baseline")
+        if isinstance(doc, dict):
+            try:
+                baseline = Baseline.from_json(doc)
+            except AfterbeatError as exc:
+                log.warning("the stored baseline cannot be used: %s", exc)
+        doc = store.get_document("plan")
+        if isinstance(doc, dict):
+            try:
+                plan = plan_from_json(doc)
+            except AfterbeatError as exc:
+                log.warning("the stored plan cannot be used: %s", exc)
+    return Pipeline(DEFAULT_SETTINGS, baseline, plan=plan)
 
 
 def _summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
@@ -91,6 +91,7 @@ class ServerState:
     policy: SecurityPolicy | None = None
     tickets: LaunchTickets | None = None
     reset: dict[str, Any] | None = None
+    _effects: dict[int, dict[str, Any]] = field(default_factory=dict)
     _report_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # -- recording ---------------------------------------------------------------------------
@@ -220,19 +221,35 @@ class ServerState:
         """Record a 0-10 self-rating before or after a reset."""
         if reset_id is None and self.reset is not None:
             reset_id = str(self.reset["reset_id"])
-        text = when if reset_id is None else f"{when}:{reset_id}"
-        marker = self.mark(MarkerKind.RATING, value=float(rating), text=text)
+        marker = self.mark(MarkerKind.RATING, value=float(rating), text=when)
         return {"t_s": marker.t_s, "rating": rating, "when": when, "reset_id": reset_id}
 
-    def dismiss(self, quiet_min: float) -> dict[str, Any]:
-        """"Not now": tell the pipeline to stay quiet for a while."""
+    def dismiss(self) -> dict[str, Any]:
+        """"Not now": the pipeline's choice starts a quiet period (no new suggestion soon)."""
         t_s = self.now_s()
         hook = getattr(self.ingest.pipeline, "dismiss", None)
         if callable(hook):
-            self.ingest.publish_events(hook(t_s, quiet_min * 60.0))
-        until = t_s + quiet_min * 60.0
-        self.hub.publish("dismissed", {"type": "dismissed", "t_s": t_s, "quiet_until_t_s": until})
-        return {"t_s": t_s, "quiet_until_t_s": until}
+            self.ingest.publish_events(hook(t_s))
+        self.hub.publish("dismissed", {"type": "dismissed", "t_s": t_s})
+        return {"t_s": t_s, "dismissed": True}
+
+    def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Keep what the pipeline learns: the baseline document, recovery, reset effects."""
+        if self.store is None:
+            return
+        try:
+            if kind == "baseline" and data.get("ok") and isinstance(data.get("baseline"), dict):
+                self.store.put_document("baseline", data["baseline"])
+            session_id = self.live_session_id
+            if session_id is None:
+                return
+            if kind == "recovery":
+                self.store.put_result(session_id, "recovery", data)
+            elif kind == "reset_effect":
+                self._effects[int(data.get("number", 0))] = data
+                self.store.put_result(session_id, "reset_effects", list(self._effects.values()))
+        except (AfterbeatError, ValueError, TypeError) as exc:
+            log.warning("could not keep a %s result: %s", kind, exc)
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -330,16 +347,42 @@ class ServerState:
         return body
 
     def trends(self) -> dict[str, Any]:
-        """Across-session summary from the resets engineer's ``afterbeat.trends``."""
-        module = importlib.import_module("afterbeat.trends")
-        return module.trends_for_store(self._store())  # type: ignore[no-any-return]
+        """Across-session summary: what settled you fastest, settling and rating trends."""
+        from afterbeat.effects import ResetEffect
+        from afterbeat.plan import plan_from_json
+        from afterbeat.trends import SessionOutcome, trends
+
+        store = self._store()
+        outcomes = []
+        for summary in store.list_sessions():
+            results = store.get_results(summary.id)
+            recovery = results.get("recovery")
+            settle = recovery.get("time_to_settle_s") if isinstance(recovery, dict) else None
+            effects = []
+            for item in results.get("reset_effects") or []:
+                try:
+                    effects.append(ResetEffect.from_json(item))
+                except (KeyError, TypeError, ValueError):
+                    log.warning("skipped a stored reset effect that no longer parses")
+            outcomes.append(SessionOutcome(
+                session_id=summary.id, started_at=summary.started_at.isoformat(),
+                time_to_settle_s=float(settle) if isinstance(settle, int | float) else None,
+                effects=tuple(effects)))
+        doc = self.document("plan")
+        plan = None
+        if isinstance(doc, dict):
+            with contextlib.suppress(AfterbeatError):
+                plan = plan_from_json(doc)
+        return trends(outcomes, plan).to_json()
 
     def crisis_lines(self, locale: str | None) -> dict[str, Any]:
         """Crisis lines for ``locale`` (default: plan, then settings locale)."""
-        module = importlib.import_module("afterbeat.crisis_lines")
+        from afterbeat.crisis_lines import lines_for_locale
+
         if locale is None:
             plan = self.document("plan")
-            locale = plan.get("locale") if isinstance(plan, dict) else None
+            value = plan.get("locale") if isinstance(plan, dict) else None
+            locale = value if isinstance(value, str) else None
         if locale is None:
             locale = self.get_settings().locale
-        return module.crisis_lines_json(locale)  # type: ignore[no-any-return]
+        return lines_for_locale(locale).to_json()

@@ -1,0 +1,188 @@
+"""The live SSE stream over a real uvicorn socket: ids, resume, heartbeat, limits, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from serverkit import (
+    QueueSource,
+    QuietPipeline,
+    Running,
+    SseReader,
+    read_events,
+    running_server,
+)
+
+EVENT_TIMEOUT_S = 20.0  # a guard against hanging, not a performance limit
+
+
+async def _open_stream(client: httpx.AsyncClient, srv: Running, **headers: str
+                       ) -> tuple[httpx.Response, contextlib.AsyncExitStack]:
+    stack = contextlib.AsyncExitStack()
+    response = await stack.enter_async_context(
+        client.stream("GET", "/api/live", headers={**srv.auth, **headers}))
+    return response, stack
+
+
+async def test_events_carry_seq_type_and_emitted_at(tmp_path: Path) -> None:
+    async with running_server(tmp_path, pipeline=QuietPipeline()) as srv, srv.client() as client:
+        response, stack = await _open_stream(client, srv)
+        async with stack:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            sse = SseReader(response)
+            hello = await sse.read(1)
+            assert hello[0].event == "hello" and hello[0].id is None
+            before = time.time()
+            for i in range(3):
+                srv.state.hub.publish("metrics", {"type": "metrics", "t_s": 5.0 * i,
+                                                  "heart_rate_bpm": 70.0 + i})
+            after = time.time()
+            events = await asyncio.wait_for(sse.read(3), EVENT_TIMEOUT_S)
+    assert [e.id for e in events] == [1, 2, 3]
+    assert [e.event for e in events] == ["metrics"] * 3
+    assert [e.data["heart_rate_bpm"] for e in events] == [70.0, 71.0, 72.0]
+    for event in events:
+        assert before <= event.data["emitted_at"] <= after
+
+
+async def test_last_event_id_resumes_without_gaps_or_duplicates(tmp_path: Path) -> None:
+    async with running_server(tmp_path, pipeline=QuietPipeline()) as srv, srv.client() as client:
+        for i in range(1, 161):
+            srv.state.hub.publish("metrics", {"n": i})
+        response, stack = await _open_stream(client, srv, **{"Last-Event-ID": "100"})
+        async with stack:
+            events = await asyncio.wait_for(read_events(response, 61), EVENT_TIMEOUT_S)
+        assert events[0].event == "hello"
+        assert [e.id for e in events[1:]] == list(range(101, 161))
+        assert [e.data["n"] for e in events[1:]] == list(range(101, 161))
+        # First load: ?last_event_id=0 gets everything still kept.
+        async with client.stream("GET", "/api/live?last_event_id=0", headers=srv.auth) as first:
+            backlog = await asyncio.wait_for(read_events(first, 161), EVENT_TIMEOUT_S)
+        assert [e.id for e in backlog[1:]] == list(range(1, 161))
+        bad = await client.get("/api/live", headers={**srv.auth, "Last-Event-ID": "x"})
+        assert bad.status_code == 400
+
+
+async def test_heartbeat_when_quiet(tmp_path: Path) -> None:
+    async with running_server(tmp_path, pipeline=QuietPipeline(), heartbeat_s=0.2) as srv, \
+            srv.client() as client:
+        response, stack = await _open_stream(client, srv)
+        async with stack:
+            events = await asyncio.wait_for(read_events(response, 3, until="heartbeat"),
+                                            EVENT_TIMEOUT_S)
+    beat = events[-1]
+    assert beat.event == "heartbeat" and beat.id is None
+    assert isinstance(beat.data["emitted_at"], float)
+    assert beat.data["last_seq"] == 0
+
+
+def test_heartbeat_interval_is_bounded() -> None:
+    from afterbeat.hub import Hub
+    from afterbeat.server import ServerSettings
+
+    assert ServerSettings().heartbeat_s <= 15
+    with pytest.raises(ValueError):
+        Hub(heartbeat_s=20)
+
+
+async def test_seventeenth_stream_is_refused(tmp_path: Path) -> None:
+    async with running_server(tmp_path, pipeline=QuietPipeline()) as srv, \
+            srv.client(limits=httpx.Limits(max_connections=40)) as client:
+        stacks, readers = [], []
+        for _ in range(16):
+            response, stack = await _open_stream(client, srv)
+            readers.append(SseReader(response))  # kept: a collected reader closes its stream
+            await readers[-1].read(1)
+            stacks.append(stack)
+        assert srv.state.hub.subscriber_count == 16
+        extra = await client.get("/api/live", headers=srv.auth)
+        assert extra.status_code == 503
+        assert "16" in extra.json()["detail"]
+        await stacks.pop().aclose()
+        for _ in range(100):
+            if srv.state.hub.subscriber_count < 16:
+                break
+            await asyncio.sleep(0.01)
+        response, stack = await _open_stream(client, srv)
+        stacks.append(stack)
+        assert response.status_code == 200
+        for stack in stacks:
+            await stack.aclose()
+
+
+async def test_frozen_client_is_dropped_while_sixteen_others_receive_everything(
+        tmp_path: Path) -> None:
+    total, size = 300, 16_000  # the frozen socket's buffers hold about 3.5 MB (~220 events)
+    async with running_server(tmp_path, pipeline=QuietPipeline(), max_streams=17,
+                              queue_size=32) as srv:
+        frozen = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        frozen.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        frozen.connect(("127.0.0.1", srv.port))
+        frozen.sendall(f"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                       f"X-Afterbeat-Token: {srv.token}\r\n\r\n".encode())
+        while srv.state.hub.subscriber_count < 1:
+            await asyncio.sleep(0.01)
+        frozen_sub = srv.state.hub._subscribers[0]
+
+        async def reader(client: httpx.AsyncClient) -> list[int]:
+            async with client.stream("GET", "/api/live", headers=srv.auth) as response:
+                events = await read_events(response, total + 1)
+            return [e.id for e in events if e.id is not None]
+
+        clients = [srv.client() for _ in range(16)]
+        readers = [asyncio.create_task(reader(c)) for c in clients]
+        while srv.state.hub.subscriber_count < 17:
+            await asyncio.sleep(0.01)
+        others = [s for s in srv.state.hub._subscribers if s is not frozen_sub]
+        blob = "x" * size
+        for seq in range(1, total + 1):
+            srv.state.hub.publish("metrics", {"n": seq, "pad": blob})  # never awaits
+            while max((s.pending for s in others), default=0) > 8:
+                await asyncio.sleep(0.002)
+        received = await asyncio.wait_for(asyncio.gather(*readers), 60)
+        assert frozen_sub.dropped
+        assert srv.state.hub.dropped_count == 1
+        for ids in received:
+            assert ids == list(range(1, total + 1))
+        for c in clients:
+            await c.aclose()
+        frozen.close()
+
+
+async def test_records_markers_and_events_flow_to_the_stream(tmp_path: Path) -> None:
+    from serverkit import demo_records
+
+    _, records = demo_records(limit_s=700.0)
+    source = QueueSource()
+    async with running_server(tmp_path, source) as srv, srv.client() as client:
+        async with client.stream("GET", "/api/live", headers=srv.auth) as response:
+            sse = SseReader(response)
+            await sse.read(1)
+            source.feed(records)
+            events = await asyncio.wait_for(sse.read(10_000, until="state"), EVENT_TIMEOUT_S)
+            posted = await client.post("/api/markers", json={"kind": "note", "text": "tea"},
+                                       headers=srv.auth)
+            assert posted.status_code == 201
+            echoed = await asyncio.wait_for(sse.read(10_000, until="marker"), EVENT_TIMEOUT_S)
+        kinds = {e.event for e in events}
+        assert "metrics" in kinds and "marker" in kinds
+        metrics = [e.data for e in events if e.event == "metrics"]
+        assert any(m["heart_rate_bpm"] for m in metrics)
+        assert echoed[-1].data["kind"] == "note" and echoed[-1].data["text"] == "tea"
+        session_id = srv.state.live_session_id
+        assert session_id is not None
+        _, stored = srv.store.iter_records(session_id)
+        notes = [r for r in stored if getattr(r, "text", None) == "tea"]
+        assert len(notes) == 1
+        status = (await client.get("/api/status", headers=srv.auth)).json()
+        assert status["recording"]["active"] and not status["recording"]["failing"]
+        assert json.dumps(status)  # serialisable

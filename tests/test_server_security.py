@@ -1,0 +1,293 @@
+"""The security layer over a real uvicorn socket on 127.0.0.1 (security note NET-*, DATA-5/8)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from afterbeat.security import CONTENT_SECURITY_POLICY, LaunchTickets, SecurityPolicy
+from serverkit import QuietPipeline, Running, raw_request, running_server
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(address: Any) -> None:
+    if isinstance(address, tuple):
+        host = str(address[0])
+        if host != "localhost" and not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            raise AssertionError(f"non-loopback connection attempted to {host}")
+
+
+@pytest.fixture(autouse=True)
+def no_egress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connect to a non-loopback address fails the test (DATA-5)."""
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _loopback_only(address)
+        _real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _loopback_only(address)
+        return _real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def srv(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
+    """One server for the whole module (tests here do not depend on each other's state)."""
+    async with running_server(tmp_path_factory.mktemp("srv"), pipeline=QuietPipeline()
+                              ) as running:
+        yield running
+
+
+async def test_egress_guard_blocks_outside_addresses() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock, pytest.raises(AssertionError, match="non-loopback"):
+        sock.connect(("192.0.2.1", 80))
+
+
+@pytest.mark.parametrize("host", [
+    "evil.example:{port}", "127.0.0.1.nip.io", "127.0.0.1.nip.io:{port}", "",
+    "user@localhost:{port}", "foo.localhost", "foo.localhost:{port}", "192.168.1.5:{port}",
+    "127.0.0.1:{port}/admin?", "localhost.:{port}", "127.0.0.1:1{port}", "0.0.0.0:{port}",
+])
+async def test_bad_host_is_refused(srv: Running, host: str) -> None:
+    status, data = await raw_request(
+        srv.port, f"GET /api/status HTTP/1.1\nHost: {host.format(port=srv.port)}\n"
+        f"X-Afterbeat-Token: {srv.token}\nConnection: close\n\n")
+    assert status == 400, data[:200]
+
+
+async def test_forwarded_host_is_not_trusted(srv: Running) -> None:
+    status, _ = await raw_request(
+        srv.port, f"GET /api/status HTTP/1.1\nHost: evil.example\nX-Forwarded-Host: "
+        f"127.0.0.1:{srv.port}\nX-Forwarded-For: 127.0.0.1\nX-Afterbeat-Token: {srv.token}\n"
+        "Connection: close\n\n")
+    assert status == 400
+
+
+async def test_missing_or_double_host_is_refused(srv: Running) -> None:
+    status, _ = await raw_request(srv.port, "GET / HTTP/1.0\n\n")
+    assert status == 400
+    status, _ = await raw_request(
+        srv.port, f"GET / HTTP/1.1\nHost: 127.0.0.1:{srv.port}\nHost: evil.example\n"
+        "Connection: close\n\n")
+    assert status == 400
+
+
+@pytest.mark.parametrize("host", ["LOCALHOST:{port}", "localhost", "127.0.0.1:{port}",
+                                  "[::1]:{port}", "[::1]"])
+async def test_allowed_hosts_any_case(srv: Running, host: str) -> None:
+    status, _ = await raw_request(
+        srv.port, f"GET /api/status HTTP/1.1\nHost: {host.format(port=srv.port)}\n"
+        f"X-Afterbeat-Token: {srv.token}\nConnection: close\n\n")
+    assert status == 200
+
+
+async def test_token_is_required_on_api(srv: Running) -> None:
+    old = SecurityPolicy.for_launch(srv.port).token
+    async with srv.client() as client:
+        assert (await client.get("/api/status")).status_code == 401
+        assert (await client.get("/api/status",
+                                 headers={"X-Afterbeat-Token": old})).status_code == 401
+        assert (await client.get("/api/live",
+                                 headers={"X-Afterbeat-Token": "x"})).status_code == 401
+        assert (await client.get("/api/sessions", headers={
+            "Cookie": f"afterbeat-{srv.port}={old}"})).status_code == 401
+        response = await client.get("/api/status", headers=srv.auth)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1",
+                                    "https://127.0.0.1:{port}", "http://localhost.evil:{port}"])
+async def test_bad_origin_is_refused(srv: Running, origin: str) -> None:
+    headers = {**srv.auth, "Origin": origin.format(port=srv.port)}
+    before = srv.state.hub.last_seq
+    async with srv.client() as client:
+        write = await client.post("/api/markers", json={"kind": "session_end"}, headers=headers)
+        assert write.status_code == 403
+        assert "access-control-allow-origin" not in write.headers
+        live = await client.get("/api/live", headers=headers)
+        assert live.status_code == 403
+        read = await client.get("/api/status", headers=headers)
+        assert read.status_code == 403
+    assert srv.state.hub.last_seq == before  # nothing reached the handlers
+
+
+async def test_cross_site_fetch_metadata_is_refused(srv: Running) -> None:
+    async with srv.client() as client:
+        response = await client.get("/api/status",
+                                    headers={**srv.auth, "Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+
+
+async def test_writes_need_json(srv: Running) -> None:
+    before = srv.state.hub.last_seq
+    async with srv.client() as client:
+        form = await client.post("/api/markers", data={"kind": "note", "text": "x"},
+                                 headers=srv.auth)
+        assert form.status_code == 415
+        text = await client.post("/api/markers", content=b'{"kind": "session_end"}',
+                                 headers={**srv.auth, "Content-Type": "text/plain"})
+        assert text.status_code == 415
+        ok = await client.post("/api/markers", json={"kind": "session_end"}, headers=srv.auth)
+        assert ok.status_code == 201
+    assert srv.state.hub.last_seq == before + 1
+
+
+async def test_cookie_writes_need_an_allowed_origin(srv: Running) -> None:
+    cookie = {f"afterbeat-{srv.port}": srv.token}
+    async with srv.client(cookies=cookie) as client:
+        no_origin = await client.post("/api/markers", json={"kind": "session_end"})
+        assert no_origin.status_code == 403
+        ok = await client.post("/api/markers", json={"kind": "session_end"},
+                               headers={"Origin": f"http://localhost:{srv.port}"})
+        assert ok.status_code == 201
+        ok = await client.put("/api/settings", json={"locale": "de-DE"},
+                              headers={"Origin": f"http://127.0.0.1:{srv.port}"})
+        assert ok.status_code == 200
+
+
+async def test_oversized_body_is_refused(srv: Running) -> None:
+    before = srv.state.hub.last_seq
+    big = b'{"kind": "note", "text": "' + b"a" * (2 << 20) + b'"}'
+    async with srv.client() as client:
+        response = await client.post("/api/markers", content=big,
+                                     headers={**srv.auth, "Content-Type": "application/json"})
+        assert response.status_code == 413
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(40):
+                yield b"a" * 65536
+
+        chunked = await client.post("/api/markers", content=chunks(),
+                                    headers={**srv.auth, "Content-Type": "application/json"})
+        assert chunked.status_code == 413
+    assert srv.state.hub.last_seq == before
+
+
+async def test_launch_link_sets_the_cookie_once(srv: Running) -> None:
+    ticket = srv.tickets.issue()
+    async with srv.client() as client:
+        first = await client.get(f"/?launch={ticket}")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/"
+        cookie = first.headers["set-cookie"]
+        assert cookie.startswith(f"afterbeat-{srv.port}={srv.token};")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert srv.token not in first.headers["location"]
+        assert (await client.get("/api/status")).status_code == 200  # the cookie works
+        client.cookies.clear()
+        again = await client.get(f"/?launch={ticket}")
+        assert again.status_code == 403
+        assert "set-cookie" not in again.headers
+        wrong = await client.get("/?launch=guess")
+        assert wrong.status_code == 403
+
+
+async def test_launch_tickets_expire() -> None:
+    now = [0.0]
+    tickets = LaunchTickets(ttl_s=10, clock=lambda: now[0])
+    early, late = tickets.issue(), tickets.issue()
+    assert tickets.redeem(early)
+    now[0] = 11.0
+    assert not tickets.redeem(late)
+    assert not tickets.redeem(early)
+
+
+async def test_api_can_mint_a_launch_link(srv: Running) -> None:
+    async with srv.client() as client:
+        minted = await client.post("/api/launch", json={}, headers=srv.auth)
+        assert minted.status_code == 201
+        url = minted.json()["url"]
+        assert srv.token not in url
+        followed = await client.get(url.replace(srv.base, ""))
+        assert followed.status_code == 303
+
+
+async def test_security_headers_everywhere(srv: Running) -> None:
+    async with srv.client() as client:
+        for path, headers in (("/", {}), ("/api/status", srv.auth), ("/nope", {}),
+                              ("/openapi.json", {})):
+            response = await client.get(path, headers=headers)
+            assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert "server" not in response.headers
+        api = await client.get("/api/status", headers=srv.auth)
+        assert api.headers["cache-control"] == "no-store"
+        page = await client.get("/")
+        assert page.status_code == 200 and "<script" in page.text
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page.text) is None, "inline script"
+        assert (await client.get("/docs")).status_code == 404  # no CDN-backed docs page
+
+
+async def test_websocket_upgrade_is_refused(srv: Running) -> None:
+    status, _ = await raw_request(
+        srv.port, f"GET /api/live HTTP/1.1\nHost: 127.0.0.1:{srv.port}\nUpgrade: websocket\n"
+        "Connection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n"
+        "Sec-WebSocket-Version: 13\n\n")
+    assert status != 101
+
+
+async def test_listens_only_on_loopback(srv: Running) -> None:
+    listening = [c for c in psutil.Process().net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == srv.port]
+    assert listening
+    assert all(c.laddr.ip in ("127.0.0.1", "::1") for c in listening)
+
+
+async def test_path_traversal_gets_no_file(srv: Running) -> None:
+    async with srv.client() as client:
+        for path in ("/..%2F..%2Fetc%2Fpasswd", "/api/sessions/..%2F..%2Fetc%2Fpasswd",
+                     "/%2e%2e/%2e%2e/etc/passwd"):
+            response = await client.get(path, headers=srv.auth)
+            assert response.status_code in (404, 422)
+            assert b"root:" not in response.content
+
+
+async def test_logs_hold_no_token_and_no_health_values(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from serverkit import QueueSource, demo_records
+
+    caplog.set_level(logging.DEBUG)
+    _, records = demo_records(limit_s=200.0)
+    source = QueueSource()
+    async with running_server(tmp_path, source) as srv:
+        source.feed(records)
+        async with srv.client() as client:
+            ticket = srv.tickets.issue()
+            await client.get(f"/?launch={ticket}")
+            await client.get("/api/status")
+            await client.post("/api/markers", json={"kind": "note", "text": "hr 99 bpm"},
+                              headers=srv.auth)
+            await client.get("/api/status", headers={"X-Afterbeat-Token": "wrong"})
+            await client.get("/api/status", headers={"Host": "evil.example"})
+            for _ in range(100):
+                if srv.state.status.records >= len(records) + 1:
+                    break
+                await asyncio.sleep(0.02)
+    assert srv.state.status.records >= len(records)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert srv.token not in text
+    assert ticket not in text
+    health = re.compile(r"\b(hr|rr|bpm)\W*\d", re.IGNORECASE)
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [m for m in loud if health.search(m)]
