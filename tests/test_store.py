@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -43,6 +46,9 @@ from afterbeat.store import (
     StoreError,
 )
 from kill_writer import derived_notifications
+
+TESTS_DIR = Path(__file__).resolve().parent
+SRC_DIR = TESTS_DIR.parent / "src"
 
 HEADER = Header(
     started_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),
@@ -416,6 +422,30 @@ def test_locked_database_becomes_a_status(tmp_path: Path) -> None:
         assert recorder.record(Reconnect(t_s=2.0))
         assert recorder.status.unrecorded == 0
         assert recorder.close().recorded == 2
+
+
+def test_file_size_limit_from_the_kernel_becomes_a_status(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    child = subprocess.run(
+        [sys.executable, str(TESTS_DIR / "fsize_writer.py"), str(data)],
+        capture_output=True, text=True, check=False,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC_DIR),
+                                                         os.environ.get("PYTHONPATH", "")])),
+    )
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    assert report["written_before_failure"] > 0 and report["failing"]
+    assert report["unrecorded"] == 1 and "error" in report["error"]
+    assert report["resumed"] and report["final_unrecorded"] == 0
+    assert report["final_recorded"] == report["written_before_failure"] + 2
+    assert report["integrity"] == "ok"
+    with Store.open(data) as store:
+        summary = store.get_session(report["session_id"])
+        assert summary.status is SessionStatus.COMPLETE
+        records = list(store.iter_records(summary.id)[1])
+    assert len(records) == report["final_recorded"]
+    assert records[-1] == Marker(t_s=float(report["written_before_failure"] + 1),
+                                 kind=MarkerKind.NOTE, text="after")
 
 
 def test_recorder_starts_late_when_the_first_write_fails(tmp_path: Path) -> None:

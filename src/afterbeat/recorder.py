@@ -10,6 +10,7 @@ recording, so nothing downstream computes across it.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
@@ -104,7 +105,7 @@ class Recorder:
         if not self._closed and self._flush() and self._session_id is not None:
             try:
                 self._store.end_session(self._session_id, end_t_s=end_t_s)
-            except AfterbeatError as exc:
+            except (AfterbeatError, OSError, sqlite3.Error) as exc:
                 self._fail(exc)
         self._closed = True
         return self.status
@@ -118,7 +119,7 @@ class Recorder:
                 self._last_seq = self._store.append(self._session_id, self._pending[0])
                 self._pending.popleft()
                 self._recorded += 1
-        except AfterbeatError as exc:
+        except (AfterbeatError, OSError, sqlite3.Error) as exc:  # never into the stream
             self._fail(exc)
             return False
         if self._failing:
@@ -138,7 +139,7 @@ class Recorder:
                                Reconnect(t_s=max(self._reconnect_t_s, next_t_s)))
             self._reconnect_t_s = None
 
-    def _fail(self, exc: AfterbeatError) -> None:
+    def _fail(self, exc: Exception) -> None:
         if not self._failing:
             log.warning("recording failed, the live view goes on: %s", exc)
         self._failing = True

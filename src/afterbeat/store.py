@@ -240,10 +240,13 @@ class _SessionLock:
         """Let go of the lock; remove the file when the session is finished."""
         if self._fd is None:
             return
-        if unlink:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
+        os.close(self._fd)  # before unlinking: Windows cannot remove an open file
         self._fd = None
+        if unlink:
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:  # a stale lock file is harmless: recovery removes it
+                log.debug("could not remove %s: %s", self.path, exc)
 
 
 def _row_of(record: Record) -> tuple[float, str, float | None, bytes | None, str | None]:
@@ -370,7 +373,10 @@ class Store:
     def start_session(self, header: Header, source: str) -> int:
         """Create a session in ``recording`` status and hold its lock; return its id."""
         token = uuid.uuid4().hex
-        lock = _SessionLock.acquire(self._lock_path(token))
+        try:
+            lock = _SessionLock.acquire(self._lock_path(token))
+        except OSError as exc:
+            raise RecordingFailed(f"could not start a session: {exc}") from exc
         assert lock is not None  # a fresh random name
         try:
             rows = self._write(
@@ -477,9 +483,12 @@ class Store:
 
     def _status(self, session_id: int) -> SessionStatus:
         with self._mutex:
-            row = self._conn.execute(
-                "SELECT status FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
+            try:
+                row = self._conn.execute(
+                    "SELECT status FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not read session {session_id}: {exc}") from exc
         if row is None:
             raise SessionNotFound(f"no session {session_id}")
         return SessionStatus(row[0])
