@@ -141,11 +141,20 @@ def test_low_quality_holds_state_as_unknown_without_new_suggestions() -> None:
                      (400.0, 600.0, level(HIGH, coverage=0.7)),
                      (600.0, 700.0, level(HIGH))])
     st = states(events)
-    assert (400.0, WatchState.UNKNOWN) in st
+    assert (415.0, WatchState.UNKNOWN) in st  # after 15 s of patchy signal
     assert (600.0, WatchState.ELEVATED) in st  # held level comes back
     assert [s.t_s for s in suggestions(events)] == [300.0]
     unknown = [e for e in events if isinstance(e, StateChange) and e.state is WatchState.UNKNOWN]
     assert "patchy" in unknown[0].reason
+
+
+def test_short_patchy_moments_keep_the_shown_state() -> None:
+    w = AfterSessionWatch(S)
+    w.session_end(0.0)
+    events = run(w, [(0.0, 400.0, level(HIGH)), (400.0, 410.0, level(HIGH, corrected_pct=9.0)),
+                     (410.0, 500.0, level(HIGH))])
+    assert WatchState.UNKNOWN not in [s for _, s in states(events)]
+    assert w.state is WatchState.ELEVATED
 
 
 def test_movement_guard_pauses_then_resumes_after_washout() -> None:

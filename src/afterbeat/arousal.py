@@ -74,6 +74,9 @@ class Settings:
     min_baseline_span_s: float = 60.0
     """Least span (s) of valid 5-s values a resting recording must give to count."""
     # Watch
+    unknown_after_s: float = 15.0
+    """Patchy signal or missing beats show as unknown only after lasting this long (s);
+    movement shows at once."""
     grace_s: float = 300.0
     """After the session end, observe this long before suggesting anything."""
     activated_index: float = 1.0

@@ -2,9 +2,10 @@
 
 Pure. From the 5-s readings after the session_end marker:
 - time to settle: session end to the first moment the index had stayed <= 0.75 for 2 min;
-- HR half-recovery time: ``HR(t) = c + (h0 - c) * exp(-(t - t0) / tau)`` fitted with
-  ``scipy.optimize.curve_fit`` over the first 20 min, ``T1/2 = tau * ln 2``, with the fitted
-  plateau's residual against the baseline heart rate (``c - base``);
+- HR half-recovery time: ``HR(t) = c + (h0 - c) * exp(-(t - tp) / tau)`` fitted with
+  ``scipy.optimize.curve_fit`` over 20 min from the heart-rate peak ``tp`` of the first 5 min
+  after the session end (heart rate often still climbs for a moment), ``T1/2 = tau * ln 2``,
+  with the fitted plateau's residual against the baseline heart rate (``c - base``);
 - share of ln RMSSD recovered at 10 min: ``(lnR(t0+10 min) - lnR(t0)) / (base - lnR(t0))``.
 Curve fits are used rather than difference scores (Christenfeld 2000). None means "could not
 be measured" and ``notes`` says why.
@@ -26,7 +27,7 @@ from afterbeat.baseline import Baseline
 
 __all__ = ["RecoveryMetrics", "RecoverySample", "recovery_metrics"]
 
-_NEAR_S = 30.0
+_NEAR_S = 60.0
 """A value counts as "at" a time when it lies within this many seconds of it."""
 _MIN_FIT_POINTS = 24
 _MIN_DECLINE_BPM = 2.0
@@ -99,8 +100,14 @@ def _value_near(
 
 
 def _fit_half_recovery(
-    samples: Sequence[RecoverySample], t0: float, span_s: float, notes: list[str]
+    samples: Sequence[RecoverySample], t0: float, span_s: float, peak_within_s: float,
+    notes: list[str],
 ) -> tuple[float | None, float | None]:
+    early = [s for s in samples
+             if s.heart_rate_bpm is not None and t0 <= s.t_s <= t0 + peak_within_s]
+    if early:
+        peak = max(early, key=lambda s: (s.heart_rate_bpm or 0.0, -s.t_s))
+        t0 = peak.t_s
     points = [
         (s.t_s - t0, s.heart_rate_bpm)
         for s in samples
@@ -116,22 +123,22 @@ def _fit_half_recovery(
     if head - tail < _MIN_DECLINE_BPM:
         notes.append("heart rate did not come down after the session end: nothing to fit")
         return None, None
-    lo = float(hr.min()) - 30.0
-    hi = float(hr.max()) + 30.0
+    lo = float(hr.min())
+    hi = float(hr.max())
     try:
         params, _ = curve_fit(
             _decay,
             t,
             hr,
-            p0=(head, tail, max(60.0, float(t[-1]) / 4.0)),
-            bounds=((lo, lo, 5.0), (hi, hi, 4.0 * span_s)),
-            maxfev=2000,
+            p0=(head, min(max(tail, lo - 4.0), hi - 1e-3), max(60.0, float(t[-1]) / 4.0)),
+            bounds=((lo, lo - 5.0, 5.0), (hi + 10.0, hi, 2.0 * span_s)),
+            maxfev=4000,
         )
     except (RuntimeError, ValueError) as exc:
         notes.append(f"the recovery curve fit did not converge ({exc.__class__.__name__})")
         return None, None
     h0, c, tau = (float(v) for v in params)
-    if h0 - c < _MIN_DECLINE_BPM or tau >= 4.0 * span_s * 0.999:
+    if h0 - c < _MIN_DECLINE_BPM or tau > span_s:
         notes.append("heart rate came down too slowly to fit within the window")
         return None, None
     return tau * math.log(2.0), c
@@ -152,7 +159,8 @@ def recovery_metrics(
     within = time_to_settle is not None and time_to_settle <= settings.grace_s
     if time_to_settle is None:
         notes.append("readings did not settle near the resting baseline during the recording")
-    half, plateau = _fit_half_recovery(after, t0, settings.recovery_fit_span_s, notes)
+    half, plateau = _fit_half_recovery(after, t0, settings.recovery_fit_span_s,
+                                       settings.grace_s, notes)
     residual = None
     base_hr = None if baseline is None else baseline.heart_rate_bpm
     if plateau is not None and base_hr is not None:

@@ -15,6 +15,7 @@ Rules (defaults in :class:`~afterbeat.arousal.Settings`):
   it is said so), then one suggestion per elevated stretch, and a second, gentler one if still
   elevated 10 min after the first; nothing is suggested before a session end or more than
   3 h after it.
+Short patches of unscored readings (under 15 s) keep the shown state; movement shows at once.
 Every state change carries a plain-words reason about activation relative to the person's
 own baseline; nothing here is an alarm.
 """
@@ -113,6 +114,7 @@ class AfterSessionWatch:
         self._episode_suggestions = 0
         self._elevated_since_s: float | None = None
         self._last_suggestion_s: float | None = None
+        self._unscored_since_s: float | None = None
         span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
         self._history: deque[_Update] = deque(maxlen=int(span / settings.metrics_interval_s) + 4)
 
@@ -153,10 +155,16 @@ class AfterSessionWatch:
         high = a is not None and a >= s.elevated_index and reading.meets_effect_floor(s)
         self._history.append(_Update(t, a is not None, a if a is not None else math.nan, high))
         if a is None:
+            if self._unscored_since_s is None:
+                self._unscored_since_s = t
             reason = _UNSCORED_REASON.get(reading.quality, "Holding: no reading right now.")
             if self.level is None:
                 return self._show(t, WatchState.CALIBRATING, reason)
-            return self._show(t, WatchState.UNKNOWN, reason)
+            if (reading.quality is Quality.MOVEMENT
+                    or t - self._unscored_since_s >= s.unknown_after_s - 1e-9):
+                return self._show(t, WatchState.UNKNOWN, reason)
+            return []
+        self._unscored_since_s = None
         events: list[WatchEvent] = []
         level = self.level
         new_level = level
