@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sessions",
     "analyze",
     "scan", "record",
+    "serve", "demo",
 )
 
 

@@ -1,0 +1,65 @@
+"""``afterbeat demo``: the dashboard on the bundled recording, no strap needed.
+
+The bundled ``afterbeat/data/demo.jsonl`` (real Holter RR re-encoded as notifications, with
+illustrative baseline and session markers) is replayed at ``--speed`` (default 15: the
+45-minute story plays in about three minutes) through exactly the live path, and recorded
+like a live session, but into ``<data-dir>/demo`` so it never mixes with real sessions. A
+reset's pacer always runs in real time: its timeline is on the wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+from pathlib import Path
+
+from afterbeat.cli.common import data_dir_from
+from afterbeat.cli.serve import add_server_options, run_server
+from afterbeat.paths import ensure_private_dir
+from afterbeat.sources import Source
+
+__all__ = ["DEFAULT_SPEED", "demo_recording", "register", "run"]
+
+DEFAULT_SPEED = 15.0
+"""Session seconds per real second: the 45-minute demo story in about three minutes."""
+
+
+def demo_recording() -> Path:
+    """Path of the bundled demo recording."""
+    return Path(str(importlib.resources.files("afterbeat") / "data" / "demo.jsonl"))
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if not 0.1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError("speed must be between 0.1 and 10000")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``demo`` sub-command."""
+    parser = subparsers.add_parser(
+        "demo", help="run the dashboard on the bundled demo recording",
+        description="Replay the bundled recording (real heart-rate data, illustrative markers) "
+        "through the live dashboard. Its data is kept apart, in <data-dir>/demo.")
+    parser.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
+                        help=f"replay speed, session seconds per second (default "
+                        f"{DEFAULT_SPEED:g}: about three minutes)")
+    parser.add_argument("--recording", type=Path, default=None,
+                        help="replay this session file instead of the bundled one")
+    add_server_options(parser, lan=False)
+    parser.set_defaults(run=run)
+
+
+def open_replay(path: Path, speed: float) -> Source:
+    """A replay source of ``path`` at ``speed`` (the live pipeline's replay path)."""
+    from afterbeat.sources.replay import ReplaySource
+
+    return ReplaySource(path, speed=speed)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the dashboard on the demo recording."""
+    data_dir = ensure_private_dir(data_dir_from(args) / "demo")
+    source = open_replay(args.recording or demo_recording(), args.speed)
+    return run_server(args, data_dir, source, demo=True)

@@ -1,0 +1,194 @@
+"""``afterbeat serve``: the dashboard for a live strap, on http://127.0.0.1:8765 by default.
+
+Also holds the runner shared with ``afterbeat demo``: bind the socket first (so ``--port 0``
+works), build the app with that port, write ``server.json`` (url, port, pid, token; mode
+0600) into the data directory, open the browser on a one-time launch link, run uvicorn
+with the access log and proxy headers off, and remove ``server.json`` at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import socket
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.errors import AfterbeatError
+from afterbeat.security import LaunchTickets, SecurityPolicy
+from afterbeat.server import ServerSettings, create_app
+from afterbeat.sources import Source
+from afterbeat.store import Store
+
+__all__ = ["SERVER_FILE", "add_server_options", "register", "run", "run_server"]
+
+log = logging.getLogger(__name__)
+
+SERVER_FILE = "server.json"
+LOOPBACK_BINDS = ("127.0.0.1", "::1", "localhost")
+
+
+class ServeError(AfterbeatError):
+    """The server cannot start as asked (port taken, unsafe bind, --lan without a host)."""
+
+
+def add_server_options(parser: argparse.ArgumentParser, *, lan: bool = True) -> None:
+    """``--port``, ``--host``, ``--no-open`` (and ``--lan`` with TLS files for serve)."""
+    parser.add_argument("--port", type=int, default=8765,
+                        help="TCP port (default 8765; 0 picks a free one)")
+    parser.add_argument("--host", default=None,
+                        help="address to listen on (default 127.0.0.1; others need --lan)")
+    parser.add_argument("--no-open", action="store_true", help="do not open the browser")
+    if lan:
+        parser.add_argument("--lan", metavar="HOST", default=None,
+                            help="also serve on your network under this host name or address "
+                            "(the token is required; the page says it is visible)")
+        parser.add_argument("--tls-cert", type=Path, default=None,
+                            help="with --lan: serve HTTPS with this certificate (PEM)")
+        parser.add_argument("--tls-key", type=Path, default=None,
+                            help="with --lan: the certificate's private key (PEM)")
+    add_data_dir_option(parser)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` sub-command."""
+    parser = subparsers.add_parser(
+        "serve", help="run the dashboard for a live heart-rate strap",
+        description="Connect to a heart-rate strap and serve the dashboard on this computer "
+        "only (http://127.0.0.1:8765). A wellness tool for relaxation, not a medical device.")
+    parser.add_argument("--device", default=None,
+                        help="strap address or name (default: the remembered strap, else the "
+                        "first one found)")
+    add_server_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _bind_host(args: argparse.Namespace) -> str:
+    host: str = args.host or ("0.0.0.0" if getattr(args, "lan", None) else "127.0.0.1")
+    if getattr(args, "lan", None) is None and host not in LOOPBACK_BINDS:
+        raise ServeError(f"refusing to listen on {host}: only loopback unless --lan HOST "
+                         "names the host the page is reached by")
+    lan = getattr(args, "lan", None)
+    if lan is not None:
+        if not lan.strip() or lan.strip() in ("0.0.0.0", "::", "*"):
+            raise ServeError("--lan needs the host name or address people type to reach this "
+                             "computer, e.g. --lan 192.168.1.20")
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(lan).is_unspecified:
+                raise ServeError("--lan needs a concrete host, not an unspecified address")
+    if bool(getattr(args, "tls_cert", None)) != bool(getattr(args, "tls_key", None)):
+        raise ServeError("--tls-cert and --tls-key go together")
+    return host
+
+
+def _open_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                         "choose another with --port") from exc
+    sock.listen(64)
+    sock.setblocking(False)
+    return sock
+
+
+def write_server_file(data_dir: Path, info: dict[str, Any]) -> Path:
+    """Write ``server.json`` with mode 0600 (it holds the token)."""
+    path = data_dir / SERVER_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(info, handle)
+    return path
+
+
+def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
+               demo: bool = False, banner: Callable[[str], None] | None = None) -> int:
+    """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``."""
+    host = _bind_host(args)
+    sock = _open_socket(host, args.port)
+    port = int(sock.getsockname()[1])
+    lan = getattr(args, "lan", None)
+    https = bool(getattr(args, "tls_cert", None))
+    policy = SecurityPolicy.for_launch(port, lan)
+    if https:
+        policy = SecurityPolicy(port=port, token=policy.token, lan_host=lan, https=True)
+    tickets = LaunchTickets()
+    store = Store.open(data_dir)
+    settings = ServerSettings(port=port, host=host, lan_host=lan, demo=demo)
+    app = create_app(settings, source, store, policy=policy, tickets=tickets)
+    scheme = "https" if https else "http"
+    url = f"{scheme}://{lan or '127.0.0.1'}:{port}"
+    launch_url = f"{url}/?launch={tickets.issue()}"
+    server_file = write_server_file(data_dir, {
+        "url": url, "port": port, "pid": os.getpid(), "token": policy.token,
+        "launch_url": launch_url, "demo": demo})
+    say = banner or (lambda text: print(text, flush=True))
+    if lan:
+        say(f"*** afterbeat is VISIBLE ON YOUR NETWORK at {url} (listening on {host}). ***\n"
+            "*** Anyone who gets the link below can see your readings: stop with Ctrl+C when "
+            "you are done. ***")
+    say(f"afterbeat {'demo ' if demo else ''}is running at {url}")
+    say(f"Open this link once in your browser (it logs the browser in): {launch_url}")
+    config = uvicorn.Config(app, access_log=False, proxy_headers=False, server_header=False,
+                            log_level="warning", lifespan="on", ws="none",
+                            ssl_certfile=getattr(args, "tls_cert", None),
+                            ssl_keyfile=getattr(args, "tls_key", None))
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        if not args.no_open:
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            if server.started:
+                with contextlib.suppress(Exception):
+                    webbrowser.open(launch_url)
+        await serving
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server_file.unlink(missing_ok=True)
+        store.close()
+        sock.close()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the dashboard for a live strap (the strap used is remembered for next time)."""
+    from afterbeat.sources.ble import (
+        BleSource,
+        backend_from_env,
+        remember_strap,
+        remembered_strap,
+    )
+
+    data_dir = data_dir_from(args)
+    device = args.device
+    if device is None:
+        remembered = remembered_strap(data_dir)
+        device = remembered[0] if remembered is not None else None
+    source = BleSource(device=device, backend=backend_from_env())
+    try:
+        return run_server(args, data_dir, source)
+    finally:
+        if source.connected_address:
+            with contextlib.suppress(OSError):
+                remember_strap(data_dir, source.connected_address, source.connected_name)
