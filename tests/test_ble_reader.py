@@ -42,6 +42,7 @@ from afterbeat.sources.ble import (
     BleSource,
     backend_from_env,
     looks_like_address,
+    remembered_strap,
 )
 from afterbeat.sources.ble_policy import DuplicateFilter, QualityTracker, backoff_s
 from afterbeat.sources.replay_backend import (
@@ -501,3 +502,39 @@ def test_strap_without_contact_support_never_warns_about_contact() -> None:
     contacts = [r.value for r in run.records
                 if isinstance(r, DeviceEvent) and r.kind is DeviceEventKind.CONTACT]
     assert contacts == ["not_supported"]
+
+
+def test_the_gap_ends_when_the_link_is_back_before_the_per_connection_reads() -> None:
+    links = (Link(part(0, 10), LinkEnd.DROP, hidden_s=3.0), Link(part(10, 20), LinkEnd.SILENCE))
+    run = play(StrapScript(links=links))
+    records = run.records
+    up = next(i for i, r in enumerate(records) if isinstance(r, Reconnect))
+    infos = [i for i, r in enumerate(records)
+             if isinstance(r, DeviceEvent) and r.value == "address=F0:0D:00:00:0D:01"]
+    assert len(infos) == 2 and infos[0] < up < infos[1]
+
+
+def test_remembers_the_strap_in_the_data_dir_and_uses_it_next_time(tmp_path: Path) -> None:
+    async def main(device: str | None, script: StrapScript) -> BleSource:
+        world = ReplayWorld(script)
+        loop = asyncio.get_running_loop()
+        source = BleSource(device=device, data_dir=tmp_path, backend=world.backend(),
+                           clock=loop.time)
+
+        async def consume() -> None:
+            async for _ in source.stream():
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(5.0)
+        await source.aclose()
+        await task
+        return source
+
+    first = run_virtual(main(None, StrapScript(links=(Link(part(0, 3), LinkEnd.SILENCE),))))
+    assert first.connected_address == "F0:0D:00:00:0D:01"
+    assert remembered_strap(tmp_path) == ("F0:0D:00:00:0D:01", "Polar H10 0A1B2C3D")
+    other = StrapScript(links=(Link(part(0, 3), LinkEnd.SILENCE),), address="AA:00:00:00:00:02",
+                        name="Polar H10 99999999")
+    second = run_virtual(main(None, other))  # only the remembered strap is ever connected
+    assert second.device == "F0:0D:00:00:0D:01" and second.connected_address is None

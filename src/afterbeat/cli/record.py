@@ -15,12 +15,7 @@ from afterbeat.heart_rate import SensorContact, decode_measurement
 from afterbeat.recorder import Recorder, RecorderStatus
 from afterbeat.session_file import Record
 from afterbeat.sources import SourceStatus
-from afterbeat.sources.ble import (
-    BleSource,
-    backend_from_env,
-    remember_strap,
-    remembered_strap,
-)
+from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
 from afterbeat.store import Store
 
 __all__ = ["LiveLine", "register", "run"]
@@ -92,32 +87,25 @@ class LiveLine:
 
 
 async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> RecorderStatus | None:
-    device = args.device
-    if device is None:
+    if args.device is None:
         remembered = remembered_strap(data_dir)
         if remembered is not None:
-            device = remembered[0]
-            print(f"using the remembered strap {remembered[1] or ''} {device} "
+            print(f"using the remembered strap {remembered[1] or ''} {remembered[0]} "
                   "(--device to choose another)", file=sys.stderr)
-    source = BleSource(device=device, backend=backend_from_env())
+    source = BleSource(device=args.device, data_dir=data_dir, backend=backend_from_env())
     line = LiveLine()
     recorder: Recorder | None = None
-    remembered_address: str | None = None
     tty = sys.stderr.isatty()
     last_state = ""
 
     async def consume() -> None:
-        nonlocal recorder, remembered_address, last_state
+        nonlocal recorder, last_state
         async for item in source.stream():
             line.update(item)
             if not isinstance(item, SourceStatus):
                 if recorder is None:
                     recorder = Recorder(store, source.header, "ble")
                 recorder.record(item)
-            address = source.connected_address
-            if address is not None and address != remembered_address:
-                remember_strap(data_dir, address, source.connected_name)
-                remembered_address = address
             text = line.render(recorder.status if recorder else None, source.now_s())
             if tty:
                 sys.stderr.write("\r" + text[:160].ljust(100))

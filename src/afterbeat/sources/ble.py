@@ -273,6 +273,8 @@ class BleSource:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     name: str = "ble"
+    data_dir: Path | None = None
+    """If set: use the strap remembered there when ``device`` is None, remember the one used."""
     counters: BleCounters = field(default_factory=BleCounters)
     connected_address: str | None = None
     connected_name: str | None = None
@@ -292,8 +294,13 @@ class BleSource:
     _quality: QualityTracker = field(default_factory=QualityTracker)
     _battery_pct: int | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _gap_open: bool = False
 
     def __post_init__(self) -> None:
+        if self.device is None and self.data_dir is not None:
+            remembered = remembered_strap(self.data_dir)
+            if remembered is not None:
+                self.device = remembered[0]
         self._stop = asyncio.Event()
         self._t0 = self.clock()
         self._wall0 = self.wall_clock()
@@ -416,8 +423,8 @@ class BleSource:
 
     async def _run_links(self) -> None:
         attempt = 0
-        gap_open = False
         while not self._closing:
+            gap_open = self._gap_open
             state = ConnectionState.RECONNECTING if gap_open else ConnectionState.SCANNING
             self._status(state, "looking for the strap", attempt=attempt or None)
             try:
@@ -451,9 +458,11 @@ class BleSource:
                 continue
             attempt = 0
             self.counters.connections += 1
-            if gap_open:
-                self._emit(Reconnect(self.now_s()))
-                gap_open = False
+            if self.data_dir is not None and self.connected_address is not None:
+                try:
+                    remember_strap(self.data_dir, self.connected_address, self.connected_name)
+                except OSError as exc:
+                    log.warning("cannot remember the strap: %s", exc)
             self._status(ConnectionState.STREAMING, "streaming")
             reason = await self._hold()
             lost_t_s = self.now_s()
@@ -462,7 +471,7 @@ class BleSource:
                 break
             log.warning("strap link lost (%s); reconnecting", reason)
             self._emit(Disconnect(lost_t_s, reason))
-            gap_open = True
+            self._gap_open = True
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
@@ -564,6 +573,7 @@ class BleSource:
         return on_measurement
 
     async def _open(self, client: BleakClient, device: BLEDevice, attempt: int) -> bool:
+        reconnected = self._gap_open
         self.connected_name = device.name
         self._status(ConnectionState.CONNECTING, f"connecting to {device.name or device.address}",
                      attempt=attempt or None)
@@ -572,6 +582,9 @@ class BleSource:
                 await client.connect()
             if self._drop_reason is not None:
                 return False
+            if self._gap_open:  # the link is back: the gap ends now, before the reads
+                self._emit(Reconnect(self.now_s()))
+                self._gap_open = False
             self.connected_address = device.address
             await self._read_facts(client, device)
             self._last_rx_mono_s = self.clock()
@@ -580,8 +593,13 @@ class BleSource:
         except (BleakError, TimeoutError, OSError, EOFError) as exc:
             self._drop_reason = f"connect failed: {exc or type(exc).__name__}"
             log.info("connect attempt failed: %s", self._drop_reason)
-            return False
-        return self._drop_reason is None
+        if self._drop_reason is None:
+            return True
+        if self.connected_address is not None and not self._gap_open and reconnected:
+            # The link came back but failed before streaming: the gap reopens.
+            self._emit(Disconnect(self.now_s(), self._drop_reason))
+            self._gap_open = True
+        return False
 
     async def _read(self, client: BleakClient, uuid: str) -> bytes | None:
         try:
