@@ -25,6 +25,7 @@ export class TimeChart {
     this.band = null; // {lo, hi}
     this.marks = []; // {t, label}
     this.spans = []; // {t0, t1, label}: shaded periods (baseline, session, resets)
+    this.extra = null; // {points, color}: a second, dashed line (e.g. ratings after resets)
     this.dirty = true;
     this.size = { w: 0, h: 0, dpr: 1 };
     this.observer = new ResizeObserver(() => this.requestDraw());
@@ -74,6 +75,12 @@ export class TimeChart {
   addMark(tS, label) {
     if (typeof tS !== 'number' || !Number.isFinite(tS)) return;
     this.marks.push({ t: tS, label: String(label ?? '') });
+    this.requestDraw();
+  }
+
+  /** A second, dashed line drawn on the same axes (null removes it). */
+  setExtra(points, color) {
+    this.extra = points ? { points: points.map(([t, v]) => [t, typeof v === 'number' && Number.isFinite(v) ? v : null]), color } : null;
     this.requestDraw();
   }
 
@@ -143,6 +150,9 @@ export class TimeChart {
     let lo = Infinity;
     let hi = -Infinity;
     for (const p of inView) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
+    for (const p of this.extra?.points ?? []) {
+      if (p[1] !== null && p[0] >= x0 && p[0] <= x1) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); }
+    }
     if (this.band) { lo = Math.min(lo, this.band.lo); hi = Math.max(hi, this.band.hi); }
     if (!Number.isFinite(lo)) { lo = 0; hi = this.options.minSpan; }
     const span = Math.max(hi - lo, this.options.minSpan);
@@ -270,6 +280,28 @@ export class TimeChart {
       prevT = t;
     }
     ctx.stroke();
+    if (this.extra) {
+      ctx.strokeStyle = this.extra.color;
+      ctx.fillStyle = this.extra.color;
+      ctx.setLineDash([5, 4]);
+      ctx.beginPath();
+      let on = false;
+      for (const [t, v] of this.extra.points) {
+        if (v === null) { on = false; continue; }
+        if (on) ctx.lineTo(X(t), Y(v)); else ctx.moveTo(X(t), Y(v));
+        on = true;
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      if (this.options.dots) {
+        for (const [t, v] of this.extra.points) {
+          if (v === null) continue;
+          ctx.beginPath();
+          ctx.arc(X(t), Y(v), 3, 0, Math.PI * 2);
+          ctx.fill();
+        }
+      }
+    }
     if (this.options.dots) {
       ctx.fillStyle = this.options.color;
       for (const [t, v] of inView) {

@@ -191,7 +191,9 @@ export class PacerView {
     if (!timeline) return;
     const nowS = clockNowS(timeline, this.sessionNowS);
     const origin = timeline.origin_s ?? timeline.start_s;
-    if (timeline.end_s !== null && timeline.end_s !== undefined) {
+    if (!this.el.movement.hidden) {
+      setText(this.el.total, ''); // the timer shows the time left
+    } else if (timeline.end_s !== null && timeline.end_s !== undefined) {
       setText(this.el.total, `${clockText(timeline.end_s - nowS)} left of this reset`);
     } else {
       setText(this.el.total, `${clockText(nowS - origin)} so far`);

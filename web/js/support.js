@@ -1,7 +1,9 @@
-// Support: the not-a-medical-device line, the plan's contact text and crisis lines by locale.
+// Support: the not-a-medical-device line, the plan's words and contact, crisis lines by locale.
 
 import { api } from './api.js';
 import { byId, clear, h, setText } from './dom.js';
+
+const LOCALE = /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,3})?$/;
 
 export class SupportView {
   constructor() {
@@ -13,44 +15,57 @@ export class SupportView {
   }
 
   async show() {
-    await Promise.all([this.loadPlan(), this.loadLines()]);
+    const plan = await this.loadPlan();
+    await this.loadLines(plan);
   }
 
   async loadPlan() {
     try {
-      const data = (await api.get('/api/plan')) ?? {};
-      const plan = data.plan ?? data;
-      const coping = plan.coping_text ?? plan.coping ?? '';
-      const contact = plan.contact_text ?? plan.contact ?? plan.therapist_contact ?? '';
-      setText(this.coping, typeof coping === 'string' ? coping : '');
-      setText(this.contact, typeof contact === 'string' ? contact : '');
+      const plan = (await api.get('/api/plan')) ?? {};
+      const coping = typeof plan.coping_text === 'string' ? plan.coping_text : '';
+      const contact = typeof plan.contact_text === 'string' ? plan.contact_text : '';
+      setText(this.coping, coping);
+      setText(this.contact, contact);
       this.planBox.hidden = !coping && !contact;
+      return plan;
     } catch {
       this.planBox.hidden = true;
+      return {};
     }
   }
 
-  async loadLines() {
-    const locale = navigator.language || 'en-US';
+  /** The plan's locale wins (the server uses it when none is asked); else the browser's. */
+  async loadLines(plan) {
+    let query = '';
+    if (!plan.locale) {
+      const parts = String(navigator.language || '').split('-');
+      const locale = parts.length > 2 ? `${parts[0]}-${parts[parts.length - 1]}` : parts.join('-');
+      if (LOCALE.test(locale)) query = `?locale=${encodeURIComponent(locale)}`;
+    }
     clear(this.lines);
     try {
-      const data = (await api.get(`/api/crisis-lines?locale=${encodeURIComponent(locale)}`)) ?? {};
-      const entries = Array.isArray(data) ? data : (data.lines ?? data.entries ?? []);
-      for (const e of entries) {
-        const number = e.number ?? e.phone ?? '';
-        const checked = e.checked ?? e.checked_on ?? e.date_checked ?? '';
-        this.lines.append(h('li', {},
-          h('strong', {}, String(e.name ?? '')),
-          number ? h('span', { class: 'crisis-number' }, ` ${number}`) : null,
-          e.description ? h('div', { class: 'small' }, String(e.description)) : null,
-          h('div', { class: 'small muted' },
-            e.source_url ? `Source: ${e.source_url}` : '',
-            checked ? ` (checked ${checked})` : '')));
+      const data = (await api.get(`/api/crisis-lines${query}`)) ?? {};
+      for (const line of data.lines ?? []) this.lines.append(lineItem(line));
+      if (!(data.lines ?? []).length) {
+        this.lines.append(h('li', { class: 'muted' }, data.note || 'No lines are listed for your region yet. Your local emergency number is always there.'));
+      } else if (data.note) {
+        this.lines.append(h('li', { class: 'small muted' }, data.note));
       }
-      if (!entries.length) this.lines.append(h('li', { class: 'muted' }, 'No lines listed for your region yet. Your local emergency number is always there.'));
-      setText(this.localeNote, `Shown for ${data.locale ?? locale}.`);
+      setText(this.localeNote, data.locale ? `Chosen for ${data.locale}.` : '');
     } catch {
       this.lines.append(h('li', { class: 'muted' }, 'The list of lines is not available right now. Your local emergency number is always there.'));
     }
   }
+}
+
+function lineItem(line) {
+  const dial = String(line.dial ?? '').replace(/[^0-9+]/g, '');
+  return h('li', {},
+    h('div', { class: 'crisis-head' },
+      h('strong', {}, String(line.name ?? '')),
+      dial ? h('a', { class: 'crisis-number', href: `tel:${dial}` }, String(line.number ?? dial)) : null),
+    line.description ? h('div', { class: 'small' }, String(line.description)) : null,
+    h('div', { class: 'small muted' },
+      'Source: ', String(line.source_url ?? ''),
+      line.checked ? `, checked ${line.checked}` : ''));
 }

@@ -1,4 +1,4 @@
-// Trends across sessions, the learned summary, and the gentle therapist hint.
+// Trends across sessions, the learned summary, and the gentle therapist hint (never an alarm).
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
@@ -14,8 +14,9 @@ export class TrendsView {
     this.lines = byId('trends-lines');
     this.hint = byId('trends-hint');
     const indexLabel = (i) => `session ${i}`;
-    this.settle = new TimeChart(byId('trend-settle'), { color: '#3f7f7a', minSpan: 5, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel });
-    this.ratings = new TimeChart(byId('trend-ratings'), { color: '#6a6fa8', minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel });
+    const common = { minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel };
+    this.settle = new TimeChart(byId('trend-settle'), { ...common, color: '#3f7f7a' });
+    this.ratings = new TimeChart(byId('trend-ratings'), { ...common, color: '#6a6fa8' });
   }
 
   async show() {
@@ -26,36 +27,26 @@ export class TrendsView {
       setText(this.summary, `Could not load trends: ${error.message}`);
       return;
     }
-    const summary = data.summary ?? data.learned_summary ?? data.text;
-    const lines = Array.isArray(summary) ? summary : (Array.isArray(data.lines) ? data.lines : []);
-    setText(this.summary, typeof summary === 'string' && summary ? summary
-      : (lines.length ? 'What afterbeat has noticed so far:' : 'Trends appear after a few sessions with resets.'));
+    // summary: plain-words lines from afterbeat.trends.learned_summary, first one leads.
+    const summary = Array.isArray(data.summary) ? data.summary.map(String) : [];
+    setText(this.summary, summary[0] ?? 'Trends appear after a few sessions with resets.');
     clear(this.lines);
-    for (const line of lines) this.lines.append(h('li', {}, typeof line === 'string' ? line : String(line.text ?? '')));
+    for (const line of summary.slice(1)) this.lines.append(h('li', {}, line));
 
-    const sessions = data.sessions ?? data.points ?? data.time_to_settle ?? [];
-    const settle = [];
-    const ratings = [];
-    sessions.forEach((s, i) => {
-      const x = i + 1;
-      const minutes = num(s.time_to_settle_min) ?? (num(s.time_to_settle_s) !== null ? s.time_to_settle_s / 60 : null) ?? (num(s) !== null ? s / 60 : null);
-      settle.push([x, minutes]);
-      const rating = num(s.rating) ?? num(s.rating_before) ?? num(s.mean_rating);
-      ratings.push([x, rating]);
-    });
-    this.settle.setPoints(settle);
-    this.ratings.setPoints(ratings);
+    // one point per session, oldest first
+    const sessions = Array.isArray(data.sessions) ? data.sessions : [];
+    this.settle.setPoints(sessions.map((s, i) => [i + 1, num(s.time_to_settle_s) === null ? null : s.time_to_settle_s / 60]));
+    this.ratings.setPoints(sessions.map((s, i) => [i + 1, num(s.rating_before)]));
+    this.ratings.setExtra(sessions.map((s, i) => [i + 1, num(s.rating_after)]), '#c9a46a');
+    byId('trend-settle').dataset.points = String(sessions.filter((s) => num(s.time_to_settle_s) !== null).length);
 
-    const hint = data.hint ?? data.therapist_hint;
+    const hint = data.hint;
     clear(this.hint);
+    this.hint.hidden = !hint;
     if (hint) {
-      const text = typeof hint === 'string' ? hint : (hint.text ?? hint.message ?? '');
-      const contact = typeof hint === 'object' ? (hint.contact ?? hint.contact_text ?? '') : '';
-      this.hint.append(h('h2', {}, 'Something to bring to your therapist'), h('p', {}, text));
-      if (contact) this.hint.append(h('p', {}, contact));
-      this.hint.hidden = !text && !contact;
-    } else {
-      this.hint.hidden = true;
+      this.hint.append(h('h2', {}, 'Something you might bring to your therapist'));
+      for (const reason of hint.reasons ?? []) this.hint.append(h('p', {}, String(reason)));
+      this.hint.append(h('p', {}, String(hint.text ?? '')));
     }
   }
 }
