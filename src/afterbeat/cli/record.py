@@ -76,7 +76,8 @@ class LiveLine:
         hr = f"{self.heart_rate_bpm} bpm" if self.heart_rate_bpm else "-- bpm"
         battery = f"{self.battery_pct} %" if self.battery_pct is not None else "-- %"
         parts = [f"HR {hr}", f"RR {self.rr_count}", f"battery {battery}", self.state]
-        if self.detail and self.state not in ("streaming", "connecting"):
+        if self.detail and self.detail != self.state and self.state not in (
+                "streaming", "connecting"):
             parts.append(self.detail)
         if recording is not None and recording.failing:
             parts.append(f"NOT RECORDING ({recording.unrecorded} unrecorded): "
