@@ -15,6 +15,7 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
 import webbrowser
 from collections.abc import Callable
@@ -160,11 +161,16 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
                     webbrowser.open(launch_url)
         await serving
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its graceful shutdown
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server_file.unlink(missing_ok=True)
         store.close()
         sock.close()
