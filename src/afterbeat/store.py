@@ -557,16 +557,16 @@ class Store:
 
     # -- export and erasure --------------------------------------------------------------
 
-    def export_path(self, session_id: int) -> Path:
-        """Where ``export`` puts a session by default (inside the data directory)."""
-        return self.data_dir / EXPORT_DIRNAME / f"session-{session_id}.jsonl"
+    def export_path(self, session_id: int, suffix: str = ".jsonl") -> Path:
+        """Where exports of a session go by default (inside the data directory, 0700)."""
+        folder = ensure_private_dir(self.data_dir / EXPORT_DIRNAME)
+        return folder / f"session-{session_id}{suffix}"
 
     def export(self, session_id: int, target: str | os.PathLike[str] | IO[str] | None = None
                ) -> Path | None:
         """Write a session as a JSONL session file (0600); return the path written, if any."""
         header, records = self.iter_records(session_id)
         if target is None:
-            ensure_private_dir(self.data_dir / EXPORT_DIRNAME)
             target = self.export_path(session_id)
         if isinstance(target, str | os.PathLike):
             path = Path(target)
@@ -577,7 +577,7 @@ class Store:
         return None
 
     def delete(self, session_id: int) -> bool:
-        """Erase a session, its results and default export; True when the WAL was emptied."""
+        """Erase a session, its results and default exports; True when the WAL was emptied."""
         with self._mutex:
             row = self._conn.execute(
                 "SELECT status, lock_token FROM sessions WHERE id = ?", (session_id,)
@@ -602,7 +602,8 @@ class Store:
             finally:
                 if lock is not None:
                     lock.release(unlink=True)
-            self.export_path(session_id).unlink(missing_ok=True)
+            for exported in (self.data_dir / EXPORT_DIRNAME).glob(f"session-{session_id}.*"):
+                exported.unlink(missing_ok=True)
             return self._checkpoint()
 
     def _checkpoint(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.export import write_rr_csv
 from afterbeat.session_file import Marker
 from afterbeat.store import SessionSummary, Store
 
@@ -57,10 +58,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     action("list", "list sessions: id, start, duration, status, notifications", with_id=False)
     action("show", "show one session: summary, record counts, markers and results")
-    export = action("export", "write one session as a JSONL session file (0600)")
+    export = action("export", "write one session as a JSONL session file or an RR table "
+                    "(CSV), 0600")
     export.add_argument("-o", "--output", metavar="FILE", default=None,
                         help="file to write, or '-' for standard output (default: "
-                        "exports/session-ID.jsonl in the data directory)")
+                        "exports/session-ID.jsonl or .csv in the data directory)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default=None,
+                        help="jsonl: the lossless session file (default); csv: one row per "
+                        "RR interval, raw 1/1024 s and ms (default: from the file suffix)")
     delete = action("delete", "erase one session for good (records, results, export)")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             case "show":
                 return _show(store, args.id, args.json)
             case "export":
-                return _export(store, args.id, args.output, args.json)
+                return _export(store, args.id, args.output, args.format, args.json)
             case _:
                 return _delete(store, args.id, args.yes, args.json)
 
@@ -132,17 +137,28 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
     return 0
 
 
-def _export(store: Store, session_id: int, output: str | None, as_json: bool) -> int:
+def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
+            as_json: bool) -> int:
+    if fmt is None:
+        fmt = "csv" if output and output.lower().endswith(".csv") else "jsonl"
+    header, records = store.iter_records(session_id)
     if output == "-":
         try:
-            store.export(session_id, sys.stdout)
+            if fmt == "csv":
+                write_rr_csv(sys.stdout, header, records)
+            else:
+                store.export(session_id, sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:  # e.g. piped into ``head``: the reader has what it wanted
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 0
-    path = store.export(session_id, Path(output) if output else None)
-    print(json.dumps({"id": session_id, "path": str(path)}) if as_json
+    path = Path(output) if output else store.export_path(session_id, f".{fmt}")
+    if fmt == "csv":
+        write_rr_csv(path, header, records)
+    else:
+        store.export(session_id, path)
+    print(json.dumps({"id": session_id, "path": str(path), "format": fmt}) if as_json
           else f"session {session_id} written to {path}")
     return 0
 
