@@ -125,7 +125,8 @@ def free_socket() -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running_server(data_dir: Path, source: Any = None, *, pipeline: Any = None,
-                         **settings: Any) -> AsyncIterator[Running]:
+                         log_level: str = "warning", **settings: Any
+                         ) -> AsyncIterator[Running]:
     """Serve ``create_app`` with uvicorn on a free loopback port inside the test's loop."""
     sock = free_socket()
     port = int(sock.getsockname()[1])
@@ -137,7 +138,8 @@ async def running_server(data_dir: Path, source: Any = None, *, pipeline: Any = 
                          policy=SecurityPolicy(port=port, token=token), tickets=tickets,
                          pipeline=pipeline)
         config = uvicorn.Config(app, access_log=False, proxy_headers=False,
-                                log_level="warning", server_header=False, lifespan="on",
+                                log_level=log_level, log_config=None, server_header=False,
+                                lifespan="on",
                                 ws="none", timeout_graceful_shutdown=1)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

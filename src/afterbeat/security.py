@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -47,6 +48,8 @@ __all__ = [
     "SecurityMiddleware",
     "SecurityPolicy",
 ]
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -188,6 +191,7 @@ def _is_json(content_type: str | None) -> bool:
 
 async def _send_json(send: Send, status: int, detail: str, code: str,
                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    log.debug("refused a request with %d (%s)", status, code)  # no headers, no query
     body = json.dumps({"detail": detail, "error": code}).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), *(extra or [])]
