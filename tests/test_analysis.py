@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from afterbeat.analysis import RESULT_KEYS, AnalysisInputError, analyze
 from afterbeat.cli import main
@@ -219,3 +221,33 @@ def test_cli_unreadable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     path.write_text("not a number\n", encoding="utf-8")
     assert main(["analyze", str(path)]) == 2
     assert "afterbeat:" in capsys.readouterr().err
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 700),
+    n_cuts=st.integers(0, 4),
+    correction=st.sampled_from(["auto", "none"]),
+)
+def test_any_beat_series_gives_finite_values_or_nulls_with_notes(
+    seed: int, n: int, n_cuts: int, correction: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    rr = np.round(800 + np.cumsum(rng.normal(0, 20, n)) * 0.3 + rng.normal(0, 30, n))
+    rr = np.clip(rr, 250, 2000)
+    if n:
+        rr[rng.integers(0, n, size=max(1, n // 100))] *= rng.choice([0.5, 2.0])
+    segment = np.searchsorted(np.sort(rng.integers(0, max(n, 1), n_cuts)), np.arange(n),
+                              side="right").astype(np.int64)
+    t_s = np.cumsum(rr) / 1000.0
+    data = analyze(t_s, rr, segment, correction=correction).to_json()  # type: ignore[arg-type]
+    assert list(data) == EXPECTED_KEYS
+    notes = data["notes"]
+    assert isinstance(notes, list)
+    for key in EXPECTED_KEYS[2:-1]:
+        value = data[key]
+        if value is None:
+            assert any(key in note for note in notes) or data["n_beats"] == 0, key
+        else:
+            assert isinstance(value, float) and np.isfinite(value), key
