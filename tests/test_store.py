@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from afterbeat.heart_rate import decode_measurement
@@ -463,3 +463,53 @@ def test_recorder_starts_late_when_the_first_write_fails(tmp_path: Path) -> None
         assert recorder.close().unrecorded == 0
         assert recorder.record(Reconnect(t_s=2.0)) is False  # closed: ignored, not raised
         assert len(list(opened.iter_records(recorder.session_id)[1])) == 2
+
+
+_steps = st.lists(st.sampled_from(["record", "record", "record", "full", "space"]),
+                  min_size=1, max_size=40)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=_steps, max_pending=st.integers(1, 4))
+def test_recorder_keeps_order_and_marks_every_loss(
+    store: Store, steps: list[str], max_pending: int
+) -> None:
+    store.limit_size(None)
+    recorder = Recorder(store, HEADER, "property", max_pending=max_pending)
+    sent: list[Record] = []
+    for step in steps:
+        if step == "full":
+            store.limit_size(1)
+        elif step == "space":
+            store.limit_size(None)
+        else:
+            sent.append(Marker(t_s=float(len(sent)), kind=MarkerKind.NOTE, text="y" * 900))
+            recorder.record(sent[-1])
+            status = recorder.status
+            assert status.unrecorded <= len(sent)
+            assert status.unrecorded == status.pending + status.dropped
+            assert status.pending <= max_pending
+    store.limit_size(None)
+    final = recorder.close()
+    assert final.unrecorded == final.dropped and not final.failing
+    event(f"dropped: {final.dropped > 0}")
+    if final.session_id is None:
+        assert not sent
+        return
+    stored = list(store.iter_records(final.session_id)[1])
+    kept = [r for r in stored if isinstance(r, Marker)]
+    assert len(kept) == len(sent) - final.dropped
+    # Kept records come in the order sent; wherever some were lost, a gap pair says so.
+    positions = [sent.index(r) for r in kept]
+    assert positions == sorted(positions)
+    previous = -1
+    for record in stored:
+        if isinstance(record, Marker):
+            index = sent.index(record)
+            if index != previous + 1:
+                before = stored[stored.index(record) - 2: stored.index(record)]
+                assert [type(r) for r in before] == [Disconnect, Reconnect]
+                assert isinstance(before[0], Disconnect) and before[0].reason == GAP_REASON
+            previous = index
+    assert previous == len(sent) - 1  # the newest are never the ones dropped
