@@ -1,10 +1,25 @@
-"""Live metrics: per-beat HRV values on trailing windows, with their quality (pure code)."""
+"""Live metrics: per-beat HRV values on trailing windows, with their quality (pure code).
+
+:class:`LiveMetricsTracker` turns clean beats (from :class:`afterbeat.artifacts.ArtifactFilter`)
+into :class:`LiveMetrics`: heart rate over 60 s; RMSSD over 60 s and 120 s; SDNN and pNN50 over
+120 s; every 5 s of beat time, LF/HF (Lomb-Scargle in ms²), respiration rate and coherence from
+the trailing 2-5 minutes. Windows are trailing spans of beat time, (t - span, t], inside the
+current segment only. Without RR (a strap that sends heart rate only) it reports the strap's
+mean heart rate over 60 s with ``rr_available`` False.
+"""
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LiveMetrics"]
+import numpy as np
+
+from afterbeat.artifacts import CleanBeat
+from afterbeat.spectral import summarize
+
+__all__ = ["LiveMetrics", "LiveMetricsTracker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +47,254 @@ class LiveMetrics:
     hf_ms2: float | None = None
     coherence: float | None = None
     """Peak power in 0.04-0.26 Hz over the rest (HeartMath's coherence ratio)."""
+    ln_rmssd_60: float | None = None
+    """Natural log of rmssd_60_ms (ms)."""
+    coverage_60: float | None = None
+    """Share (0-1) of the trailing 60 s covered by beats of the current segment."""
+    lf_hf: float | None = None
+    spectral_span_s: float | None = None
+    """Span (s) of the beats behind lf_ms2, hf_ms2, respiration and coherence (120-300 s)."""
+    n_beats_120: int = 0
+    """Beats in the trailing 120 s."""
+
+
+# --------------------------------------------------------------------------------------------
+# The tracker
+
+
+class _RunningWindow:
+    """Beats of one segment within the trailing ``span_s``, with running sums.
+
+    Sums are kept on intervals shifted by a reference value (the segment's first interval) so
+    that the sum of squares does not lose precision, and recomputed exactly every
+    ``_RESUM_EVERY`` updates so that rounding never accumulates.
+    """
+
+    __slots__ = ("_since_resum", "beats", "n_corrected", "n_nn50", "n_pairs", "ref_ms",
+                 "span_s", "sum_d2", "sum_sq", "sum_x")
+
+    def __init__(self, span_s: float, ref_ms: float) -> None:
+        self.span_s = span_s
+        self.ref_ms = ref_ms
+        self.beats: deque[list[float]] = deque()
+        """[t_s, rr_ms, corrected (0/1), d² of the pair ending here (ms²), nn50 (0/1), paired]"""
+        self.sum_x = 0.0
+        self.sum_sq = 0.0
+        self.sum_d2 = 0.0
+        self.n_pairs = 0
+        self.n_nn50 = 0
+        self.n_corrected = 0
+        self._since_resum = 0
+
+    def push(self, t_s: float, rr_ms: float, corrected: bool) -> None:
+        x = rr_ms - self.ref_ms
+        self.sum_x += x
+        self.sum_sq += x * x
+        if corrected:
+            self.n_corrected += 1
+        if self.beats:
+            d = rr_ms - self.beats[-1][1]
+            d2 = d * d
+            nn50 = 1.0 if abs(d) > 50.0 else 0.0
+            self.sum_d2 += d2
+            self.n_pairs += 1
+            self.n_nn50 += int(nn50)
+            self.beats.append([t_s, rr_ms, float(corrected), d2, nn50, 1.0])
+        else:
+            self.beats.append([t_s, rr_ms, float(corrected), 0.0, 0.0, 0.0])
+        start = t_s - self.span_s
+        beats = self.beats
+        while beats[0][0] <= start:
+            old = beats.popleft()
+            xo = old[1] - self.ref_ms
+            self.sum_x -= xo
+            self.sum_sq -= xo * xo
+            self.n_corrected -= int(old[2])
+            nxt = beats[0]  # the beat just pushed is never older than the window
+            if nxt[5]:
+                self.sum_d2 -= nxt[3]
+                self.n_pairs -= 1
+                self.n_nn50 -= int(nxt[4])
+                nxt[5] = 0.0
+        self._since_resum += 1
+        if self._since_resum >= _RESUM_EVERY:
+            self._resum()
+
+    def _resum(self) -> None:
+        self._since_resum = 0
+        ref = self.ref_ms
+        self.sum_x = math.fsum(b[1] - ref for b in self.beats)
+        self.sum_sq = math.fsum((b[1] - ref) ** 2 for b in self.beats)
+        self.sum_d2 = math.fsum(b[3] for b in self.beats if b[5])
+
+    @property
+    def n(self) -> int:
+        return len(self.beats)
+
+    def covered_s(self) -> float:
+        """Time (s) covered by the intervals in the window, at most the window span."""
+        return min(self.span_s, (self.sum_x + self.n * self.ref_ms) / 1000.0)
+
+    def mean_rr_ms(self) -> float | None:
+        return self.ref_ms + self.sum_x / self.n if self.n else None
+
+    def rmssd_ms(self) -> float | None:
+        return math.sqrt(max(self.sum_d2, 0.0) / self.n_pairs) if self.n_pairs else None
+
+    def sdnn_ms(self) -> float | None:
+        n = self.n
+        if n < 2:
+            return None
+        var = (self.sum_sq - self.sum_x * self.sum_x / n) / (n - 1)
+        return math.sqrt(max(var, 0.0))
+
+    def pnn50_pct(self) -> float | None:
+        return 100.0 * self.n_nn50 / self.n_pairs if self.n_pairs else None
+
+
+_RESUM_EVERY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Spectral:
+    t_s: float
+    span_s: float
+    lf_ms2: float
+    hf_ms2: float
+    lf_hf: float | None
+    respiration_rate_bpm: float | None
+    coherence: float | None
+
+
+class LiveMetricsTracker:
+    """Per-beat trailing-window metrics from clean beats; HR-only metrics when no RR arrives.
+
+    Time-domain values cost O(1) amortised per beat (running sums over deques). LF/HF,
+    respiration and coherence are refreshed every ``spectral_every_s`` of beat time from the
+    trailing ``spectral_max_s`` (at least ``spectral_min_s``) of the current segment, and carried
+    between refreshes. A window value is None until the window's beats cover at least
+    ``min_coverage`` of its span. No window ever holds beats of two segments.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_coverage: float = 0.8,
+        spectral_every_s: float = 5.0,
+        spectral_min_s: float = 120.0,
+        spectral_max_s: float = 300.0,
+        rr_timeout_s: float = 10.0,
+    ) -> None:
+        self.min_coverage = min_coverage
+        self.spectral_every_s = spectral_every_s
+        self.spectral_min_s = spectral_min_s
+        self.spectral_max_s = spectral_max_s
+        self.rr_timeout_s = rr_timeout_s
+        self._segment: int | None = None
+        self._w60: _RunningWindow | None = None
+        self._w120: _RunningWindow | None = None
+        self._spec_t: deque[float] = deque()
+        self._spec_rr: deque[float] = deque()
+        self._spectral: _Spectral | None = None
+        self._last_beat_t_s: float | None = None
+        self._hr: deque[tuple[float, float]] = deque()
+
+    def break_segment(self) -> None:
+        """Forget every window (disconnect, contact loss): the next beat starts afresh."""
+        self._segment = None
+        self._w60 = self._w120 = None
+        self._spec_t.clear()
+        self._spec_rr.clear()
+        self._spectral = None
+        self._hr.clear()
+
+    def push_beat(self, clean: CleanBeat) -> LiveMetrics | None:
+        """Add one clean beat; return the metrics at its time (None for an unusable beat)."""
+        t_s = float(clean.t_s)
+        rr = float(clean.rr_ms)
+        if not (math.isfinite(t_s) and math.isfinite(rr) and rr > 0.0):
+            return None
+        if clean.segment != self._segment or self._w60 is None or self._w120 is None:
+            self.break_segment()
+            self._segment = clean.segment
+            self._w60 = _RunningWindow(60.0, rr)
+            self._w120 = _RunningWindow(120.0, rr)
+        w60, w120 = self._w60, self._w120
+        w60.push(t_s, rr, clean.corrected)
+        w120.push(t_s, rr, clean.corrected)
+        self._last_beat_t_s = t_s
+        self._spec_t.append(t_s)
+        self._spec_rr.append(rr)
+        horizon = t_s - self.spectral_max_s
+        while self._spec_t[0] <= horizon:
+            self._spec_t.popleft()
+            self._spec_rr.popleft()
+        if self._spectral is None or t_s - self._spectral.t_s >= self.spectral_every_s:
+            self._refresh_spectral(t_s)
+        full60 = w60.covered_s() >= self.min_coverage * w60.span_s
+        full120 = w120.covered_s() >= self.min_coverage * w120.span_s
+        mean60 = w60.mean_rr_ms() if full60 else None
+        rmssd60 = w60.rmssd_ms() if full60 else None
+        rmssd120 = w120.rmssd_ms() if full120 else None
+        spec = self._spectral
+        return LiveMetrics(
+            t_s=t_s,
+            segment=clean.segment,
+            heart_rate_bpm=60000.0 / mean60 if mean60 else None,
+            rmssd_60_ms=rmssd60,
+            rmssd_120_ms=rmssd120,
+            ln_rmssd_120=math.log(rmssd120) if rmssd120 else None,
+            sdnn_120_ms=w120.sdnn_ms() if full120 else None,
+            pnn50_120_pct=w120.pnn50_pct() if full120 else None,
+            coverage_120=w120.covered_s() / w120.span_s,
+            corrected_120_pct=100.0 * w120.n_corrected / w120.n,
+            rr_available=True,
+            respiration_rate_bpm=spec.respiration_rate_bpm if spec else None,
+            lf_ms2=spec.lf_ms2 if spec else None,
+            hf_ms2=spec.hf_ms2 if spec else None,
+            coherence=spec.coherence if spec else None,
+            ln_rmssd_60=math.log(rmssd60) if rmssd60 else None,
+            coverage_60=w60.covered_s() / w60.span_s,
+            lf_hf=spec.lf_hf if spec else None,
+            spectral_span_s=spec.span_s if spec else None,
+            n_beats_120=w120.n,
+        )
+
+    def _refresh_spectral(self, t_s: float) -> None:
+        span = self._spec_t[-1] - self._spec_t[0] if self._spec_t else 0.0
+        if span < self.spectral_min_s or len(self._spec_t) < 16:
+            return
+        t = np.fromiter(self._spec_t, dtype=np.float64, count=len(self._spec_t))
+        rr = np.fromiter(self._spec_rr, dtype=np.float64, count=len(self._spec_rr))
+        s = summarize(t, rr)
+        self._spectral = _Spectral(t_s=t_s, span_s=s.span_s, lf_ms2=s.lf_ms2, hf_ms2=s.hf_ms2,
+                                   lf_hf=s.lf_hf, respiration_rate_bpm=s.respiration_rate_bpm,
+                                   coherence=s.coherence)
+
+    def push_heart_rate(self, t_s: float, heart_rate_bpm: float) -> LiveMetrics | None:
+        """Add a strap heart rate (bpm); metrics in HR-only mode, None while RR is arriving."""
+        hr = float(heart_rate_bpm)
+        if not (math.isfinite(hr) and hr > 0.0 and math.isfinite(t_s)):
+            return None
+        self._hr.append((t_s, hr))
+        while self._hr[0][0] <= t_s - 120.0:
+            self._hr.popleft()
+        if self._last_beat_t_s is not None and t_s - self._last_beat_t_s <= self.rr_timeout_s:
+            return None
+        in60 = [v for (ts, v) in self._hr if ts > t_s - 60.0]
+        span60 = t_s - min(ts for (ts, _) in self._hr if ts > t_s - 60.0)
+        span120 = t_s - self._hr[0][0]
+        heart = math.fsum(in60) / len(in60) if span60 >= self.min_coverage * 60.0 else None
+        return LiveMetrics(
+            t_s=t_s,
+            segment=self._segment if self._segment is not None else -1,
+            heart_rate_bpm=heart,
+            rmssd_60_ms=None,
+            rmssd_120_ms=None,
+            ln_rmssd_120=None,
+            sdnn_120_ms=None,
+            pnn50_120_pct=None,
+            coverage_120=min(1.0, span120 / 120.0),
+            corrected_120_pct=0.0,
+            rr_available=False,
+        )

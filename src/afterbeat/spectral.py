@@ -90,7 +90,8 @@ def _lomb_power_fast(t: FloatArray, y: FloatArray, df_hz: float, n_freqs: int) -
     """
     rot = np.exp(2j * math.pi * df_hz * t)
     e = np.cumprod(np.broadcast_to(rot, (n_freqs, t.size)), axis=0)
-    yc = e @ y  # sum y cos + i sum y sin
+    # plain reductions rather than BLAS: no thread start-up on a busy machine for small sizes
+    yc = np.einsum("ij,j->i", e, y.astype(np.complex128))  # sum y cos + i sum y sin
     s2 = np.einsum("ij,ij->i", e, e)  # sum cos 2wt + i sum sin 2wt
     n = float(t.size)
     two_wtau = np.angle(s2)
@@ -146,8 +147,8 @@ def lomb_psd(
     else:
         raise ValueError(f"unknown method {method!r}")
     mean_rr_s = float(rr.mean()) / 1000.0
-    psd = 2.0 * mean_rr_s * p
-    freqs = df_hz * np.arange(1, n_freqs + 1)
+    psd = np.asarray(2.0 * mean_rr_s * p, dtype=np.float64)
+    freqs = np.asarray(df_hz * np.arange(1, n_freqs + 1), dtype=np.float64)
     return Spectrum(freqs_hz=freqs, psd_ms2_per_hz=psd, df_hz=df_hz,
                     variance_ms2=float(y.var()), span_s=span_s, n_beats=int(t.size))
 
@@ -201,10 +202,14 @@ def coherence_ratio(spectrum: Spectrum) -> float | None:
     return peak / rest
 
 
-def summarize(t_s: FloatArray | Sequence[float], rr_ms: FloatArray | Sequence[float]) -> (
-        SpectralSummary):
+def summarize(
+    t_s: FloatArray | Sequence[float],
+    rr_ms: FloatArray | Sequence[float],
+    *,
+    oversampling: float = 2.0,
+) -> SpectralSummary:
     """LF, HF, VLF (ms²), LF/HF, respiration (breaths/min) and coherence of one beat window."""
-    spec = lomb_psd(t_s, rr_ms)
+    spec = lomb_psd(t_s, rr_ms, oversampling=oversampling)
     lf = band_power_ms2(spec, *LF_BAND_HZ)
     hf = band_power_ms2(spec, *HF_BAND_HZ)
     return SpectralSummary(
