@@ -278,23 +278,24 @@ class BleSource:
     counters: BleCounters = field(default_factory=BleCounters)
     connected_address: str | None = None
     connected_name: str | None = None
-    _t0: float = 0.0
-    _wall0: float = 0.0
-    _header: Header | None = None
-    _pending: deque[_Raw | Record | SourceStatus] = field(default_factory=deque)
-    _ready: asyncio.Event | None = None
-    _wake: asyncio.Event | None = None
-    _task: asyncio.Task[None] | None = None
-    _gen: int = 0
-    _own_disconnect: bool = False
-    _drop_reason: str | None = None
-    _closing: bool = False
-    _last_rx_mono_s: float = 0.0
-    _dedupe: DuplicateFilter = field(default_factory=DuplicateFilter)
-    _quality: QualityTracker = field(default_factory=QualityTracker)
-    _battery_pct: int | None = None
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _gap_open: bool = False
+    _t0: float = field(default=0.0, init=False, repr=False)
+    _wall0: float = field(default=0.0, init=False, repr=False)
+    _header: Header | None = field(default=None, init=False, repr=False)
+    _pending: deque[_Raw | Record | SourceStatus] = field(
+        default_factory=deque, init=False, repr=False)
+    _ready: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _wake: asyncio.Event | None = field(default=None, init=False, repr=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _gen: int = field(default=0, init=False, repr=False)
+    _own_disconnect: bool = field(default=False, init=False, repr=False)
+    _drop_reason: str | None = field(default=None, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
+    _last_rx_mono_s: float = field(default=0.0, init=False, repr=False)
+    _dedupe: DuplicateFilter = field(default_factory=DuplicateFilter, init=False, repr=False)
+    _quality: QualityTracker = field(default_factory=QualityTracker, init=False, repr=False)
+    _battery_pct: int | None = field(default=None, init=False, repr=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _gap_open: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.device is None and self.data_dir is not None:
