@@ -18,6 +18,7 @@ def metrics(
     corrected_pct: float = 0.0,
     rr_available: bool = True,
     respiration_rate_bpm: float | None = 12.0,
+    coherence: float | None = None,
 ) -> LiveMetrics:
     """One LiveMetrics value as the tracker would give it."""
     rmssd = None if ln_rmssd is None else math.exp(ln_rmssd)
@@ -25,7 +26,7 @@ def metrics(
         t_s=t_s, segment=0, heart_rate_bpm=heart_rate_bpm, rmssd_60_ms=rmssd,
         rmssd_120_ms=rmssd, ln_rmssd_120=ln_rmssd, sdnn_120_ms=None, pnn50_120_pct=None,
         coverage_120=coverage, corrected_120_pct=corrected_pct, rr_available=rr_available,
-        respiration_rate_bpm=respiration_rate_bpm,
+        respiration_rate_bpm=respiration_rate_bpm, coherence=coherence,
     )
 
 

@@ -57,10 +57,19 @@ def test_heart_rate_only_baseline_scores_heart_rate_only() -> None:
 
 @pytest.mark.parametrize("breaths_per_min", [6.0, 8.9, 24.5, 30.0])
 def test_paced_respiration_drops_the_rmssd_term(breaths_per_min: float) -> None:
-    m = metrics(0.0, 63.0, 4.5, respiration_rate_bpm=breaths_per_min)
+    m = metrics(0.0, 63.0, 4.5, respiration_rate_bpm=breaths_per_min, coherence=0.6)
     r = score_metrics(m, flat_baseline(), S)
     assert r.quality is Quality.BREATHING
     assert r.arousal == pytest.approx(1.0)  # zHR only: slow breathing's high RMSSD ignored
+
+
+def test_slow_incoherent_peak_is_not_taken_for_paced_breathing() -> None:
+    # at rest the strongest slow peak is often not breathing: low coherence keeps RMSSD
+    m = metrics(0.0, 63.0, 3.5, respiration_rate_bpm=3.8, coherence=0.08)
+    r = score_metrics(m, flat_baseline(), S)
+    assert r.quality is Quality.GOOD and r.arousal == pytest.approx(0.5)
+    fast = metrics(0.0, 63.0, 3.5, respiration_rate_bpm=30.0, coherence=0.01)
+    assert score_metrics(fast, flat_baseline(), S).quality is Quality.BREATHING
 
 
 def test_respiration_in_range_keeps_the_rmssd_term() -> None:

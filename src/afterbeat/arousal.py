@@ -3,8 +3,9 @@
 The index compares the last minute of heart rate and the last two minutes of ln RMSSD with
 the person's own calm: ``zHR = (HR60 - base_HR) / s_HR``, ``zV = (base_lnR - lnR120) / s_lnR``,
 ``A = 0.5 * zHR + 0.5 * zV``, shown as ``S = 100 / (1 + exp(-1.7 * A))`` (0-100, 50 = baseline).
-With no RR from the strap, or while breathing is paced (respiration outside 9-24/min, or a
-breathing reset running and 2 minutes after it), the RMSSD term is dropped and ``A = zHR``.
+With no RR from the strap, or while breathing is paced (respiration above 24/min, below 9/min
+with a coherent spectral peak, or a breathing reset running and 2 minutes after it), the RMSSD
+term is dropped and ``A = zHR``.
 Movement (a movement reset, or moving_start/moving_end markers) pauses scoring until 3 minutes
 after it ends; poor signal (coverage under 90 % or over 5 % corrected beats) gives no score.
 
@@ -54,6 +55,9 @@ class Settings:
     min_respiration_bpm: float = 9.0
     max_respiration_bpm: float = 24.0
     """Breaths/min outside [min, max] mean paced breathing: the RMSSD term is dropped."""
+    paced_min_coherence: float = 0.2
+    """A respiration rate below the range counts as paced only with at least this coherence
+    ratio (measured: spontaneous rest 0.07-0.15, paced 6/min 0.2-0.9)."""
     breathing_washout_s: float = 120.0
     """After a breathing reset ends, the RMSSD term stays dropped this long."""
     movement_washout_s: float = 180.0
@@ -263,8 +267,13 @@ def score_metrics(
     z_hr = (hr - baseline.heart_rate_bpm) / baseline.heart_rate_spread_bpm
     hr_delta = hr - baseline.heart_rate_bpm
     resp = metrics.respiration_rate_bpm
-    resp_out = resp is not None and not (
-        settings.min_respiration_bpm <= resp <= settings.max_respiration_bpm
+    coherence = metrics.coherence
+    # Slow rates count only with a coherent peak: at rest the strongest peak in 0.05-0.5 Hz
+    # is often slow heart-rate variation (Mayer waves, VLF), not breathing.
+    resp_out = resp is not None and (
+        resp > settings.max_respiration_bpm
+        or (resp < settings.min_respiration_bpm and coherence is not None
+            and coherence >= settings.paced_min_coherence)
     )
     if not metrics.rr_available or ln is None or baseline.ln_rmssd is None:
         quality = Quality.HR_ONLY

@@ -244,7 +244,8 @@ class AfterSessionWatch:
         delta = _fmt_delta(reading)
         suffix = f" ({delta})." if delta else "."
         if reading.quality is Quality.BREATHING:
-            suffix += " Breathing is paced, so only heart rate counts for now."
+            suffix += (" Breathing looks slow and even (or a breathing reset is running), so only "
+                       "heart rate counts for now.")
         if level is WatchState.SETTLED:
             return "Your readings are close to your own resting baseline" + suffix
         if level is WatchState.ACTIVATED:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analyze",
     "scan", "record",
     "serve", "demo",
+    "replay", "baseline",
 )
 
 
