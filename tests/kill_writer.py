@@ -36,11 +36,16 @@ def derived_notifications(path: Path = POLAR_H10_PVC) -> tuple[Header, list[Noti
 def _derive(path: Path) -> tuple[Header, tuple[Notification, ...]]:
     groups: list[tuple[float, int, list[int]]] = []
     with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["hr"]:
-                groups.append((float(row["time"]) / 1e9, int(row["hr"]), []))
-            if row["rr"] and groups:
-                groups[-1][2].append(round(float(row["rr"]) * 1.024))
+        columns = next(csv.reader(handle))
+        assert columns == ["time", "ecg", "hr", "rr"], columns
+        for line in handle:
+            if line.endswith(",,\n"):
+                continue  # an ECG sample only (most rows): no notification data
+            time_ns, _ecg, hr, rr = line.rstrip("\n").split(",")
+            if hr:
+                groups.append((float(time_ns) / 1e9, int(hr), []))
+            if rr and groups:
+                groups[-1][2].append(round(float(rr) * 1.024))
     first_wall_s = groups[0][0]
     notifications = tuple(
         Notification(
