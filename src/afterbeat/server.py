@@ -142,15 +142,38 @@ def create_app(
     return guarded
 
 
+def _field_of(exc: AfterbeatError) -> list[str] | None:
+    """The request field an error is about, for a 422 shaped like FastAPI's own."""
+    from afterbeat.plan import PlanError
+    from afterbeat.resets import PaceOutOfRange, UnknownReset
+
+    if isinstance(exc, PlanError):
+        return [exc.field]
+    if isinstance(exc, UnknownReset):
+        return ["reset_id"]
+    if isinstance(exc, PaceOutOfRange):
+        return ["breaths_per_min"]
+    return None
+
+
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(AfterbeatError)
     async def afterbeat_error(request: Request, exc: AfterbeatError) -> JSONResponse:
-        status = 404 if isinstance(exc, KeyError) else 422 if isinstance(exc, ValueError) else 409
         name = type(exc).__name__
-        if name == "SessionNotFound":
+        message = str(exc.args[0]) if exc.args else name
+        field = _field_of(exc)
+        if field is not None:
+            return JSONResponse({"detail": [{"loc": ["body", *field], "msg": message,
+                                             "type": "value_error"}], "error": name}, 422)
+        if isinstance(exc, LookupError):
             status = 404
-        detail = str(exc.args[0]) if exc.args else name
-        return JSONResponse({"detail": detail, "error": name}, status_code=status)
+        elif isinstance(exc, OSError):
+            status = 503  # the recording database failed (disk full, read-only, ...)
+        elif isinstance(exc, ValueError):
+            status = 422
+        else:
+            status = 409
+        return JSONResponse({"detail": message, "error": name}, status_code=status)
 
 
 async def _subscribe(

@@ -185,9 +185,7 @@ class ServerState:
         reset = get_reset(reset_id)
         if breaths_per_min is None and reset.adjustable_pace:
             breaths_per_min = self._preferred_pace()
-        timeline = timeline_for(reset_id, time.time(),
-                                breaths_per_min=breaths_per_min if reset.adjustable_pace
-                                else None)
+        timeline = timeline_for(reset_id, time.time(), breaths_per_min=breaths_per_min)
         if self.reset is not None:
             self.stop_reset(False)
         marker = self.mark(MarkerKind.RESET_START, text=reset_id)

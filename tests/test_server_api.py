@@ -1,0 +1,305 @@
+"""The JSON API in-process (httpx ASGITransport, the app's real lifespan, a real SQLite store)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from afterbeat.recorder import Recorder
+from afterbeat.security import SecurityPolicy
+from afterbeat.server import ServerSettings, create_app
+from afterbeat.server_state import ServerState
+from afterbeat.session_file import Marker, MarkerKind, decode_line
+from afterbeat.store import Store
+from serverkit import QueueSource, demo_records, lifespan, scratch_dir, state_of
+
+PORT = 8765
+TOKEN = "test-token-not-secret"
+AUTH = {"X-Afterbeat-Token": TOKEN}
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    state: ServerState
+    store: Store
+    source: QueueSource | None
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await self.client.get(path, headers=AUTH, **kw)
+
+    async def post(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=AUTH)
+
+    async def put(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.put(path, json=body, headers=AUTH)
+
+    async def delete(self, path: str) -> httpx.Response:
+        return await self.client.delete(path, headers=AUTH)
+
+
+@pytest.fixture
+def data_path(tmp_path: Path) -> Iterator[Path]:
+    path = scratch_dir(tmp_path)
+    yield path
+    if path != tmp_path:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def recorded(data_path: Path) -> int:
+    """A complete session in the store: the demo recording up to 900 s (real RR, derived)."""
+    header, records = demo_records(limit_s=900.0)
+    with Store.open(data_path) as store:
+        recorder = Recorder(store, header, "replay")
+        for record in records:
+            recorder.record(record)
+        recorder.record(Marker(t_s=901.0, kind=MarkerKind.NOTE, text="MARKER-api-test"))
+        recorder.close()
+        assert recorder.session_id is not None
+        return recorder.session_id
+
+
+async def _api(data_path: Path, source: QueueSource | None) -> AsyncIterator[Api]:
+    store = Store.open(data_path)
+    app = create_app(ServerSettings(port=PORT), source, store,
+                     policy=SecurityPolicy(port=PORT, token=TOKEN))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with lifespan(app), httpx.AsyncClient(
+                transport=transport, base_url=f"http://127.0.0.1:{PORT}") as client:
+            yield Api(client, state_of(app), store, source)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+async def api(data_path: Path) -> AsyncIterator[Api]:
+    async for item in _api(data_path, None):
+        yield item
+
+
+@pytest.fixture
+async def live_api(data_path: Path) -> AsyncIterator[Api]:
+    async for item in _api(data_path, QueueSource()):
+        yield item
+
+
+def _loc(response: httpx.Response) -> list[list[Any]]:
+    assert response.status_code == 422, response.text
+    return [item["loc"] for item in response.json()["detail"]]
+
+
+async def test_status_shape(api: Api) -> None:
+    body = (await api.get("/api/status")).json()
+    assert {"source", "connection", "battery_pct", "recording", "baseline", "demo", "reset",
+            "live"} <= set(body)
+    assert body["recording"]["active"] is False and body["baseline"] is None
+
+
+async def test_markers_go_to_recording_pipeline_and_stream(live_api: Api) -> None:
+    assert live_api.source is not None
+    _, records = demo_records(limit_s=20.0)
+    live_api.source.feed(records)
+    while live_api.state.status.records < len(records):
+        await asyncio.sleep(0.01)
+    kinds = ["baseline_start", "baseline_end", "session_start", "session_end", "moving_start",
+             "moving_end"]
+    for kind in kinds:
+        response = await live_api.post("/api/markers", {"kind": kind})
+        assert response.status_code == 201 and response.json()["recorded"] is True
+    assert (await live_api.post("/api/markers", {"kind": "rating", "value": 4})).status_code == 201
+    note = await live_api.post("/api/markers", {"kind": "note", "text": "<b>tea</b>"})
+    assert note.json()["text"] == "<b>tea</b>"
+    session_id = live_api.state.live_session_id
+    assert session_id is not None
+    _, stored = live_api.store.iter_records(session_id)
+    marked = [r for r in stored if isinstance(r, Marker)]
+    assert [str(m.kind) for m in marked] == [*kinds, "rating", "note"]
+    assert marked[-1].text == "<b>tea</b>" and marked[-2].value == 4.0
+    echoed = [e for e in live_api.state.hub.since(0) if e.type == "marker"]
+    assert len(echoed) == len(marked)
+    status = (await live_api.get("/api/status")).json()
+    assert status["recording"] == {"active": True, "session_id": session_id, "failing": False,
+                                   "unrecorded": 0, "error": None}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"kind": "panic"}, "kind"),
+    ({"kind": "rating"}, "value"),
+    ({"kind": "rating", "value": 11}, "value"),
+    ({"kind": "rating", "value": "NaN"}, "value"),
+    ({"kind": "note"}, "text"),
+    ({"kind": "note", "text": "x" * 2001}, "text"),
+    ({"kind": "note", "text": "x", "extra": 1}, "extra"),
+    ({}, "kind"),
+])
+async def test_bad_markers_name_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    locs = _loc(await api.post("/api/markers", body))
+    assert any(field in loc for loc in locs)
+
+
+async def test_malformed_json_is_a_422(api: Api) -> None:
+    response = await api.client.post("/api/markers", content=b"{nope",
+                                     headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422
+
+
+async def test_resets_start_stop_rate(api: Api) -> None:
+    library = (await api.get("/api/resets")).json()
+    assert {"resonance"} <= {r["id"] for r in library}
+    rated = await api.post("/api/resets/rate", {"rating": 7, "when": "before"})
+    assert rated.status_code == 201
+    before = time.time()
+    started = await api.post("/api/resets/start", {"reset_id": "resonance",
+                                                   "breaths_per_min": 5.5})
+    assert started.status_code == 201
+    timeline = started.json()["timeline"]
+    assert timeline["clock"] == "unix" and before <= timeline["start_s"] <= time.time()
+    assert timeline["pattern"]["cycle_s"] == pytest.approx(60 / 5.5, rel=1e-3)
+    assert (await api.get("/api/status")).json()["reset"]["reset_id"] == "resonance"
+    stopped = await api.post("/api/resets/stop", {"finished": True})
+    assert stopped.status_code == 200 and stopped.json()["finished"] is True
+    assert (await api.post("/api/resets/stop", {})).status_code == 409
+    after = await api.post("/api/resets/rate", {"rating": 3, "when": "after"})
+    assert after.json()["reset_id"] is None
+    types = [e.type for e in api.state.hub.since(0)]
+    assert types.count("reset") == 2
+    markers = [e.data_json for e in api.state.hub.since(0) if e.type == "marker"]
+    assert '"reset_start"' in markers[1] and '"before"' in markers[0]
+
+
+async def test_reset_errors_name_the_field(api: Api) -> None:
+    assert ["body", "reset_id"] in _loc(await api.post("/api/resets/start",
+                                                       {"reset_id": "nope"}))
+    assert ["body", "reset_id"] in _loc(await api.post("/api/resets/start",
+                                                       {"reset_id": "../x"}))
+    walk = next(r["id"] for r in (await api.get("/api/resets")).json()
+                if r["kind"] == "movement")
+    assert ["body", "breaths_per_min"] in _loc(await api.post(
+        "/api/resets/start", {"reset_id": walk, "breaths_per_min": 6}))
+    assert ["body", "when"] in _loc(await api.post("/api/resets/rate", {"rating": 3}))
+
+
+async def test_dismiss(api: Api) -> None:
+    response = await api.post("/api/suggestion/dismiss", {})
+    assert response.status_code == 200 and response.json()["dismissed"] is True
+
+
+async def test_sessions_list_get_export(api: Api, recorded: int) -> None:
+    listed = (await api.get("/api/sessions")).json()
+    assert [s["id"] for s in listed] == [recorded]
+    assert listed[0]["status"] == "complete" and listed[0]["notifications"] > 800
+    one = (await api.get(f"/api/sessions/{recorded}")).json()
+    assert one["id"] == recorded and isinstance(one["results"], dict)
+    export = await api.get(f"/api/sessions/{recorded}/export")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("application/x-ndjson")
+    assert "attachment" in export.headers["content-disposition"]
+    lines = export.text.splitlines()
+    assert decode_line(lines[0], header=True)
+    _, stored = api.store.iter_records(recorded)
+    assert [decode_line(line) for line in lines[1:]] == list(stored)
+
+
+async def test_delete_erases(api: Api, recorded: int, data_path: Path) -> None:
+    response = await api.delete(f"/api/sessions/{recorded}")
+    assert response.status_code == 200 and response.json()["deleted"] is True
+    assert (await api.get(f"/api/sessions/{recorded}")).status_code == 404
+    assert (await api.delete(f"/api/sessions/{recorded}")).status_code == 404
+    for name in ("sessions.sqlite3", "sessions.sqlite3-wal"):
+        path = data_path / name
+        if path.exists():
+            assert b"MARKER-api-test" not in path.read_bytes()
+
+
+async def test_live_session_cannot_be_deleted(live_api: Api) -> None:
+    session_id = live_api.state.live_session_id
+    assert session_id is not None
+    assert (await live_api.delete(f"/api/sessions/{session_id}")).status_code == 409
+
+
+@pytest.mark.parametrize("path", ["/api/sessions/0", "/api/sessions/-1", "/api/sessions/abc",
+                                  "/api/sessions/99999999999999999999999",
+                                  "/api/sessions/1.5/export"])
+async def test_bad_session_ids(api: Api, path: str) -> None:
+    assert (await api.get(path)).status_code == 422
+    assert (await api.get("/api/sessions/12345")).status_code == 404
+
+
+async def test_report_series_markers_and_recovery(api: Api, recorded: int) -> None:
+    response = await api.get(f"/api/sessions/{recorded}/report")
+    assert response.status_code == 200
+    report = response.json()
+    series = report["series"]
+    assert len(series["t_s"]) > 100
+    assert all(len(v) == len(series["t_s"]) for v in series.values())
+    assert [b - a for a, b in zip(series["t_s"], series["t_s"][1:], strict=False)][:5] == \
+        [5.0] * 5
+    assert any(v for v in series["heart_rate_bpm"]) and any(v for v in series["rmssd_ms"])
+    kinds = [m["kind"] for m in report["markers"]]
+    assert kinds[:4] == ["baseline_start", "baseline_end", "session_start", "session_end"]
+    assert report["recovery"] and "time_to_settle_s" in report["recovery"][-1]
+    assert report["states"] and report["session"]["id"] == recorded
+    again = (await api.get(f"/api/sessions/{recorded}/report")).json()
+    assert again == report
+
+
+async def test_plan_round_trip_and_errors(api: Api) -> None:
+    empty = (await api.get("/api/plan")).json()
+    assert empty["preferred"] == []
+    plan = {"preferred": ["walk"], "avoided": ["four_seven_eight"], "breaths_per_min": 5.5,
+            "coping_text": "Blue jumper.", "contact_text": "Ring the practice.",
+            "locale": "en-GB", "thresholds": {"sustain_s": 120}}
+    saved = await api.put("/api/plan", plan)
+    assert saved.status_code == 200, saved.text
+    assert (await api.get("/api/plan")).json() == saved.json()
+    assert ["body", "thresholds.sustain_s"] in _loc(
+        await api.put("/api/plan", {"thresholds": {"sustain_s": 1}}))
+    assert ["body", "colour"] in _loc(await api.put("/api/plan", {"colour": "red"}))
+    assert (await api.put("/api/plan", [1, 2])).status_code == 422
+
+
+async def test_settings_round_trip_and_errors(api: Api) -> None:
+    assert (await api.get("/api/settings")).json()["locale"] == "en-US"
+    saved = await api.put("/api/settings", {"locale": "de-DE", "audio_cues": True})
+    assert saved.status_code == 200
+    assert (await api.get("/api/settings")).json()["audio_cues"] is True
+    assert ["body", "locale"] in _loc(await api.put("/api/settings", {"locale": "<script>"}))
+    assert ["body", "chart_minutes"] in _loc(await api.put("/api/settings",
+                                                           {"chart_minutes": 0}))
+
+
+async def test_trends_and_crisis_lines(api: Api, recorded: int) -> None:
+    trends = await api.get("/api/trends")
+    assert trends.status_code == 200
+    assert [s["session_id"] for s in trends.json()["sessions"]] == [recorded]
+    german = (await api.get("/api/crisis-lines", params={"locale": "de-DE"})).json()
+    assert "988" not in str(german)
+    us = (await api.get("/api/crisis-lines", params={"locale": "en-US"})).json()
+    assert "988" in str(us)
+    assert (await api.get("/api/crisis-lines", params={"locale": "x<"})).status_code == 422
+    await api.put("/api/settings", {"locale": "de-DE"})
+    assert "988" not in str((await api.get("/api/crisis-lines")).json())
+
+
+async def test_openapi_documents_the_api(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    for path in ("/api/status", "/api/live", "/api/sessions", "/api/sessions/{session_id}",
+                 "/api/sessions/{session_id}/export", "/api/sessions/{session_id}/report",
+                 "/api/markers", "/api/resets", "/api/resets/start", "/api/resets/stop",
+                 "/api/resets/rate", "/api/suggestion/dismiss", "/api/plan", "/api/settings",
+                 "/api/trends", "/api/crisis-lines"):
+        assert path in paths, path
+    assert "delete" in paths["/api/sessions/{session_id}"]
+    assert "put" in paths["/api/plan"] and "put" in paths["/api/settings"]
+    assert "text/event-stream" in paths["/api/live"]["get"]["responses"]["200"]["content"]
