@@ -122,3 +122,70 @@ async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) 
 def test_speed_must_be_positive(data_dir: Path) -> None:
     with pytest.raises(ValueError):
         ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=0.0)
+
+
+def _rr_file(tmp_path: Path, data_dir: Path, n: int, name: str = "rr.txt",
+             scale: float = 1.0) -> Path:
+    rr = np.loadtxt(data_dir / "polar-hrm" / "rest_rri.txt")[:n] * scale
+    path = tmp_path / name
+    path.write_text("\n".join(f"{v:.0f}" for v in rr) + "\n")
+    return path
+
+
+def test_cli_replay_gives_identical_events_fast_and_at_speed_1000(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from afterbeat.cli import main
+    rr = _rr_file(tmp_path, data_dir, 420)
+    rest = _rr_file(tmp_path, data_dir, 300, "rest.txt")
+    common = [str(rr), "--baseline", str(rest), "--mark", "session_end@130", "--events"]
+    assert main(["replay", "--fast", *common]) == 0
+    fast = capsys.readouterr().out.splitlines()
+    assert main(["replay", "--speed", "1000", *common]) == 0
+    scaled = capsys.readouterr().out.splitlines()
+    assert fast == scaled
+    events = [json.loads(line) for line in fast]
+    kinds = {e["type"] for e in events}
+    assert {"metrics", "state", "marker", "recovery"} <= kinds
+    metrics = [e for e in events if e["type"] == "metrics"]
+    assert all({"t_s", "heart_rate_bpm", "rmssd_ms", "arousal", "score", "quality"} <= set(e)
+               for e in metrics)
+    assert metrics[-1]["baseline_heart_rate_bpm"] is not None
+    assert events[-1]["type"] == "recovery"
+
+
+def test_cli_replay_summary_tells_the_story(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from afterbeat.cli import main
+    rr = _rr_file(tmp_path, data_dir, 600)
+    assert main(["replay", str(rr), "--mark", "baseline_start@0", "--mark",
+                 "baseline_end@300", "--mark", "session_end@320"]) == 0
+    out = capsys.readouterr().out
+    assert "Replay of rr.txt" in out
+    assert "baseline    Resting heart rate about" in out
+    assert "Recovery after the session end" in out
+    assert "0 malformed" in out
+    assert main(["replay", str(rr), "--mark", "party@3"]) == 2
+    assert "unknown marker kind" in capsys.readouterr().err
+
+
+def test_bundled_demo_tells_the_story() -> None:
+    """Baseline, session end, activation, a suggestion after the grace, settling again."""
+    from importlib.resources import files
+
+    from afterbeat.events import BaselineEvent, StateEvent, SuggestionEvent
+    from afterbeat.pipeline import Pipeline
+    demo = Path(str(files("afterbeat") / "data" / "demo.jsonl"))
+    _, records = open_recording(demo)
+    p = Pipeline()
+    events = [e for r in records for e in p.push(r)] + p.finish()
+    assert [e.ok for e in events if isinstance(e, BaselineEvent)] == [True]
+    end_s = next(e.t_s for e in events if e.to_json() == {
+        "type": "marker", "t_s": e.t_s, "kind": "session_end", "value": None, "text": None})
+    states = [(e.t_s, e.state) for e in events if isinstance(e, StateEvent)]
+    elevated = [t for t, s in states if s == "elevated"]
+    assert elevated and elevated[0] > end_s
+    sugg = [e for e in events if isinstance(e, SuggestionEvent)]
+    assert sugg and sugg[0].t_s >= end_s + 300.0 and not sugg[0].gentle
+    assert any(s == "settled" and t > elevated[-1] for t, s in states)
