@@ -108,6 +108,30 @@ def test_delete_needs_confirmation_then_erases(
         assert [s.id for s in store.list_sessions()] == [complete]
 
 
+def test_import_brings_an_export_back_as_a_new_session(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data, _, crashed = recorded
+    exported = tmp_path / "crashed.jsonl"
+    assert main(["sessions", "export", str(crashed), "-o", str(exported),
+                 "--data-dir", str(data)]) == 0
+    with open(exported, "a", encoding="utf-8") as handle:
+        handle.write("{not json\n")
+    capsys.readouterr()
+    assert main(["sessions", "import", str(exported), "--json", "--data-dir", str(data)]) == 0
+    out, err = capsys.readouterr()
+    imported = json.loads(out)
+    assert "1 line(s) skipped" in err
+    assert imported["status"] == "complete" and imported["source"] == "import"
+    assert imported["notification_count"] == 5 and imported["skipped_lines"] == 1
+    with Store.open(data) as store:
+        original = list(store.iter_records(crashed)[1])
+        assert list(store.iter_records(imported["id"])[1]) == original
+    assert main(["sessions", "import", str(tmp_path / "missing.jsonl"),
+                 "--data-dir", str(data)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0, 59.6, 3599, 3600 * 25 + 61)] == [
         "0:00:00", "0:01:00", "0:59:59", "25:01:01"]

@@ -1,4 +1,4 @@
-"""``afterbeat sessions list|show|export|delete``: the recordings in the data directory."""
+"""``afterbeat sessions list|show|export|import|delete``: the recordings in the data directory."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.export import write_rr_csv
-from afterbeat.session_file import Marker
+from afterbeat.session_file import Marker, SkipReport, iter_session
 from afterbeat.store import SessionSummary, Store
 
 __all__ = ["format_duration", "register", "run", "summary_fields"]
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``sessions`` sub-command and its actions."""
     parser = subparsers.add_parser(
         "sessions",
-        help="list, show, export or delete recorded sessions",
+        help="list, show, export, import or delete recorded sessions",
         description="Manage the sessions recorded in the data directory.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -66,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--format", choices=("jsonl", "csv"), default=None,
                         help="jsonl: the lossless session file (default); csv: one row per "
                         "RR interval, raw 1/1024 s and ms (default: from the file suffix)")
+    imported = action("import", "add a session file (.jsonl, e.g. an export) as a new session",
+                      with_id=False)
+    imported.add_argument("file", type=Path, metavar="FILE", help="afterbeat session file")
     delete = action("delete", "erase one session for good (records, results, export)")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(run=run)
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 return _show(store, args.id, args.json)
             case "export":
                 return _export(store, args.id, args.output, args.format, args.json)
+            case "import":
+                return _import(store, args.file, args.json)
             case _:
                 return _delete(store, args.id, args.yes, args.json)
 
@@ -160,6 +165,23 @@ def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
         store.export(session_id, path)
     print(json.dumps({"id": session_id, "path": str(path), "format": fmt}) if as_json
           else f"session {session_id} written to {path}")
+    return 0
+
+
+def _import(store: Store, path: Path, as_json: bool) -> int:
+    skips = SkipReport()
+    try:
+        header, records = iter_session(path, skips)
+    except OSError as exc:
+        print(f"afterbeat: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    session_id = store.import_session(header, records, "import")
+    if skips.count:
+        print(f"afterbeat: {path}: {skips.summary()}", file=sys.stderr)
+    summary = store.get_session(session_id)
+    print(json.dumps(summary_fields(summary) | {"skipped_lines": skips.count}) if as_json
+          else f"{path} imported as session {session_id} "
+          f"({summary.notification_count} notifications, {format_duration(summary.duration_s)})")
     return 0
 
 
