@@ -58,8 +58,10 @@ export class StatusChips {
     if (typeof contact === 'string') {
       const words = CONTACT_WORDS[contact] ?? contact.replace(/_/g, ' ');
       chip('chip-contact', words, contact === 'not_detected' ? 'attention' : contact === 'detected' ? 'good' : 'quiet');
+      byId('chip-contact').hidden = false;
     } else if (conn.rr_available === false) {
       chip('chip-contact', 'Heart rate only', 'quiet');
+      byId('chip-contact').hidden = false;
     }
 
     const rec = status.recording;
