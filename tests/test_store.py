@@ -9,6 +9,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -513,3 +514,26 @@ def test_recorder_keeps_order_and_marks_every_loss(
                 assert isinstance(before[0], Disconnect) and before[0].reason == GAP_REASON
             previous = index
     assert previous == len(sent) - 1  # the newest are never the ones dropped
+
+
+def test_one_store_is_safe_to_share_between_threads(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def record(session_id: int) -> None:
+        try:
+            for i in range(40):
+                store.append(session_id, Marker(t_s=float(i), kind=MarkerKind.NOTE))
+                store.list_sessions()
+        except BaseException as exc:  # collected and re-checked below
+            errors.append(exc)
+
+    session_ids = [store.start_session(HEADER, f"thread-{i}") for i in range(4)]
+    threads = [threading.Thread(target=record, args=(sid,)) for sid in session_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for session_id in session_ids:
+        records = list(store.iter_records(session_id)[1])
+        assert [r.t_s for r in records] == [float(i) for i in range(40)]
