@@ -200,3 +200,14 @@ def test_baseline_from_a_whole_resting_recording(rest_rr: np.ndarray) -> None:
     assert 20 < len(rec.heart_rate_bpm) < 60 and len(rec.ln_rmssd) == len(rec.heart_rate_bpm)
     base = Baseline.from_recordings([rec])
     assert base.provisional and base.ln_rmssd is not None
+
+
+def test_post_session_rest_never_enters_the_baseline(rest_rr: np.ndarray, base: Baseline) -> None:
+    records = with_marks(derived_notifications(beats_of(rest_rr[:500])),
+                         marks("session_start@10", "baseline_start@20", "baseline_end@60",
+                               "session_end@100", "baseline_start@150", "baseline_end@450"))
+    p, events = run(records, Pipeline(baseline=base))
+    outcomes = of(events, BaselineEvent)
+    assert [e.ok for e in outcomes] == [False, False]
+    assert "away from sessions" in outcomes[-1].reason
+    assert p.baseline is base

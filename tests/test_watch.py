@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from afterbeat.arousal import ArousalScorer, Settings
 from afterbeat.live import LiveMetrics
@@ -214,3 +216,53 @@ def test_reasons_use_wellness_wording() -> None:
     assert "baseline" in text
     for word in ("alarm", "panic", "diagnos", "clinical", "disorder", "danger", "warning"):
         assert word not in text
+
+
+step = st.tuples(
+    st.floats(min_value=-10.0, max_value=25.0),  # HR offset (bpm)
+    st.floats(min_value=-0.8, max_value=0.4),  # ln RMSSD offset
+    st.booleans() | st.just(True),  # clean signal (mostly)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(step, min_size=1, max_size=400), st.integers(min_value=0, max_value=400))
+def test_watch_invariants(steps: list[tuple[float, float, bool]], end_index: int) -> None:
+    w = AfterSessionWatch(S)
+    scorer = ArousalScorer(S)
+    events: list[WatchEvent] = []
+    end_s = None
+    for i, (dhr, dln, clean) in enumerate(steps):
+        t = 5.0 * i
+        if i == end_index:
+            end_s = t
+            events += w.session_end(t)
+        m = metrics(t, 60.0 + dhr, 3.5 + dln, coverage=1.0 if clean else 0.5)
+        events += w.push(scorer.push(m, BASE))
+    for e in events:
+        if isinstance(e, StateChange):
+            assert e.reason
+        else:
+            assert end_s is not None and e.t_s >= end_s + S.grace_s
+    sug = suggestions(events)
+    # at most two per elevated stretch, the second gentle and 10 min after the first
+    by_episode: dict[float, list[Suggestion]] = {}
+    for s in sug:
+        by_episode.setdefault(s.elevated_since_s, []).append(s)
+    for group in by_episode.values():
+        assert len(group) <= 2 and not group[0].gentle
+        if len(group) == 2:
+            assert group[1].gentle and group[1].t_s - group[0].t_s >= S.repeat_after_s
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(min_value=-10.0, max_value=2.0),
+                          st.floats(min_value=-0.1, max_value=0.4)), min_size=1, max_size=300))
+def test_low_index_never_reaches_elevated(steps: list[tuple[float, float]]) -> None:
+    w = AfterSessionWatch(S)
+    w.session_end(0.0)
+    scorer = ArousalScorer(S)
+    for i, (dhr, dln) in enumerate(steps):
+        w.push(scorer.push(metrics(5.0 * i, 60.0 + dhr, 3.5 + dln), BASE))
+        assert w.level is not WatchState.ELEVATED
+    assert w.suggestions == []

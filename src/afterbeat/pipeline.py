@@ -10,7 +10,8 @@ the same events as the live session did. The stages, in order::
     every 5 s of session time:
       -> ArousalScorer (index A vs the baseline, guards) -> AfterSessionWatch (states)
       -> choose_reset (suggestion) ; EffectTracker (reset effects) ; RestCollector (baseline)
-    Marker -> echoed; baseline_start/end collect a resting recording into the baseline;
+    Marker -> echoed; baseline_start/end collect a resting recording into the baseline (never
+      during a session or within the watch span after one: post-session data stays out);
       session_start/end drive the watch; reset_start/end (text = reset id) pause scoring for
       movement resets, drop the RMSSD term for breathing ones, and feed the choice and effects;
       moving_start/end pause scoring.
@@ -223,11 +224,20 @@ class Pipeline:
         index = self.latest_reading.arousal if self.latest_reading is not None else None
         match marker.kind:
             case MarkerKind.BASELINE_START:
-                if self._rest is None:
+                if self._after_session(t_s):
+                    events.append(BaselineEvent(t_s, False, (
+                        "Resting baselines are recorded away from sessions, so the hours after "
+                        "a session never shift what counts as your calm. Try another time.")))
+                elif self._rest is None:
                     self._rest = RestCollector(label=f"rest at {t_s:.0f} s", settings=self.settings)
             case MarkerKind.BASELINE_END:
                 events.extend(self._end_rest(t_s))
             case MarkerKind.SESSION_START:
+                if self._rest is not None:
+                    self._rest = None
+                    events.append(BaselineEvent(t_s, False, (
+                        "The session started before the resting period was marked as ended; "
+                        "that rest was not used for the baseline.")))
                 events.extend(self._recovery_event(t_s))
                 events.extend(self._watch_events(self.watch.session_start(t_s)))
             case MarkerKind.SESSION_END:
@@ -256,6 +266,13 @@ class Pipeline:
                 pass
         return events
 
+    def _after_session(self, t_s: float) -> bool:
+        """During a session, or within the watch span after its end: no baseline then."""
+        if self.watch.in_session:
+            return True
+        end = self._session_end_s
+        return end is not None and end <= t_s < end + self.settings.watch_span_s
+
     def _end_running(self, t_s: float) -> None:
         if self._running_reset is ResetKind.MOVEMENT:
             self.scorer.end_movement(t_s)
@@ -275,7 +292,8 @@ class Pipeline:
     def _end_rest(self, t_s: float) -> list[Event]:
         rest, self._rest = self._rest, None
         if rest is None:
-            return [BaselineEvent(t_s, False, "A resting period ended that had not started.")]
+            return [] if self._after_session(t_s) else [
+                BaselineEvent(t_s, False, "A resting period ended that had not started.")]
         try:
             recording = rest.finish()
         except BaselineError as exc:
