@@ -214,8 +214,11 @@ def _split_count(rr_ms: float, median_ms: float, th2_ms: float) -> int:
     """Whole number of median intervals in an over-long interval (0 if it is not one)."""
     if not (median_ms > 0.0 and math.isfinite(rr_ms)):
         return 0
-    k = round(rr_ms / median_ms)
-    if k < 2 or k > MAX_SPLIT_PARTS:
+    ratio = rr_ms / median_ms
+    if not ratio < MAX_SPLIT_PARTS + 0.5:
+        return 0
+    k = round(ratio)
+    if k < 2:
         return 0
     part = rr_ms / k
     if MIN_RR_MS <= part <= MAX_RR_MS and abs(part - median_ms) < max(th2_ms, 0.15 * median_ms):
@@ -368,6 +371,13 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
                 and _pair_mean_ok(float(rr[j]), float(rr[j + 1]), float(med[j]), float(th2[j]))):
             pairs[j] = True
             flags[kind][j + 1] = True
+            # later intervals are judged against the corrected pair, not the misplaced beat
+            mean = (x[j] + x[j + 1]) / 2.0
+            if j > 0:
+                dn[j + 2] = (mean - x[j - 1]) / th1[j]
+            dn[j + 3] = 0.0
+            if j + 2 < n:
+                dn[j + 4] = (x[j + 2] - mean) / th1[j + 2]
     return _flags(flags, parts, pairs)
 
 
@@ -632,6 +642,13 @@ class ArtifactFilter:
             out.append(CleanBeat(nb.t_s, mean, nxt, nb.segment, True, kind))
             self.counts[kind] += 2
             s.consumed = j + 1
+            # later intervals are judged against the corrected pair, not the misplaced beat
+            xm = (s.x[j - b] + s.x[j + 1 - b]) / 2.0
+            if j > 0 and j - 1 >= b:
+                s.d[j - b] = xm - s.x[j - 1 - b]
+            s.d[j + 1 - b] = 0.0
+            if j + 2 <= last:
+                s.d[j + 2 - b] = s.x[j + 2 - b] - xm
             return
         self._emit(out, j, kind, parts, med, th2, last)
 
