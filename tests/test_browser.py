@@ -286,6 +286,18 @@ def test_pacer_phase_follows_the_clock(page: Any) -> None:
     assert seen_phases, seen_phases
 
 
+def test_sound_cues_are_opt_in_and_follow_the_phases(page: Any) -> None:
+    assert not page.is_checked("#opt-audio"), "sound is off until the person turns it on"
+    assert "cues" not in _dataset(page, "#pacer")
+    page.check("#opt-audio")
+    _wait_for(lambda: int(_dataset(page, "#pacer").get("cues") or 0) >= 1, 12,
+              "a rising or falling tone at the next breath")
+    stored = _wait_for(lambda: _api(page, "/api/settings")["body"].get("audio_cues"), 3,
+                       "the choice kept in the person's settings")
+    assert stored is True
+    page.uncheck("#opt-audio")
+
+
 def test_reduced_motion_keeps_words_and_countdown_without_scaling(page: Any) -> None:
     page.emulate_media(reduced_motion="reduce")
     try:

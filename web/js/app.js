@@ -5,6 +5,7 @@ import { byId } from './dom.js';
 import { HistoryView, ReportView } from './history.js';
 import { LiveStream } from './live.js';
 import { NowView } from './now.js';
+import { settings } from './settings.js';
 import { StatusChips } from './status.js';
 import { SupportView } from './support.js';
 import { TrendsView } from './trends.js';
@@ -63,6 +64,7 @@ function startLive() {
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => now.onState(d))
     .on('suggestion', (d) => now.onSuggestion(d))
+    .on('dismissed', () => now.onDismissed())
     .on('marker', (d) => now.onMarker(d))
     .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); })
     .on('status', (d) => chips.apply(d))
@@ -79,7 +81,7 @@ function startLive() {
 window.addEventListener('hashchange', route);
 // The library gives suggestions and reports their titles, the status the baseline band:
 // load both before the first view and the stream.
-Promise.allSettled([now.loadLibrary(), refreshStatus()]).then(() => {
+Promise.allSettled([now.loadLibrary(), refreshStatus(), settings.load()]).then(() => {
   route();
   startLive();
 });

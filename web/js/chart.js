@@ -33,6 +33,13 @@ export class TimeChart {
     this.requestDraw();
   }
 
+  /** Change the span of a live chart (s). */
+  setWindow(windowS) {
+    if (this.options.windowS === windowS) return;
+    this.options.windowS = windowS;
+    this.requestDraw();
+  }
+
   /** Add one value at session time tS (null breaks the line). */
   push(tS, value) {
     if (typeof tS !== 'number' || !Number.isFinite(tS)) return;

@@ -4,8 +4,10 @@ import { api } from './api.js';
 import { TimeChart } from './chart.js';
 import { byId, clear, fmt, h, MARK_WORDS, markerItem, setText } from './dom.js';
 import { PacerView } from './pacer.js';
+import { settings } from './settings.js';
 
 const WINDOW_S = 600;
+const PACES = [4.5, 5, 5.5, 6, 6.5, 7];
 
 const STATE_WORDS = {
   calibrating: 'Getting to know your rhythm. Readings settle in over the first minutes.',
@@ -72,6 +74,16 @@ export class NowView {
     this.lastT = null;
     this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
     this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
+    this.buildPaces();
+    settings.onChange((values) => {
+      const minutes = Number(values.chart_minutes) || 10;
+      for (const chart of Object.values(this.charts)) chart.setWindow(minutes * 60);
+      setText(byId('charts-title'), `Last ${minutes} minutes`);
+      byId('chart-hr').setAttribute('aria-label', `Heart rate over the last ${minutes} minutes`);
+      byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes`);
+      const pace = byId('pace');
+      if (PACES.includes(Number(values.breaths_per_min))) pace.value = String(Number(values.breaths_per_min));
+    });
     this.buildRatings('rating-after', (value) => this.rate('after', value));
     this.bind();
   }
@@ -214,11 +226,17 @@ export class NowView {
     setText(el.suggestionInstructions, instructions);
     const cautions = Array.isArray(reset.cautions) ? reset.cautions.join(' ') : (reset.cautions ?? '');
     setText(el.suggestionCautions, cautions);
+    byId('pace-box').hidden = !reset.adjustable_pace;
     el.suggestion.dataset.resetId = reset.id ?? '';
     el.suggestion.dataset.tS = String(num(event.t_s) ?? '');
     el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
     el.suggestion.hidden = false;
     el.afterCard.hidden = true;
+  }
+
+  /** "Not now" was recorded (here or in another window): put the suggestion away. */
+  onDismissed() {
+    if (!this.activeReset) this.el.suggestion.hidden = true;
   }
 
   /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
@@ -294,7 +312,9 @@ export class NowView {
   async startReset(reset) {
     if (!reset) return;
     try {
-      const answer = await api.post('/api/resets/start', { reset_id: reset.id });
+      const body = { reset_id: reset.id };
+      if (reset.adjustable_pace) body.breaths_per_min = Number(byId('pace').value);
+      const answer = await api.post('/api/resets/start', body);
       const timeline = findTimeline(answer);
       if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline);
       if (this.ratingBefore !== null) await this.rate('before', this.ratingBefore, reset.id);
@@ -389,6 +409,17 @@ export class NowView {
     } catch (error) {
       console.info('afterbeat: rating not recorded:', error.message);
     }
+  }
+
+  buildPaces() {
+    const pace = byId('pace');
+    for (const value of PACES) {
+      const inhale = (60 / value) * 0.4;
+      const words = `${value} breaths a minute (in ${inhale.toFixed(1)} s, out ${(60 / value - inhale).toFixed(1)} s)`;
+      pace.append(h('option', { value: String(value) }, value === 6 ? `${words}, the usual` : words));
+    }
+    pace.value = '6';
+    pace.addEventListener('change', () => settings.update({ breaths_per_min: Number(pace.value) }));
   }
 
   buildRatings(id, onPick) {

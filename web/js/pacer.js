@@ -8,6 +8,7 @@
 //   cycle = cycle_base + k; finished = end_s !== null && t >= end_s
 
 import { byId, clockText, setText } from './dom.js';
+import { settings } from './settings.js';
 
 const WORDS = { inhale: 'Breathe in', hold: 'Hold', exhale: 'Breathe out' };
 const SCALE_MIN = 0.52;
@@ -140,15 +141,19 @@ export class PacerView {
     this.lastKey = '';
     this.finishedSent = false;
     this.reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
-    this.el.audio.checked = localStorage.getItem('afterbeat.audio') === '1';
-    this.el.vibrate.checked = localStorage.getItem('afterbeat.vibrate') === '1';
+    this.cueCount = 0;
     this.el.vibrate.disabled = typeof navigator.vibrate !== 'function';
+    settings.onChange((values) => {
+      this.el.audio.checked = Boolean(values.audio_cues);
+      this.el.vibrate.checked = Boolean(values.vibration) && !this.el.vibrate.disabled;
+    });
+    // Opt-in only; the AudioContext is made inside this click, as browsers require.
     this.el.audio.addEventListener('change', () => {
-      localStorage.setItem('afterbeat.audio', this.el.audio.checked ? '1' : '0');
       if (this.el.audio.checked && !this.cues.enable()) this.el.audio.checked = false;
+      settings.update({ audio_cues: this.el.audio.checked });
     });
     this.el.vibrate.addEventListener('change', () => {
-      localStorage.setItem('afterbeat.vibrate', this.el.vibrate.checked ? '1' : '0');
+      settings.update({ vibration: this.el.vibrate.checked });
     });
     this.tick = this.tick.bind(this);
     // rAF for smooth drawing while visible; a timer keeps the state (and cues) right otherwise.
@@ -236,7 +241,13 @@ export class PacerView {
   }
 
   cue(state) {
-    if (this.el.audio.checked) this.cues.tone(state.phase.direction, state.remainingS);
+    if (this.el.audio.checked && this.cues.context) {
+      this.cues.tone(state.phase.direction, state.remainingS);
+      if (state.phase.direction !== 'hold') {
+        this.cueCount += 1;
+        this.el.root.dataset.cues = String(this.cueCount);
+      }
+    }
     if (this.el.vibrate.checked && typeof navigator.vibrate === 'function') {
       navigator.vibrate(state.phase.direction === 'hold' ? 30 : 70);
     }
