@@ -198,6 +198,22 @@ def test_duplicate_filter_drops_within_50_ms_and_keeps_a_second_apart() -> None:
     assert f.dropped == 3
 
 
+@given(st.lists(st.tuples(st.floats(0.0, 0.2), st.sampled_from([b"\x06\x48", b"\x06\x49",
+                                                                  b"\x16\x48\x00\x04"])),
+                max_size=60))
+def test_duplicate_filter_matches_the_plain_definition(steps: list[tuple[float, bytes]]) -> None:
+    """Fast filter == "drop if the same bytes were accepted less than 50 ms before"."""
+    f = DuplicateFilter()
+    accepted: list[tuple[float, bytes]] = []
+    t_s = 0.0
+    for gap_s, payload in steps:
+        t_s += gap_s
+        expected = not any(p == payload and t_s - t < 0.05 for t, p in accepted)
+        assert f.accept(payload, t_s) == expected
+        if expected:
+            accepted.append((t_s, payload))
+
+
 def test_quality_tracker_flags_no_rr_only_after_a_while_with_a_heart_rate() -> None:
     q = QualityTracker(no_rr_after_s=15.0)
     q.start_connection(0.0)

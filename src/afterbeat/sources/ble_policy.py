@@ -46,16 +46,23 @@ class DuplicateFilter:
     window_s: float = 0.05
     dropped: int = 0
     _recent: deque[tuple[float, bytes]] = field(default_factory=deque)
+    _live: dict[bytes, int] = field(default_factory=dict)
+    """Payloads in the window and how often each was accepted there (O(1) lookups in bursts)."""
 
     def accept(self, payload: bytes, t_s: float) -> bool:
         """True when the payload arriving at ``t_s`` (s) is new, False for a duplicate."""
         while self._recent and t_s - self._recent[0][0] >= self.window_s:
-            self._recent.popleft()
-        for _, seen in self._recent:
-            if seen == payload:
-                self.dropped += 1
-                return False
+            _, old = self._recent.popleft()
+            left = self._live[old] - 1
+            if left:
+                self._live[old] = left
+            else:
+                del self._live[old]
+        if payload in self._live:
+            self.dropped += 1
+            return False
         self._recent.append((t_s, payload))
+        self._live[payload] = 1
         return True
 
 
