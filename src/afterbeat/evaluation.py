@@ -8,8 +8,9 @@ each person (GUDB), how many suggestions fire per hour of calm night (PhysioNet 
 and whether stress tasks raise the heart-rate-only index over the rests between them
 (Stress-Predict, baseline from the rests between the tasks).
 
-Run ``python -m afterbeat.evaluation [DATA_DIR] [--grid]`` (default ``tests/data``) for the numbers
-in docs/arousal-evaluation.md; ``tests/test_evaluation.py`` guards them loosely.
+Run ``python -m afterbeat.evaluation [DATA_DIR] [--grid] [--pipeline]`` (default
+``tests/data``) for the numbers in docs/arousal-evaluation.md; ``tests/test_evaluation.py``
+guards them loosely.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy.typing as npt
 from afterbeat.arousal import DEFAULT_SETTINGS, ArousalScorer, Settings, score_metrics
 from afterbeat.artifacts import correct_rr
 from afterbeat.baseline import Baseline, RestRecording
+from afterbeat.beats import Beat
 from afterbeat.live import LiveMetrics
 from afterbeat.watch import AfterSessionWatch, Suggestion
 
@@ -38,6 +40,7 @@ __all__ = [
     "calibration_grid",
     "calm_windows_result",
     "calmest_stretch",
+    "evaluate_calm_pipeline",
     "evaluate_calm_stretch",
     "evaluate_gudb",
     "evaluate_stress_predict",
@@ -291,6 +294,35 @@ def calm_windows_result(
                       scored / total if total else math.nan)
 
 
+def evaluate_calm_pipeline(label: str, rr_ms: FloatArray,
+                           settings: Settings = DEFAULT_SETTINGS) -> CalmResult:
+    """The same calm check through the full live pipeline (derived notifications, markers)."""
+    from afterbeat.events import MetricsEvent, SuggestionEvent
+    from afterbeat.pipeline import Pipeline
+    from afterbeat.session_file import Marker, MarkerKind
+    from afterbeat.sources.replay import derived_notifications, with_marks
+
+    t = np.cumsum(rr_ms) / 1000.0
+    beats = (Beat(float(ts), float(v), 0) for ts, v in zip(t, rr_ms, strict=True))
+    marks = [Marker(m * 60.0, kind) for a, b in ((0, 7), (10, 17), (20, 27))
+             for m, kind in ((a, MarkerKind.BASELINE_START), (b, MarkerKind.BASELINE_END))]
+    marks.append(Marker(1800.0, MarkerKind.SESSION_END))
+    pipeline = Pipeline(settings.with_overrides({"watch_span_s": 48 * 3600.0}))
+    suggestions = scored = total = elevated = 0
+    for record in with_marks(derived_notifications(beats), marks):
+        for ev in pipeline.push(record):
+            if isinstance(ev, SuggestionEvent) and ev.switch_from is None:
+                suggestions += 1
+            elif isinstance(ev, MetricsEvent) and ev.t_s >= 1800.0:
+                total += 1
+                if ev.arousal is not None:
+                    scored += 1
+                    elevated += ev.state == "elevated"
+    hours = (float(t[-1]) - 1800.0) / 3600.0
+    return CalmResult(label, hours, suggestions, elevated / scored if scored else math.nan,
+                      scored / total if total else math.nan)
+
+
 # -- Stress-Predict -------------------------------------------------------------------------
 
 
@@ -442,6 +474,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {name}: {c.suggestions} suggestion(s) in {c.hours:.1f} h = {c.per_hour:.2f}/h; "
               f"elevated {100 * c.elevated_share:.1f} % of scored updates")
     print(f"  all: {total_s} in {total_h:.1f} h = {total_s / total_h:.2f}/h (target < 0.5/h)")
+    if "--pipeline" in args:
+        for name in ("000.txt", "008.txt"):
+            rr = _load_rr_text(root / "physionet-healthy-24h" / name)
+            i0, i1 = calmest_stretch(rr)
+            c = evaluate_calm_pipeline(name, rr[i0:i1])
+            print(f"  {name} through the live pipeline: {c.suggestions} suggestion(s) in "
+                  f"{c.hours:.1f} h; {100 * c.scored_share:.0f} % of updates scored, elevated "
+                  f"{100 * c.elevated_share:.1f} %")
     s = evaluate_stress_predict(root / "stress-predict-e4")
     d = [a - b for a, b in zip(s.mean_index_tasks, s.mean_index_rests, strict=True)]
     print("Stress-Predict (E4 wristband 1-Hz HR, HR-only; baseline = the rests between tasks)")
