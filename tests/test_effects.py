@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect, window_stats
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.pipeline import Pipeline
+from afterbeat.resets import get_reset
+from afterbeat.session_file import Marker, MarkerKind, Record, iter_session
+from afterbeat.sources.replay import with_marks
 from reset_helpers import (
     Array,
     Series,
@@ -221,3 +225,60 @@ def test_a_new_reset_ends_the_one_still_running() -> None:
         (1, "resonance", 250.0, True)]
     assert [(e.reset_id, e.end_t_s, e.final) for e in tracker.finish()] == [
         ("resonance", 250.0, True), ("walk", None, True)]
+
+
+DEMO = Path(__file__).resolve().parents[1] / "src" / "afterbeat" / "data" / "demo.jsonl"
+
+
+def _replay(records: list[Record]) -> list[dict[str, Any]]:
+    pipeline = Pipeline()
+    events = [e.to_json() for r in records for e in pipeline.push(r)]
+    return events + [e.to_json() for e in pipeline.finish()]
+
+
+def test_suggested_reset_measured_through_the_pipeline_on_the_demo_recording() -> None:
+    """The bundled demo (real Holter RR, derived notifications): take the first suggestion,
+    run it with ratings, and check the effect against the pipeline's own metrics events."""
+    _, stream = iter_session(DEMO)
+    records = list(stream)
+    first = next(e for e in _replay(records) if e["type"] == "suggestion")
+    reset = get_reset(first["reset"])
+    start = float(first["t_s"])
+    end = start + reset.duration_s
+    marks = [Marker(start - 2.0, MarkerKind.RATING, value=7.0, text="before"),
+             Marker(start, MarkerKind.RESET_START, text=reset.id),
+             Marker(end, MarkerKind.RESET_END, text=reset.id),
+             Marker(end + 200.0, MarkerKind.RATING, value=4.0, text="after")]
+    events = _replay(list(with_marks(records, marks)))
+    effects = [e for e in events if e["type"] == "reset_effect"]
+    assert effects, "the pipeline emits reset_effect events"
+    final = [e for e in effects if e["final"]][-1]
+    assert (final["number"], final["reset_id"], final["start_t_s"], final["end_t_s"]) == (
+        1, reset.id, start, end)
+    assert final["rating_before"] == 7.0 and final["rating_after"] == 4.0
+    assert final["complete"] and final["started_activated"]
+    metrics = [MetricsSample.from_event(e) for e in events if e["type"] == "metrics"]
+    for name, (a, b) in {"before": (start - 120.0, start - 1e-9),
+                         "during": (start, end), "after": (end + 1e-9, end + 180.0)}.items():
+        expected = window_stats(metrics, a, b).to_json()
+        got = final[name]
+        assert got["samples"] == expected["samples"] > 0, name
+        for key in ("heart_rate_bpm", "rmssd_ms", "index", "respiration_rate_bpm"):
+            if expected[key] is None:
+                assert got[key] is None, (name, key)
+            else:
+                assert got[key] == pytest.approx(expected[key], abs=0.05), (name, key)
+        assert got["rmssd_excluded"] == expected["rmssd_excluded"], name
+    # time to settle: start of the first run of scored updates at or below 0.75 lasting 2 min
+    scored = [m for m in metrics if m.t_s >= start and m.index is not None]
+    settle = None
+    for i, m in enumerate(scored):
+        if m.index is not None and m.index <= 0.75:
+            run = [x for x in scored[i:] if x.t_s <= m.t_s + 120.0]
+            if all(x.index is not None and x.index <= 0.75 for x in run) and \
+                    run[-1].t_s - m.t_s >= 120.0 and m.t_s - start <= 1200.0:
+                settle = m.t_s - start
+                break
+    assert final["settle_s"] == settle
+    # every metrics update scored in the windows went into the effect, none twice
+    assert final["during"]["samples"] == round(reset.duration_s / 5.0) + 1

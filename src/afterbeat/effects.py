@@ -259,6 +259,8 @@ class EffectTracker:
                               self.min_breaths_per_min, self.max_breaths_per_min)
         item = _Open(self._count, (marker.text or "unknown").strip() or "unknown",
                      marker.t_s, before)
+        # an update stamped at the start itself may have arrived just before the marker
+        item.samples.extend(s for s in self._recent if s.t_s >= marker.t_s)
         pending = self._pending_before
         if pending is not None and marker.t_s - pending[0] <= 600.0:
             item.rating_before = pending[1]
