@@ -1,4 +1,4 @@
-// Small DOM helpers. Text always goes in through textContent, never innerHTML.
+// Small DOM helpers. Text always goes in as text nodes (textContent), never as markup.
 
 /** Element by id; throws early if the page and the script disagree. */
 export function byId(id) {

@@ -1,4 +1,4 @@
-// Trends across sessions, the learned summary, and the gentle therapist hint (never an alarm).
+// Trends across sessions, the learned summary, and the gentle therapist hint (calm, never urgent).
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
