@@ -15,6 +15,7 @@ Real time: the reader runs with short timeouts (watchdog 1.5 s, backoff from 0.0
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import threading
@@ -279,17 +280,20 @@ class MockBlueZ:
         return strap
 
 
-@pytest.fixture
-def bluez() -> Iterator[MockBlueZ]:
-    """A private system bus with dbusmock's bluez5 template and adapter hci0."""
+@contextlib.contextmanager
+def private_system_bus(*, bluetoothd: bool = True, adapter: bool = True) -> Iterator[MockBlueZ]:
+    """A private system bus, optionally with dbusmock's bluez5 template and adapter hci0."""
     from dbusmock.testcase import BusType, PrivateDBus, SpawnedMock
 
     saved = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
     try:
-        with PrivateDBus(BusType.SYSTEM) as bus, SpawnedMock.spawn_with_template("bluez5"):
+        with PrivateDBus(BusType.SYSTEM) as bus, contextlib.ExitStack() as stack:
+            if bluetoothd:
+                stack.enter_context(SpawnedMock.spawn_with_template("bluez5"))
             conn = dbus.bus.BusConnection(bus.address)
-            dbus.Interface(conn.get_object("org.bluez", "/"), "org.bluez.Mock").AddAdapter(
-                "hci0", "afterbeat-test")
+            if bluetoothd and adapter:
+                dbus.Interface(conn.get_object("org.bluez", "/"), "org.bluez.Mock").AddAdapter(
+                    "hci0", "afterbeat-test")
             mock = MockBlueZ(conn, bus.address)
             try:
                 yield mock
@@ -302,6 +306,13 @@ def bluez() -> Iterator[MockBlueZ]:
             os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
         else:
             os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = saved
+
+
+@pytest.fixture
+def bluez() -> Iterator[MockBlueZ]:
+    """A private system bus with dbusmock's bluez5 template and adapter hci0."""
+    with private_system_bus() as mock:
+        yield mock
 
 
 @dataclass
@@ -454,3 +465,43 @@ async def test_a_stale_device_fails_after_the_object_vanished(bluez: MockBlueZ) 
     assert client.is_connected and strap.connected
     await client.disconnect()
     assert not strap.connected
+
+
+@pytest.mark.parametrize(
+    ("setup", "advice"),
+    [
+        ("no bluetoothd", "cannot reach the Bluetooth service"),
+        ("no adapter", "no Bluetooth Low Energy adapter found"),
+        ("powered off", "Bluetooth is off: turn it on"),
+    ],
+)
+def test_scan_says_why_bluetooth_cannot_be_used(setup: str, advice: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from afterbeat.cli import main
+
+    with private_system_bus(bluetoothd=setup != "no bluetoothd",
+                            adapter=setup != "no adapter") as mock:
+        if setup == "powered off":
+            dbus.Interface(mock.conn.get_object("org.bluez", ADAPTER), MOCK_IFACE
+                           ).UpdateProperties("org.bluez.Adapter1", dbus.Dictionary(
+                               {"Powered": dbus.Boolean(False)}, signature="sv"))
+        assert main(["scan", "--timeout", "0.3"]) == 3
+    assert advice in capsys.readouterr().err
+
+
+def test_reader_reports_bluetooth_off_and_keeps_trying() -> None:
+    with private_system_bus(adapter=False):
+
+        async def main() -> list[SourceStatus]:
+            reader = await start_reader()
+            await reader.until(lambda: len([o for o in reader.out if isinstance(
+                o, SourceStatus) and o.state is ConnectionState.BLUETOOTH_OFF]) >= 2,
+                "two bluetooth-off statuses")
+            await reader.close()
+            return [o for o in reader.out if isinstance(o, SourceStatus)]
+
+        statuses = asyncio.run(main())
+    off = [s for s in statuses if s.state is ConnectionState.BLUETOOTH_OFF]
+    assert "no Bluetooth Low Energy adapter" in (off[0].detail or "")
+    assert [s.attempt for s in off[:2]] == [1, 2]
+    assert statuses[-1].state is ConnectionState.STOPPED

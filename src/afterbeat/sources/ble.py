@@ -199,22 +199,34 @@ def remember_strap(data_dir: Path, address: str, name: str | None) -> None:
     os.replace(tmp, path)
 
 
-def _unavailable_advice(exc: BaseException) -> str:
+_NO_SERVICE_ADVICE = (
+    "cannot reach the Bluetooth service: on Linux check that bluetoothd is installed and "
+    "running (systemctl status bluetooth); in a container, share the host's D-Bus system bus"
+)
+
+
+def _unavailable(exc: BaseException) -> BluetoothUnavailable | None:
+    """The person-facing reason when ``exc`` means Bluetooth cannot be used at all, else None."""
     text = str(exc)
     if isinstance(exc, BleakBluetoothNotAvailableError):
         reason = exc.reason.name
         if reason.startswith("DENIED"):
-            return ("permission to use Bluetooth was denied: allow Bluetooth for this terminal "
-                    "or Python in the system privacy settings")
-        if reason == "POWERED_OFF":
-            return "Bluetooth is off: turn it on in the system settings"
-        return f"no usable Bluetooth adapter ({reason.lower()})"
-    if "AccessDenied" in text or isinstance(exc, PermissionError):
-        return ("permission to use Bluetooth was denied: on Linux, add yourself to the "
-                "'bluetooth' group or check the D-Bus policy")
-    if "NotReady" in text or "No Bluetooth adapters" in text or "not powered" in text.lower():
-        return "Bluetooth is off or no adapter was found: turn Bluetooth on (bluetoothctl power on)"
-    return text
+            advice = ("permission to use Bluetooth was denied: allow Bluetooth for this "
+                      "terminal or Python in the system privacy settings")
+        elif reason == "POWERED_OFF":
+            advice = "Bluetooth is off: turn it on in the system settings (bluetoothctl power on)"
+        elif reason in ("NO_BLUETOOTH", "NO_BLE_CENTRAL_ROLE"):
+            advice = "no Bluetooth Low Energy adapter found: plug one in or enable it"
+        else:
+            advice = f"Bluetooth is not available: {text}"
+        return BluetoothUnavailable(advice)
+    if isinstance(exc, PermissionError) or "AccessDenied" in text:
+        return BluetoothUnavailable(
+            "permission to use Bluetooth was denied: on Linux, check the D-Bus policy for "
+            "org.bluez (membership of the 'bluetooth' group on some systems)")
+    if isinstance(exc, OSError) or "ServiceUnknown" in text or "NameHasNoOwner" in text:
+        return BluetoothUnavailable(_NO_SERVICE_ADVICE)
+    return None
 
 
 def _scanner_kwargs(backend: BackendPair | None) -> dict[str, Any]:
@@ -253,10 +265,8 @@ async def scan_straps(
                 step_s = min(tick_s, left_s)
                 await sleep(step_s)
                 left_s -= step_s
-    except (BleakBluetoothNotAvailableError, PermissionError) as exc:
-        raise BluetoothUnavailable(_unavailable_advice(exc)) from exc
-    except BleakError as exc:
-        raise BluetoothUnavailable(_unavailable_advice(exc)) from exc
+    except (BleakError, OSError) as exc:
+        raise _unavailable(exc) or BluetoothUnavailable(f"scan failed: {exc}") from exc
     return sorted(found.values(), key=lambda s: -s.rssi_dbm)
 
 
@@ -524,12 +534,10 @@ class BleSource:
             return await self._unless_closed(BleakScanner.find_device_by_filter(
                 match, timeout=self.settings.scan_timeout_s, **kwargs
             ))
-        except (BleakBluetoothNotAvailableError, PermissionError) as exc:
-            raise BluetoothUnavailable(_unavailable_advice(exc)) from exc
-        except BleakError as exc:
-            advice = _unavailable_advice(exc)
-            if advice != str(exc):
-                raise BluetoothUnavailable(advice) from exc
+        except (BleakError, OSError) as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is not None:
+                raise unavailable from exc
             log.warning("scan failed: %s", exc)
             return None
 
