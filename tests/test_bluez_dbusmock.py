@@ -14,6 +14,7 @@ Real time: the reader runs with short timeouts (watchdog 1.5 s, backoff from 0.0
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -477,7 +478,7 @@ async def test_a_stale_device_fails_after_the_object_vanished(bluez: MockBlueZ) 
 )
 def test_scan_says_why_bluetooth_cannot_be_used(setup: str, advice: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from afterbeat.cli import main
+    from afterbeat.cli import scan
 
     with private_system_bus(bluetoothd=setup != "no bluetoothd",
                             adapter=setup != "no adapter") as mock:
@@ -485,7 +486,7 @@ def test_scan_says_why_bluetooth_cannot_be_used(setup: str, advice: str,
             dbus.Interface(mock.conn.get_object("org.bluez", ADAPTER), MOCK_IFACE
                            ).UpdateProperties("org.bluez.Adapter1", dbus.Dictionary(
                                {"Powered": dbus.Boolean(False)}, signature="sv"))
-        assert main(["scan", "--timeout", "0.3"]) == 3
+        assert scan.run(argparse.Namespace(timeout=0.3, json=False)) == 3
     assert advice in capsys.readouterr().err
 
 
