@@ -348,6 +348,27 @@ def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
     assert watch.dialogs == [], "no script from the note ran"
 
 
+def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:
+    page.focus("a.skip")  # start from the top of the page, as after a fresh load
+    reached = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        info = page.evaluate(
+            "() => { const el = document.activeElement; const cs = getComputedStyle(el);"
+            " return {tag: el.tagName, mark: el.dataset.mark ?? '', id: el.id,"
+            " text: el.textContent.trim().slice(0, 40), outline: cs.outlineStyle}; }")
+        reached.append(info)
+        if info["id"] == "note-text":
+            break
+    marks = [r["mark"] for r in reached if r["mark"]]
+    assert marks == ["baseline_start", "baseline_end", "session_start", "session_end"], reached
+    assert all(r["tag"] in ("A", "BUTTON", "INPUT", "SELECT") for r in reached), \
+        [(r["tag"], r["id"], r["text"]) for r in reached]
+    buttons = [r for r in reached if r["tag"] == "BUTTON"]
+    assert buttons and all(r["outline"] != "none" for r in buttons), "focus is visible"
+    assert reached[-1]["id"] == "note-text"
+
+
 def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
     page.click('nav a[data-view-link="history"]')
     link = _wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
@@ -360,6 +381,11 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
         lambda: page.query_selector('#report-markers li[data-kind="note"] .mark-text'), 5,
         "the note in the report's marks")
     assert XSS_NOTE in note.text_content()
+    assert page.evaluate("() => document.querySelectorAll('img').length") == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    page.click('nav a[data-view-link="trends"]')
+    _wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
     page.click('nav a[data-view-link="support"]')
     _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
     assert "not a medical device" in page.inner_text("#view-support")
