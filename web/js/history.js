@@ -134,6 +134,11 @@ export class ReportView {
 }
 
 const PERIOD_WORDS = { baseline: 'Baseline', session: 'Session', reset: 'Reset', moving: 'Moving' };
+const PERIOD_COLORS = {
+  baseline: 'rgba(120, 120, 110, 0.08)',
+  session: 'rgba(106, 111, 168, 0.10)',
+  reset: 'rgba(201, 164, 106, 0.14)',
+};
 
 /** Start/end marker pairs as shaded periods (baseline, session, resets). */
 function periods(markers, durationS) {
@@ -145,13 +150,12 @@ function periods(markers, durationS) {
     const [, what, edge] = match;
     if (edge === 'start') open[what] = m.t_s;
     else if (open[what] !== undefined) {
-      spans.push({ t0: open[what], t1: m.t_s, label: PERIOD_WORDS[what],
-        color: what === 'reset' ? 'rgba(63, 127, 122, 0.10)' : undefined });
+      spans.push({ t0: open[what], t1: m.t_s, label: PERIOD_WORDS[what], color: PERIOD_COLORS[what] });
       delete open[what];
     }
   }
   for (const [what, t0] of Object.entries(open)) {
-    if (num(durationS) !== null && durationS > t0) spans.push({ t0, t1: durationS, label: PERIOD_WORDS[what] });
+    if (num(durationS) !== null && durationS > t0) spans.push({ t0, t1: durationS, label: PERIOD_WORDS[what], color: PERIOD_COLORS[what] });
   }
   return spans;
 }
@@ -165,7 +169,7 @@ function seriesRows(series) {
 const RECOVERY_LABELS = [
   ['time_to_settle_s', 'Time to settle', (v) => durationText(v)],
   ['heart_rate_half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
-  ['heart_rate_residual_bpm', 'Heart rate above your baseline after', (v) => `${fmt(v)} bpm`],
+  ['heart_rate_residual_bpm', 'Heart rate left above baseline', (v) => `${fmt(v)} bpm`],
   ['ln_rmssd_recovered_share_10min', 'RMSSD recovered at 10 min', (v) => `${fmt(v * 100)}%`],
 ];
 
