@@ -6,10 +6,13 @@ against their own history ("walking has settled you fastest: median 6 minutes ov
 *Learned summary.* For each reset, the resets that started while the index was above the settle
 level count as uses; time to settle is ``ResetEffect.settle_s`` (a use that never settled within
 the horizon counts as slower than any that did). Resets with at least ``min_uses`` uses are
-ranked by their median time to settle.
+ranked by their median time to settle. Movement pauses the index while it runs and for the
+washout after it, so a movement reset can only show as settled after that pause (the time still
+counts from its start).
 
 *Therapist hint.* Over the last ``window`` sessions that have a value (at least ``min_sessions``),
-the hint appears when the value rose at almost every step (at most one step down) and the last
+the hint appears when the time to settle after the session, or the person's first 0-10
+rating of how stirred up they feel, rose at almost every step (at most one step down) and the last
 is clearly above the first (``settle_margin_s`` or ``rating_margin``). Never from a single
 reading, never as an alarm: it suggests talking it over, with the plan's contact text.
 """
