@@ -153,13 +153,17 @@ export class NowView {
   setScore(score) {
     const el = this.el;
     if (score === null) {
-      setText(el.scoreValue, '—');
-      el.score.dataset.score = '';
-      el.scoreFill.style.width = '0%';
-      el.scoreMeter.setAttribute('aria-valuenow', '0');
-      el.scoreMeter.setAttribute('aria-valuetext', 'not known yet');
+      // Not read right now (warming up, patchy signal, moving): keep the last value, dimmed.
+      el.score.dataset.held = 'true';
+      if (el.score.dataset.score === '') {
+        setText(el.scoreValue, '—');
+        el.scoreMeter.setAttribute('aria-valuetext', 'not known yet');
+      } else {
+        el.scoreMeter.setAttribute('aria-valuetext', `not read right now, last ${el.score.dataset.score} of 100`);
+      }
       return;
     }
+    el.score.dataset.held = 'false';
     const s = Math.max(0, Math.min(100, score));
     setText(el.scoreValue, String(Math.round(s)));
     el.score.dataset.score = String(Math.round(s));
