@@ -229,5 +229,8 @@ class ReplaySource:
         yield SourceStatus(t_s=self._last_t_s, state=state, detail="end of the recording")
 
     async def aclose(self) -> None:
-        """Stop at the next record."""
+        """Stop at the next record and close the file."""
         self._closed = True
+        close = getattr(self._records, "close", None)
+        if callable(close):
+            close()
