@@ -335,6 +335,11 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     page.click("#rating-after button:nth-child(4)")  # 3 of 10
     _wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
               "the rating marker echoed back")
+    # The demo's session clock runs fast, so the 3 minutes after the reset pass quickly.
+    table = _wait_for(lambda: page.query_selector("#effect-table:not([hidden])"), 20,
+                      "the before-and-after numbers of the reset")
+    text = table.inner_text()
+    assert "Heart rate" in text and "Before" in text and "After" in text, text
 
 
 def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
