@@ -201,12 +201,15 @@ class LiveMetricsTracker:
 
     def break_segment(self) -> None:
         """Forget every window (disconnect, contact loss): the next beat starts afresh."""
+        self._reset_rr()
+        self._hr.clear()
+
+    def _reset_rr(self) -> None:
         self._segment = None
         self._w60 = self._w120 = None
         self._spec_t.clear()
         self._spec_rr.clear()
         self._spectral = None
-        self._hr.clear()
 
     def push_beat(self, clean: CleanBeat) -> LiveMetrics | None:
         """Add one clean beat; return the metrics at its time (None for an unusable beat)."""
@@ -215,7 +218,7 @@ class LiveMetricsTracker:
         if not (math.isfinite(t_s) and math.isfinite(rr) and rr > 0.0):
             return None
         if clean.segment != self._segment or self._w60 is None or self._w120 is None:
-            self.break_segment()
+            self._reset_rr()
             self._segment = clean.segment
             self._w60 = _RunningWindow(60.0, rr)
             self._w120 = _RunningWindow(120.0, rr)
