@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from afterbeat import server
 from afterbeat.security import LaunchTickets, SecurityPolicy
 from afterbeat.server import ServerSettings, create_app
 from afterbeat.server_state import ServerState
@@ -85,8 +86,7 @@ def demo_records(limit_s: float | None = None) -> tuple[Header, list[Record]]:
 
 def state_of(app: Any) -> ServerState:
     """The ServerState behind the app returned by create_app."""
-    state: ServerState = app.app.state.afterbeat
-    return state
+    return server.state_of(app)
 
 
 @dataclass

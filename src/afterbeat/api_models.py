@@ -6,9 +6,19 @@ Every request model forbids unknown fields and constrains each value, so wrong i
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+)
+
+from afterbeat.resets import LIBRARY
 
 __all__ = [
     "ErrorOut",
@@ -24,15 +34,21 @@ __all__ = [
 ]
 
 MAX_TEXT = 2000
+_RESET_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_RESET_IDS: dict[str, JsonValue] = {"enum": [r.id for r in LIBRARY]}
 
-PersonMarkerKind = Literal[
-    "baseline_start", "baseline_end", "session_start", "session_end", "note", "rating",
-    "moving_start", "moving_end",
-]
 
+def _whole(value: object) -> object:
+    """JSON Schema counts 3.0 as an integer: accept it as 3 (but never true/false)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorOut(BaseModel):
@@ -45,16 +61,22 @@ class ErrorOut(BaseModel):
 class MarkerIn(_In):
     """A moment the person marks; ``rating`` needs ``value`` (0-10), ``note`` needs ``text``."""
 
-    kind: PersonMarkerKind
+    kind: Literal["baseline_start", "baseline_end", "session_start", "session_end",
+                  "moving_start", "moving_end", "note", "rating"]
     value: float | None = Field(default=None, ge=0, le=10, allow_inf_nan=False,
                                 validate_default=True)
+    """0-10, only for ``rating`` (how stirred up you feel: 0 calm, 10 very)."""
     text: str | None = Field(default=None, max_length=MAX_TEXT, validate_default=True)
 
     @field_validator("value", mode="after")
     @classmethod
-    def _rating_needs_value(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if info.data.get("kind") == "rating" and value is None:
+    def _value_only_for_ratings(cls, value: float | None, info: ValidationInfo
+                                ) -> float | None:
+        rating = info.data.get("kind") == "rating"
+        if rating and value is None:
             raise ValueError("a rating needs a value from 0 to 10")
+        if not rating and value is not None:
+            raise ValueError("only a rating takes a value")
         return value
 
     @field_validator("text", mode="after")
@@ -79,7 +101,7 @@ class MarkerOut(BaseModel):
 class ResetStartIn(_In):
     """Start a reset from the library; ``breaths_per_min`` adjusts resonance breathing only."""
 
-    reset_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    reset_id: str = Field(pattern=_RESET_ID, json_schema_extra=_RESET_IDS)
     breaths_per_min: float | None = Field(default=None, ge=4.5, le=7.0, allow_inf_nan=False)
 
 
@@ -92,9 +114,9 @@ class ResetStopIn(_In):
 class ResetRateIn(_In):
     """A 0-10 self-rating before or after a reset (how activated you feel)."""
 
-    rating: int = Field(ge=0, le=10)
+    rating: WholeNumber = Field(ge=0, le=10)
     when: Literal["before", "after"]
-    reset_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    reset_id: str | None = Field(default=None, pattern=_RESET_ID)
 
 
 class SuggestionDismissIn(_In):
@@ -109,7 +131,7 @@ class PersonSettings(_In):
     vibration: bool = False
     show_numbers: bool = True
     breaths_per_min: float = Field(default=6.0, ge=4.5, le=7.0, allow_inf_nan=False)
-    chart_minutes: int = Field(default=10, ge=2, le=60)
+    chart_minutes: WholeNumber = Field(default=10, ge=2, le=60)
 
 
 class SessionOut(BaseModel):

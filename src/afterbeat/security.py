@@ -12,7 +12,8 @@ Every request, in this order (security note NET-2..13):
    cookie ``afterbeat-<port>``, both compared with :func:`hmac.compare_digest` → else 401.
 4. **Writes** (POST, PUT, PATCH, DELETE) on ``/api``: a cookie alone needs an allowed Origin
    (browsers always send one on writes); without Origin only the token header is accepted
-   (non-browser clients). Bodies must be ``application/json`` (→ 415) and at most 1 MiB (→ 413).
+   (non-browser clients). A body must be ``application/json`` (→ 415) and at most 1 MiB
+   (→ 413); a write without a body goes on to the route (which wants JSON or answers 405).
 5. Every response gets the CSP ``default-src 'self'; script-src 'self'; object-src 'none';
    base-uri 'none'; frame-ancestors 'none'``, ``nosniff``, no referrer, no framing;
    ``/api`` responses are ``no-store``. No CORS headers are ever sent.
@@ -65,7 +66,6 @@ CONTENT_SECURITY_POLICY: Final = (
     "frame-ancestors 'none'"
 )
 _WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 _SECURITY_HEADERS: Final = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -281,7 +281,8 @@ class SecurityMiddleware:
         if declared is not None and declared > self.policy.max_body_bytes:
             await _send_json(send, 413, "request body larger than 1 MiB", "too_large")
             return
-        if (method in _BODY_METHODS or declared or content_type) and not _is_json(content_type):
+        has_body = bool(declared) or b"transfer-encoding" in headers
+        if (has_body or content_type) and not _is_json(content_type):
             await _send_json(send, 415, "send the body as application/json", "not_json")
             return
         body = await self._read_body(receive)

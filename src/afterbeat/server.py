@@ -28,10 +28,13 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
 from afterbeat.api_models import (
@@ -53,7 +56,7 @@ from afterbeat.server_state import ServerState, open_pipeline
 from afterbeat.session_file import MarkerKind
 from afterbeat.sources import Source
 
-__all__ = ["ServerSettings", "create_app", "web_dir"]
+__all__ = ["ServerSettings", "create_app", "state_of", "web_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +137,37 @@ def create_app(
     _install_errors(app)
     _routes(app, state)
     static = settings.web_dir or web_dir()
-    if static.is_dir():
-        app.mount("/", StaticFiles(directory=static, html=True), name="web")
-    guarded = SecurityMiddleware(app, policy, tickets)
+    pages = StaticFiles(directory=static, html=True) if static.is_dir() else None
     state.policy = policy
     state.tickets = tickets
-    return guarded
+    return SecurityMiddleware(_Split(app, pages), policy, tickets)
+
+
+class _Split:
+    """``/api/*`` and ``/openapi.json`` to the API, every other request to the page's files.
+
+    Not a mount inside FastAPI: a catch-all mount would answer every wrong method on an API
+    path with the static files' 405 (``Allow: GET, HEAD``) instead of the route's own.
+    """
+
+    def __init__(self, api: FastAPI, pages: ASGIApp | None) -> None:
+        self.api = api
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        is_api = path == "/api" or path.startswith("/api/") or path == "/openapi.json"
+        if scope["type"] == "http" and self.pages is not None and not is_api:
+            await self.pages(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def state_of(app: ASGIApp) -> ServerState:
+    """The :class:`ServerState` of an app made by :func:`create_app` (tests, benchmarks)."""
+    assert isinstance(app, SecurityMiddleware) and isinstance(app.app, _Split)
+    state: ServerState = app.app.api.state.afterbeat
+    return state
 
 
 def _field_of(exc: AfterbeatError) -> list[str] | None:
@@ -157,6 +185,19 @@ def _field_of(exc: AfterbeatError) -> list[str] | None:
 
 
 def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code != 405:
+            return await http_exception_handler(request, exc)
+        # Starlette's Allow names only the first route of the path; list every method.
+        allowed: set[str] = set()
+        for route in app.router.routes:
+            if isinstance(route, Route) and route.methods and \
+                    route.matches(request.scope)[0] is not Match.NONE:
+                allowed |= route.methods
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                            headers={"Allow": ", ".join(sorted(allowed))})
+
     @app.exception_handler(AfterbeatError)
     async def afterbeat_error(request: Request, exc: AfterbeatError) -> JSONResponse:
         name = type(exc).__name__
