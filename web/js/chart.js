@@ -143,6 +143,10 @@ export class TimeChart {
     if (this.options.windowS) {
       x1 = lastPoint ? lastPoint[0] : this.options.windowS;
       x0 = x1 - this.options.windowS;
+    } else if (this.options.xLabels === 'index') {
+      // one slot per session: 1..n with half a slot of room either side
+      x0 = 0.5;
+      x1 = Math.max(1, this.points.length) + 0.5;
     } else if (this.points.length) {
       x0 = this.points[0][0];
       x1 = lastPoint[0];
@@ -199,10 +203,20 @@ export class TimeChart {
         ctx.fillText(m === minutes ? 'now' : `−${minutes - m} min`, x, h - 4);
       }
     } else if (xl === 'index' && this.points.length) {
-      ctx.textAlign = 'left';
-      ctx.fillText(this.options.indexLabel ? this.options.indexLabel(x0) : String(x0), X(x0), h - 4);
-      ctx.textAlign = 'right';
-      ctx.fillText(this.options.indexLabel ? this.options.indexLabel(x1) : String(x1), X(x1), h - 4);
+      const n = this.points.length;
+      const every = Math.max(1, Math.ceil(n / 10));
+      ctx.textAlign = 'center';
+      for (let i = 1; i <= n; i += 1) {
+        if ((i - 1) % every !== 0 && i !== n) continue;
+        const label = i === 1 && this.options.indexLabel ? this.options.indexLabel(i) : String(i);
+        ctx.fillText(label, X(i), h - 4);
+      }
+    }
+    if (!values.length && this.options.emptyText) {
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(this.options.emptyText, pad.l + plotW / 2, pad.t + plotH / 2);
+      ctx.textBaseline = 'alphabetic';
     } else if (xl === 'session' && this.points.length) {
       for (const [i, t] of [x0, (x0 + x1) / 2, x1].entries()) {
         ctx.textAlign = i === 0 ? 'left' : i === 2 ? 'right' : 'center';

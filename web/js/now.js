@@ -419,8 +419,9 @@ export class NowView {
     const pace = byId('pace');
     for (const value of PACES) {
       const inhale = (60 / value) * 0.4;
-      const words = `${value} breaths a minute (in ${inhale.toFixed(1)} s, out ${(60 / value - inhale).toFixed(1)} s)`;
-      pace.append(h('option', { value: String(value) }, value === 6 ? `${words}, the usual` : words));
+      const s = (x) => x.toFixed(1).replace(/\.0$/, '');
+      const words = `${value} a minute: in ${s(inhale)} s, out ${s(60 / value - inhale)} s`;
+      pace.append(h('option', { value: String(value) }, value === 6 ? `${words} (usual)` : words));
     }
     pace.value = '6';
     pace.addEventListener('change', () => settings.update({ breaths_per_min: Number(pace.value) }));

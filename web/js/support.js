@@ -15,8 +15,24 @@ export class SupportView {
   }
 
   async show() {
-    const plan = await this.loadPlan();
+    const [plan] = await Promise.all([this.loadPlan(), this.loadHint()]);
     await this.loadLines(plan);
+  }
+
+  /** The gentle therapist hint from the trends, when settling keeps slowing (never urgent). */
+  async loadHint() {
+    const box = byId('support-hint');
+    try {
+      const hint = ((await api.get('/api/trends')) ?? {}).hint;
+      clear(box);
+      box.hidden = !hint;
+      if (!hint) return;
+      box.append(h('h2', {}, 'Something you might bring to your therapist'));
+      for (const reason of hint.reasons ?? []) box.append(h('p', {}, String(reason)));
+      box.append(h('p', {}, String(hint.text ?? '')));
+    } catch {
+      box.hidden = true;
+    }
   }
 
   async loadPlan() {
@@ -27,6 +43,7 @@ export class SupportView {
       setText(this.coping, coping);
       setText(this.contact, contact);
       this.planBox.hidden = !coping && !contact;
+      byId('support-no-plan').hidden = !this.planBox.hidden;
       return plan;
     } catch {
       this.planBox.hidden = true;

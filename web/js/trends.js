@@ -14,7 +14,10 @@ export class TrendsView {
     this.lines = byId('trends-lines');
     this.hint = byId('trends-hint');
     const indexLabel = (i) => `session ${i}`;
-    const common = { minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel };
+    const common = {
+      minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel,
+      emptyText: 'Nothing here yet: this fills in as sessions are recorded.',
+    };
     this.settle = new TimeChart(byId('trend-settle'), { ...common, color: '#3f7f7a' });
     this.ratings = new TimeChart(byId('trend-ratings'), { ...common, color: '#6a6fa8' });
   }
