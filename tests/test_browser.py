@@ -1,10 +1,11 @@
 """The dashboard in a real browser: Debian's chromium (headless) against `afterbeat demo`.
 
 One `afterbeat demo --no-open --port 0` subprocess and one page serve the whole module, in
-story order: the page loads clean, the charts move, the demo's marked session end leads to a
-suggestion, the pacer follows the clock, a note stays text, and screenshots are kept in
-``test-artifacts/``. Every request the browser makes is recorded; anything not addressed to
-the demo server is aborted and fails the test.
+story order: the page loads clean, the charts move, a typed note stays text, the demo's marked
+session end leads to a suggestion, the pacer follows the clock, and screenshots are kept in
+``test-artifacts/``. The note goes in early so that it is part of the recording the report
+page replays (the demo ends about 50 s after it starts). Every request the browser makes is
+recorded; anything not addressed to the demo server is aborted and fails the test.
 """
 
 from __future__ import annotations
@@ -227,6 +228,17 @@ def test_charts_update_over_time(page: Any) -> None:
     assert page.inner_text("#num-hr").strip() not in ("", "—")
 
 
+def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
+    page.fill("#note-text", XSS_NOTE)
+    page.press("#note-text", "Enter")
+    item = _wait_for(lambda: page.query_selector('#marks-list li[data-kind="note"]'), 5,
+                     "the note echoed back by the server")
+    assert item.eval_on_selector(".mark-text", "el => el.textContent") == XSS_NOTE
+    assert page.evaluate("() => document.querySelectorAll('img').length") == 0
+    page.wait_for_timeout(200)
+    assert watch.dialogs == [], "no script from the note ran"
+
+
 def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
     _wait_for(lambda: page.query_selector('#marks-list li[data-kind="session_end"]'), 30,
               "the demo's session end marker on the page")
@@ -340,17 +352,6 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
                       "the before-and-after numbers of the reset")
     text = table.inner_text()
     assert "Heart rate" in text and "Before" in text and "After" in text, text
-
-
-def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
-    page.fill("#note-text", XSS_NOTE)
-    page.press("#note-text", "Enter")
-    item = _wait_for(lambda: page.query_selector('#marks-list li[data-kind="note"]'), 5,
-                     "the note echoed back by the server")
-    assert item.eval_on_selector(".mark-text", "el => el.textContent") == XSS_NOTE
-    assert page.evaluate("() => document.querySelectorAll('img').length") == 0
-    page.wait_for_timeout(200)
-    assert watch.dialogs == [], "no script from the note ran"
 
 
 def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:
