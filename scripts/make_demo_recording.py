@@ -39,7 +39,7 @@ MARKERS_MIN: tuple[tuple[float, MarkerKind, str | None], ...] = (
     (0.5, MarkerKind.BASELINE_START, None),
     (7.5, MarkerKind.BASELINE_END, None),
     (8.0, MarkerKind.SESSION_START, None),
-    (9.5, MarkerKind.SESSION_END, None),
+    (13.0, MarkerKind.SESSION_END, None),
 )
 
 
