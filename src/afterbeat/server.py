@@ -32,8 +32,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
@@ -137,7 +138,9 @@ def create_app(
     _install_errors(app)
     _routes(app, state)
     static = settings.web_dir or web_dir()
-    pages = StaticFiles(directory=static, html=True) if static.is_dir() else None
+    pages = None
+    if static.is_dir():  # a small app of its own, so its 404s are answered, not raised
+        pages = Starlette(routes=[Mount("/", StaticFiles(directory=static, html=True))])
     state.policy = policy
     state.tickets = tickets
     return SecurityMiddleware(_Split(app, pages), policy, tickets)
