@@ -302,8 +302,14 @@ def test_sound_cues_are_opt_in_and_follow_the_phases(page: Any) -> None:
     assert not page.is_checked("#opt-audio"), "sound is off until the person turns it on"
     assert "cues" not in _dataset(page, "#pacer")
     page.check("#opt-audio")
-    _wait_for(lambda: int(_dataset(page, "#pacer").get("cues") or 0) >= 1, 12,
-              "a rising or falling tone at the next breath")
+    data = _wait_for(lambda: (d := _dataset(page, "#pacer")).get("nextCueS") and d, 5,
+                     "tones handed to the audio clock ahead of time")
+    assert int(data["cues"]) >= 1
+    # Each tone starts exactly at a breath's start, by the same timeline arithmetic.
+    timeline = _timeline_from_json(_api(page, "/api/status")["body"]["reset"]["timeline"])
+    cue_s = float(data["nextCueS"])
+    at = phase_at(timeline, cue_s + 1e-3)
+    assert at.progress < 1e-2 and at.phase.direction is not Direction.HOLD, at
     stored = _wait_for(lambda: _api(page, "/api/settings")["body"].get("audio_cues"), 3,
                        "the choice kept in the person's settings")
     assert stored is True

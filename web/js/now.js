@@ -332,6 +332,7 @@ export class NowView {
     this.lastResetId = this.activeReset.id;
     this.el.suggestion.hidden = true;
     this.el.afterCard.hidden = true;
+    setText(byId('after-title'), 'How was that?');
     setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
     this.el.pacerCard.hidden = false;
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
@@ -361,9 +362,10 @@ export class NowView {
     for (const b of document.querySelectorAll('#rating-before button')) b.setAttribute('aria-pressed', 'false');
   }
 
+  /** The planned time is up: record the reset as finished and ask how it was. */
   onPacerFinished() {
-    // The planned time is up: leave the pacer running quietly; the person ends it.
-    setText(byId('pacer-total'), 'That is the full reset. Stop whenever you like.');
+    this.stopReset();
+    setText(byId('after-title'), 'That was the whole reset. How was that?');
   }
 
   async otherReset() {

@@ -57,6 +57,28 @@ export function promptAt(timeline, tS) {
   return current;
 }
 
+/**
+ * Phase starts after tS and up to tS + horizonS: [{atS, cycle, index, phase}], by the same
+ * arithmetic as phaseAt (sound cues are scheduled ahead on these, so they stay on time in a
+ * background tab where timers are slowed down).
+ */
+export function upcomingPhases(timeline, tS, horizonS) {
+  const phases = timeline.pattern.phases;
+  const state = phaseAt(timeline, tS);
+  const out = [];
+  let atS = tS + state.remainingS;
+  let index = state.index;
+  let cycle = state.cycle;
+  const endS = timeline.end_s ?? Infinity;
+  while (atS <= tS + horizonS && atS < endS && out.length < 64) {
+    index += 1;
+    if (index === phases.length) { index = 0; cycle += 1; }
+    out.push({ atS, cycle, index, phase: phases[index] });
+    atS += phases[index].duration_s;
+  }
+  return out;
+}
+
 /** Shape scale (SCALE_MIN..SCALE_MAX) for a phase state: eased growth on inhale, shrink on exhale. */
 export function shapeScale(timeline, state) {
   const ease = (p) => 0.5 - 0.5 * Math.cos(Math.PI * p);
@@ -94,12 +116,18 @@ class Cues {
     return true;
   }
 
-  /** A soft tone over durationS: rising on inhale, falling on exhale, silent on hold. */
-  tone(direction, durationS) {
+  /** Audio-clock time (s) of a Unix time (s). */
+  audioTimeOf(unixS) {
+    return this.context.currentTime + (unixS - Date.now() / 1000);
+  }
+
+  /** A soft tone over durationS from Unix time atS (now if omitted): rising on inhale,
+   *  falling on exhale, silent on hold. */
+  tone(direction, durationS, atS) {
     const ctx = this.context;
     if (!ctx || direction === 'hold') return;
     const length = Math.max(0.4, Math.min(durationS, 6));
-    const t0 = ctx.currentTime + 0.01;
+    const t0 = Math.max(ctx.currentTime + 0.01, atS === undefined ? 0 : this.audioTimeOf(atS));
     const osc = ctx.createOscillator();
     const gain = ctx.createGain();
     osc.type = 'sine';
@@ -142,6 +170,7 @@ export class PacerView {
     this.finishedSent = false;
     this.reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
     this.cueCount = 0;
+    this.scheduled = new Set(); // "cycle:index" of tones already handed to the audio clock
     this.el.vibrate.disabled = typeof navigator.vibrate !== 'function';
     settings.onChange((values) => {
       this.el.audio.checked = Boolean(values.audio_cues);
@@ -165,6 +194,7 @@ export class PacerView {
     this.timeline = timeline;
     this.finishedSent = false;
     this.lastKey = '';
+    this.scheduled.clear();
     if (this.el.audio.checked) this.cues.enable();
     const paced = Boolean(timeline.pattern && timeline.pattern.phases && timeline.pattern.phases.length);
     this.el.root.hidden = !paced;
@@ -236,17 +266,35 @@ export class PacerView {
       const first = this.lastKey === '';
       this.lastKey = key;
       setText(this.el.announce, phaseWords(state.phase));
-      if (!first || state.progress < 0.1) this.cue(state);
+      if (!first || state.progress < 0.1) this.cue(state, first);
     }
+    this.scheduleTones(timeline, nowS);
   }
 
-  cue(state) {
-    if (this.el.audio.checked && this.cues.context) {
+  /** Hand the next few seconds of tones to the audio clock, each at its phase start. */
+  scheduleTones(timeline, nowS) {
+    if (!this.el.audio.checked || !this.cues.context) return;
+    let next = null;
+    for (const item of upcomingPhases(timeline, nowS, 6)) {
+      const key = `${item.cycle}:${item.index}`;
+      if (this.scheduled.has(key) || item.phase.direction === 'hold') continue;
+      this.scheduled.add(key);
+      this.cues.tone(item.phase.direction, item.phase.duration_s, item.atS);
+      this.cueCount += 1;
+      next = next === null ? item.atS : Math.min(next, item.atS);
+    }
+    if (next !== null) {
+      this.el.root.dataset.cues = String(this.cueCount);
+      this.el.root.dataset.nextCueS = next.toFixed(3);
+    }
+    if (this.scheduled.size > 200) this.scheduled = new Set([...this.scheduled].slice(-50));
+  }
+
+  cue(state, first) {
+    // The very first phase was not scheduled ahead: sound it now (later ones are scheduled).
+    if (first && this.el.audio.checked && this.cues.context && state.phase.direction !== 'hold') {
+      this.scheduled.add(`${state.cycle}:${state.index}`);
       this.cues.tone(state.phase.direction, state.remainingS);
-      if (state.phase.direction !== 'hold') {
-        this.cueCount += 1;
-        this.el.root.dataset.cues = String(this.cueCount);
-      }
     }
     if (this.el.vibrate.checked && typeof navigator.vibrate === 'function') {
       navigator.vibrate(state.phase.direction === 'hold' ? 30 : 70);
