@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
+from scipy.ndimage import rank_filter
 
 from afterbeat.beats import Beat
 
@@ -279,9 +280,17 @@ def _centred_quartile_deviation(x: FloatArray, width: int) -> FloatArray:
     half = width // 2
     out = np.empty(n)
     if n >= width:
-        win = sliding_window_view(x, width)
-        q1, q3 = np.quantile(win, [0.25, 0.75], axis=1)
-        out[half:n - half] = (q3 - q1) / 2.0
+        # linear-interpolated quartiles of an odd window from two order statistics each
+        # (rank filters run in O(n log width), far faster than sorting every window)
+        ranks = []
+        for p in (0.25, 0.75):
+            pos = p * (width - 1)
+            lo = int(pos)
+            frac = pos - lo
+            a = rank_filter(x, lo, size=width, mode="nearest")[half:n - half]
+            b = rank_filter(x, lo + 1, size=width, mode="nearest")[half:n - half]
+            ranks.append(a + (b - a) * frac)
+        out[half:n - half] = (ranks[1] - ranks[0]) / 2.0
         edges = list(range(half)) + list(range(n - half, n))
     else:
         edges = list(range(n))
@@ -297,7 +306,10 @@ def _centred_median(x: FloatArray, width: int) -> FloatArray:
     half = width // 2
     out = np.empty(n)
     if n >= width:
-        out[half:n - half] = np.median(sliding_window_view(x, width), axis=1)
+        if width % 2:
+            out[half:n - half] = rank_filter(x, half, size=width, mode="nearest")[half:n - half]
+        else:
+            out[half:n - half] = np.median(sliding_window_view(x, width), axis=1)
         edges = list(range(half)) + list(range(n - half, n))
     else:
         edges = list(range(n))
