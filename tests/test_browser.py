@@ -213,6 +213,47 @@ def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: Demo,
     assert watch.console_errors == [], watch.console_errors
 
 
+def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
+    """The page's phaseAt (web/js/pacer.js) against afterbeat.pacing.phase_at, many cases."""
+    import random
+
+    from afterbeat.pacing import change_pattern
+    from afterbeat.resets import LIBRARY, resonance_pattern, timeline_for
+
+    rng = random.Random(7)
+    cases = []
+    for reset in LIBRARY:
+        if reset.pattern is None:
+            continue
+        start_s = 1.7e9 + rng.uniform(0, 1e6)
+        timelines = [timeline_for(reset.id, start_s)]
+        changed_at = start_s + rng.uniform(1, 60)
+        timelines.append(change_pattern(timelines[0], resonance_pattern(4.5), changed_at))
+        for timeline in timelines:
+            for t_s in [timeline.start_s - 3, timeline.start_s,
+                        *(timeline.start_s + rng.uniform(0, 900) for _ in range(40)),
+                        *(timeline.start_s + k * timeline.pattern.cycle_s for k in (1, 7))]:
+                state = phase_at(timeline, t_s)
+                cases.append({"timeline": timeline.to_json(unix_offset_s=0.0), "t": t_s,
+                              "want": [state.index, state.progress, state.remaining_s,
+                                       state.cycle, state.elapsed_s, state.finished]})
+    got = page.evaluate(
+        """async (cases) => {
+             const { phaseAt } = await import('/js/pacer.js');
+             return cases.map(({timeline, t}) => {
+               const s = phaseAt(timeline, t);
+               return [s.index, s.progress, s.remainingS, s.cycle, s.elapsedS, s.finished];
+             });
+           }""", cases)
+    assert len(got) == len(cases) > 300
+    for case, page_state in zip(cases, got, strict=True):
+        want = case["want"]
+        assert page_state[0] == want[0] and page_state[3] == want[3], (case, page_state)
+        assert page_state[1:3] == pytest.approx(want[1:3], abs=1e-6), (case, page_state)
+        assert page_state[4] == pytest.approx(want[4], abs=1e-6)
+        assert page_state[5] == want[5]
+
+
 def test_charts_update_over_time(page: Any) -> None:
     def points() -> int:
         return int(_dataset(page, "#chart-hr").get("points") or 0)
