@@ -85,4 +85,4 @@ Promise.allSettled([now.loadLibrary(), refreshStatus(), settings.load()]).then((
   route();
   startLive();
 });
-setInterval(refreshStatus, 15000);
+setInterval(refreshStatus, 5000);

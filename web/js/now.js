@@ -136,6 +136,9 @@ export class NowView {
     this.charts.rmssd.push(tS, rmssd);
     setText(this.el.hr, fmt(hr));
     setText(this.el.rmssd, fmt(rmssd));
+    const minutes = Math.round((this.charts.hr.options.windowS ?? WINDOW_S) / 60);
+    byId('chart-hr').setAttribute('aria-label', `Heart rate over the last ${minutes} minutes, now ${fmt(hr)} bpm`);
+    byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes, now ${fmt(rmssd)} ms`);
     setText(this.el.resp, fmt(num(m.respiration_rate_bpm), 1));
     setText(this.el.quality, qualityWords(m.quality));
     this.setScore(num(m.score));
