@@ -35,7 +35,7 @@ export class HistoryView {
       this.list.append(h('li', {},
         h('a', { href: `#/session/${encodeURIComponent(id)}`, class: 'session-link', dataset: { sessionId: String(id) } },
           h('span', { class: 'session-date' }, started ? dateText(started) : `Recording ${id}`),
-          h('span', { class: 'session-meta' }, [durationText(num(s.duration_s)), status, s.source ? String(s.source) : ''].filter(Boolean).join(' · ')))));
+          h('span', { class: 'session-meta' }, [durationText(num(s.duration_s)), status, String(s.device_name || s.source || '')].filter(Boolean).join(' · ')))));
     }
   }
 }
