@@ -10,6 +10,7 @@ import pytest
 from afterbeat.spectral import (
     HF_BAND_HZ,
     LF_BAND_HZ,
+    RollingLomb,
     band_power_ms2,
     coherence_ratio,
     lomb_psd,
@@ -169,3 +170,27 @@ def test_too_few_beats_is_a_value_error() -> None:
         lomb_psd([0.0, 1.0, 2.0], [1000.0, 1000.0, 1000.0])
     with pytest.raises(ValueError):
         lomb_psd([1.0] * 5, [1000.0] * 5)
+
+
+def test_rolling_lomb_equals_batch_lomb_on_a_sliding_window() -> None:
+    rr_all = np.load(DATA / "kubios-reference/series_1.npy").astype(float)[:1500]
+    t_all = np.cumsum(rr_all) / 1000.0
+    rolling = RollingLomb(df_hz=1.0 / 600.0, capacity=64)  # small: the ring must grow and wrap
+    lo = 0
+    checked = 0
+    for k in range(t_all.size):
+        rolling.push(float(t_all[k]), float(rr_all[k]))
+        while t_all[lo] <= t_all[k] - 300.0:
+            rolling.pop_left()
+            lo += 1
+        assert len(rolling) == k + 1 - lo
+        if k % 97 == 0 and k - lo > 100:
+            ref = lomb_psd(t_all[lo:k + 1], rr_all[lo:k + 1], df_hz=1.0 / 600.0)
+            got = rolling.spectrum()
+            np.testing.assert_allclose(got.psd_ms2_per_hz, ref.psd_ms2_per_hz, rtol=1e-7,
+                                       atol=1e-9 * ref.psd_ms2_per_hz.max())
+            assert got.variance_ms2 == pytest.approx(ref.variance_ms2)
+            checked += 1
+    assert checked > 10
+    rolling.clear()
+    assert len(rolling) == 0 and rolling.first_t_s is None

@@ -14,10 +14,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
 from afterbeat.artifacts import CleanBeat
-from afterbeat.spectral import summarize
+from afterbeat.spectral import RollingLomb, summarize_spectrum
 
 __all__ = ["LiveMetrics", "LiveMetricsTracker"]
 
@@ -193,8 +191,7 @@ class LiveMetricsTracker:
         self._segment: int | None = None
         self._w60: _RunningWindow | None = None
         self._w120: _RunningWindow | None = None
-        self._spec_t: deque[float] = deque()
-        self._spec_rr: deque[float] = deque()
+        self._lomb = RollingLomb(df_hz=1.0 / (2.0 * spectral_max_s))
         self._spectral: _Spectral | None = None
         self._last_beat_t_s: float | None = None
         self._hr: deque[tuple[float, float]] = deque()
@@ -207,8 +204,7 @@ class LiveMetricsTracker:
     def _reset_rr(self) -> None:
         self._segment = None
         self._w60 = self._w120 = None
-        self._spec_t.clear()
-        self._spec_rr.clear()
+        self._lomb.clear()
         self._spectral = None
 
     def push_beat(self, clean: CleanBeat) -> LiveMetrics | None:
@@ -226,12 +222,11 @@ class LiveMetricsTracker:
         w60.push(t_s, rr, clean.corrected)
         w120.push(t_s, rr, clean.corrected)
         self._last_beat_t_s = t_s
-        self._spec_t.append(t_s)
-        self._spec_rr.append(rr)
+        lomb = self._lomb
+        lomb.push(t_s, rr)
         horizon = t_s - self.spectral_max_s
-        while self._spec_t[0] <= horizon:
-            self._spec_t.popleft()
-            self._spec_rr.popleft()
+        while (first := lomb.first_t_s) is not None and first <= horizon:
+            lomb.pop_left()
         if self._spectral is None or t_s - self._spectral.t_s >= self.spectral_every_s:
             self._refresh_spectral(t_s)
         full60 = w60.covered_s() >= self.min_coverage * w60.span_s
@@ -264,12 +259,11 @@ class LiveMetricsTracker:
         )
 
     def _refresh_spectral(self, t_s: float) -> None:
-        span = self._spec_t[-1] - self._spec_t[0] if self._spec_t else 0.0
-        if span < self.spectral_min_s or len(self._spec_t) < 16:
+        lomb = self._lomb
+        first, last = lomb.first_t_s, lomb.last_t_s
+        if first is None or last is None or last - first < self.spectral_min_s or len(lomb) < 16:
             return
-        t = np.fromiter(self._spec_t, dtype=np.float64, count=len(self._spec_t))
-        rr = np.fromiter(self._spec_rr, dtype=np.float64, count=len(self._spec_rr))
-        s = summarize(t, rr)
+        s = summarize_spectrum(lomb.spectrum())
         self._spectral = _Spectral(t_s=t_s, span_s=s.span_s, lf_ms2=s.lf_ms2, hf_ms2=s.hf_ms2,
                                    lf_hf=s.lf_hf, respiration_rate_bpm=s.respiration_rate_bpm,
                                    coherence=s.coherence)

@@ -39,13 +39,15 @@ __all__ = [
     "LF_BAND_HZ",
     "RESPIRATION_BAND_HZ",
     "VLF_BAND_HZ",
-    "Spectrum",
+    "RollingLomb",
     "SpectralSummary",
+    "Spectrum",
     "band_power_ms2",
     "coherence_ratio",
     "lomb_psd",
     "respiration_rate_bpm",
     "summarize",
+    "summarize_spectrum",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -90,6 +92,22 @@ class SpectralSummary:
     n_beats: int
 
 
+def _lomb_from_sums(yc: NDArray[np.complex128], s2: NDArray[np.complex128], n: float
+                    ) -> FloatArray:
+    """Lomb-Scargle power from sum w y e^{iwt} (``yc``), sum w e^{2iwt} (``s2``) and sum w."""
+    two_wtau = np.angle(s2)
+    c = np.cos(two_wtau / 2.0)
+    s = np.sin(two_wtau / 2.0)
+    a = yc.real * c + yc.imag * s
+    b = yc.imag * c - yc.real * s
+    # sum w cos²(w(t - tau)) and sum w sin²(w(t - tau)) from |sum w e^{2iwt}|
+    cc = (n + np.abs(s2)) / 2.0
+    ss = (n - np.abs(s2)) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 0.5 * (a * a / cc + np.where(ss > 1e-12 * n, b * b / ss, 0.0))
+    return np.asarray(p, dtype=np.float64)
+
+
 def _lomb_power_fast(
     t: FloatArray, y: FloatArray, w: FloatArray, df_hz: float, n_freqs: int
 ) -> FloatArray:
@@ -103,18 +121,7 @@ def _lomb_power_fast(
     # plain reductions rather than BLAS: no thread start-up on a busy machine for small sizes
     yc = np.einsum("ij,j->i", e, (w * y).astype(np.complex128))  # sum wy cos + i sum wy sin
     s2 = np.einsum("ij,ij,j->i", e, e, w.astype(np.complex128))  # sum w e^{2iwt}
-    n = float(w.sum())
-    two_wtau = np.angle(s2)
-    c = np.cos(two_wtau / 2.0)
-    s = np.sin(two_wtau / 2.0)
-    a = yc.real * c + yc.imag * s
-    b = yc.imag * c - yc.real * s
-    # sum cos²(w(t - tau)) and sum sin²(w(t - tau)) from |sum e^{2iwt}|
-    cc = (n + np.abs(s2)) / 2.0
-    ss = (n - np.abs(s2)) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = 0.5 * (a * a / cc + np.where(ss > 1e-12 * n, b * b / ss, 0.0))
-    return np.asarray(p, dtype=np.float64)
+    return _lomb_from_sums(yc, s2, float(w.sum()))
 
 
 def _lomb_power_scipy(
@@ -126,22 +133,19 @@ def _lomb_power_scipy(
     return np.asarray(lombscargle(t, y, omega, normalize=False, weights=w), dtype=np.float64)
 
 
-def lomb_psd(
-    t_s: FloatArray | Sequence[float],
-    rr_ms: FloatArray | Sequence[float],
-    *,
-    f_max_hz: float = DEFAULT_F_MAX_HZ,
-    oversampling: float = 2.0,
-    method: Literal["fast", "scipy"] = "fast",
-    weighting: Literal["interval", "none"] = "interval",
-) -> Spectrum:
-    """Lomb-Scargle PSD (ms²/Hz) of RR values (ms) at beat times (s), Parseval-scaled.
+def _weights(rr: FloatArray, weighting: str) -> FloatArray:
+    """Sample weights (mean 1): the time each RR value stands for, or all ones."""
+    if weighting == "interval":
+        w = np.empty(rr.size)
+        w[:-1] = (rr[:-1] + rr[1:]) / 2.0
+        w[-1] = rr[-1]
+        return np.asarray(w / w.mean(), dtype=np.float64)
+    if weighting == "none":
+        return np.ones(rr.size)
+    raise ValueError(f"unknown weighting {weighting!r}")
 
-    The grid step is 1 / (oversampling x span). ``method="scipy"`` uses
-    ``scipy.signal.lombscargle`` (same values, slower); ``"fast"`` is the default for live use.
-    """
-    t = np.asarray(t_s, dtype=np.float64)
-    rr = np.asarray(rr_ms, dtype=np.float64)
+
+def _check(t: FloatArray, rr: FloatArray) -> float:
     if t.shape != rr.shape or t.ndim != 1:
         raise ValueError("t_s and rr_ms must be one-dimensional and of the same length")
     if t.size < 4:
@@ -149,31 +153,145 @@ def lomb_psd(
     span_s = float(t[-1] - t[0])
     if not span_s > 0.0:
         raise ValueError("beat times must span a positive time")
-    df_hz = 1.0 / (oversampling * span_s)
-    n_freqs = max(1, int(f_max_hz / df_hz))
-    if weighting == "interval":
-        w = np.empty(rr.size)
-        w[:-1] = (rr[:-1] + rr[1:]) / 2.0
-        w[-1] = rr[-1]
-        w /= w.mean()
-    elif weighting == "none":
-        w = np.ones(rr.size)
-    else:
-        raise ValueError(f"unknown weighting {weighting!r}")
+    return span_s
+
+
+def _spectrum(rr: FloatArray, w: FloatArray, y: FloatArray, p: FloatArray, df_hz: float,
+              span_s: float) -> Spectrum:
+    mean_rr_s = float(rr.mean()) / 1000.0
+    psd = np.asarray(2.0 * mean_rr_s * p, dtype=np.float64)
+    freqs = np.asarray(df_hz * np.arange(1, p.size + 1), dtype=np.float64)
+    return Spectrum(freqs_hz=freqs, psd_ms2_per_hz=psd, df_hz=df_hz,
+                    variance_ms2=float(np.sum(w * y * y) / w.sum()), span_s=span_s,
+                    n_beats=int(rr.size))
+
+
+def lomb_psd(
+    t_s: FloatArray | Sequence[float],
+    rr_ms: FloatArray | Sequence[float],
+    *,
+    f_max_hz: float = DEFAULT_F_MAX_HZ,
+    oversampling: float = 2.0,
+    df_hz: float | None = None,
+    method: Literal["fast", "scipy"] = "fast",
+    weighting: Literal["interval", "none"] = "interval",
+) -> Spectrum:
+    """Lomb-Scargle PSD (ms²/Hz) of RR values (ms) at beat times (s), Parseval-scaled.
+
+    The grid step is ``df_hz`` or else 1 / (oversampling x span). ``method="scipy"`` uses
+    ``scipy.signal.lombscargle`` (same values, slower); ``"fast"`` is the default.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    span_s = _check(t, rr)
+    step_hz = df_hz if df_hz is not None else 1.0 / (oversampling * span_s)
+    n_freqs = max(1, int(f_max_hz / step_hz))
+    w = _weights(rr, weighting)
     y = np.asarray(rr - float(np.sum(w * rr) / w.sum()), dtype=np.float64)
     tc = t - t[0]
     if method == "fast":
-        p = _lomb_power_fast(tc, y, w, df_hz, n_freqs)
+        p = _lomb_power_fast(tc, y, w, step_hz, n_freqs)
     elif method == "scipy":
-        p = _lomb_power_scipy(tc, y, w, df_hz, n_freqs)
+        p = _lomb_power_scipy(tc, y, w, step_hz, n_freqs)
     else:
         raise ValueError(f"unknown method {method!r}")
-    mean_rr_s = float(rr.mean()) / 1000.0
-    psd = np.asarray(2.0 * mean_rr_s * p, dtype=np.float64)
-    freqs = np.asarray(df_hz * np.arange(1, n_freqs + 1), dtype=np.float64)
-    return Spectrum(freqs_hz=freqs, psd_ms2_per_hz=psd, df_hz=df_hz,
-                    variance_ms2=float(np.sum(w * y * y) / w.sum()), span_s=span_s,
-                    n_beats=int(t.size))
+    return _spectrum(rr, w, y, p, step_hz, span_s)
+
+
+class RollingLomb:
+    """Lomb-Scargle spectra of a sliding beat window on a fixed grid, for live use.
+
+    Each beat's e^{i w t} and e^{2i w t} over the grid are computed once, when it arrives, and
+    kept in a ring; a spectrum then costs two matrix-vector products. Same values as
+    :func:`lomb_psd` with the same ``df_hz``.
+    """
+
+    def __init__(self, *, df_hz: float = 1.0 / 600.0, f_max_hz: float = DEFAULT_F_MAX_HZ,
+                 capacity: int = 1024) -> None:
+        self.df_hz = df_hz
+        self._omega = 2.0 * math.pi * df_hz * np.arange(1, max(1, int(f_max_hz / df_hz)) + 1)
+        self._cap = capacity
+        self._alloc(capacity)
+        self.clear()
+
+    def _alloc(self, capacity: int) -> None:
+        nf = self._omega.size
+        self._cap = capacity
+        self._e = np.empty((2 * capacity, nf), dtype=np.complex128)
+        self._e2 = np.empty((2 * capacity, nf), dtype=np.complex128)
+        self._t = np.empty(2 * capacity)
+        self._rr = np.empty(2 * capacity)
+
+    def clear(self) -> None:
+        """Forget every beat."""
+        self._start = 0
+        self._n = 0
+        self._origin_s: float | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def first_t_s(self) -> float | None:
+        """Time (s) of the oldest beat held."""
+        return float(self._t[self._start % self._cap]) if self._n else None
+
+    @property
+    def last_t_s(self) -> float | None:
+        """Time (s) of the newest beat held."""
+        return float(self._t[(self._start + self._n - 1) % self._cap]) if self._n else None
+
+    def push(self, t_s: float, rr_ms: float) -> None:
+        """Add the newest beat: time (s), interval (ms)."""
+        if self._n == self._cap:
+            self._grow()
+        if self._origin_s is None:
+            self._origin_s = t_s
+        i = (self._start + self._n) % self._cap
+        e = np.exp(1j * self._omega * (t_s - self._origin_s))
+        e2 = e * e
+        for row in (i, i + self._cap):
+            self._e[row] = e
+            self._e2[row] = e2
+            self._t[row] = t_s
+            self._rr[row] = rr_ms
+        self._n += 1
+
+    def pop_left(self) -> None:
+        """Drop the oldest beat."""
+        if self._n:
+            self._start = (self._start + 1) % self._cap
+            self._n -= 1
+
+    def _grow(self) -> None:
+        lo = self._start % self._cap
+        sl = slice(lo, lo + self._n)
+        e, e2, t, rr = self._e[sl].copy(), self._e2[sl].copy(), self._t[sl].copy(), \
+            self._rr[sl].copy()
+        self._alloc(2 * self._cap)
+        n = self._n
+        for off in (0, self._cap):
+            self._e[off:off + n] = e
+            self._e2[off:off + n] = e2
+            self._t[off:off + n] = t
+            self._rr[off:off + n] = rr
+        self._start = 0
+
+    def spectrum(self, weighting: Literal["interval", "none"] = "interval") -> Spectrum:
+        """The Parseval-scaled PSD (ms²/Hz) of the beats held."""
+        lo = self._start % self._cap
+        sl = slice(lo, lo + self._n)
+        t = self._t[sl]
+        rr = self._rr[sl]
+        span_s = _check(t, rr)
+        w = _weights(rr, weighting)
+        y = np.asarray(rr - float(np.sum(w * rr) / w.sum()), dtype=np.float64)
+        # real weights against complex rows: contract over the float64 view (re, im interleaved),
+        # a third of the work of a complex product, and no BLAS threads on a busy machine
+        yc = np.einsum("i,ij->j", w * y, self._e[sl].view(np.float64)).view(np.complex128)
+        s2 = np.einsum("i,ij->j", w, self._e2[sl].view(np.float64)).view(np.complex128)
+        p = _lomb_from_sums(yc, s2, float(w.sum()))
+        return _spectrum(rr, w, y, p, self.df_hz, span_s)
 
 
 def band_power_ms2(spectrum: Spectrum, lo_hz: float, hi_hz: float) -> float:
@@ -225,14 +343,8 @@ def coherence_ratio(spectrum: Spectrum) -> float | None:
     return peak / rest
 
 
-def summarize(
-    t_s: FloatArray | Sequence[float],
-    rr_ms: FloatArray | Sequence[float],
-    *,
-    oversampling: float = 2.0,
-) -> SpectralSummary:
-    """LF, HF, VLF (ms²), LF/HF, respiration (breaths/min) and coherence of one beat window."""
-    spec = lomb_psd(t_s, rr_ms, oversampling=oversampling)
+def summarize_spectrum(spec: Spectrum) -> SpectralSummary:
+    """LF, HF, VLF (ms²), LF/HF, respiration (breaths/min) and coherence of one spectrum."""
     lf = band_power_ms2(spec, *LF_BAND_HZ)
     hf = band_power_ms2(spec, *HF_BAND_HZ)
     return SpectralSummary(
@@ -245,3 +357,13 @@ def summarize(
         span_s=spec.span_s,
         n_beats=spec.n_beats,
     )
+
+
+def summarize(
+    t_s: FloatArray | Sequence[float],
+    rr_ms: FloatArray | Sequence[float],
+    *,
+    oversampling: float = 2.0,
+) -> SpectralSummary:
+    """LF, HF, VLF (ms²), LF/HF, respiration (breaths/min) and coherence of one beat window."""
+    return summarize_spectrum(lomb_psd(t_s, rr_ms, oversampling=oversampling))
