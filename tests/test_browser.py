@@ -94,7 +94,13 @@ def _wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: flo
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def sync_playwright() -> Any:
+    """Playwright's sync entry point, checked before anything is started."""
+    return _browser_or_skip()
+
+
+@pytest.fixture(scope="module")
+def demo(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """`afterbeat demo --no-open --port 0` in a subprocess; its server.json tells the port."""
     data_dir = tmp_path_factory.mktemp("browser-data")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -134,9 +140,8 @@ def watch() -> Watch:
 
 
 @pytest.fixture(scope="module")
-def page(demo: Demo, watch: Watch) -> Iterator[Any]:
+def page(sync_playwright: Any, demo: Demo, watch: Watch) -> Iterator[Any]:
     """One chromium page on the dashboard, logged in through the launch link."""
-    sync_playwright = _browser_or_skip()
     origin = urlsplit(demo.url)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
