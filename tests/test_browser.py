@@ -447,6 +447,25 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
     page.click('nav a[data-view-link="support"]')
     _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
     assert "not a medical device" in page.inner_text("#view-support")
+    assert "988" in page.inner_text("#crisis-lines"), "en-US browser: the US line"
+
+
+def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -> None:
+    contact = "<b>Text Sam</b> & then rest"
+    page.click("#plan-details summary")
+    page.fill("#plan-contact-text", contact)
+    page.fill("#plan-locale", "de-DE")
+    page.check('#plan-preferred input[value="walk"]')
+    page.click("#plan-form button[type=submit]")
+    _wait_for(lambda: page.inner_text("#plan-saved") == "Saved.", 5, "the plan to be saved",
+              detail=lambda: page.inner_text("#plan-saved"))
+    assert page.eval_on_selector("#plan-contact", "el => el.textContent") == contact
+    assert page.evaluate("() => document.querySelectorAll('#view-support b').length") == 0
+    _wait_for(lambda: "de-DE" in page.inner_text("#crisis-locale"), 5, "lines for de-DE")
+    assert "TelefonSeelsorge" in page.inner_text("#crisis-lines")
+    assert "988" not in page.inner_text("#crisis-lines"), "de-DE never shows 988"
+    stored = _api(page, "/api/plan")["body"]
+    assert stored["contact_text"] == contact and stored["preferred"] == ["walk"]
     page.click('nav a[data-view-link="now"]')
 
 

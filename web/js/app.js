@@ -18,7 +18,7 @@ const report = new ReportView({
   titleFor: (id) => now.library.get(id)?.title ?? null,
 });
 const trends = new TrendsView();
-const support = new SupportView();
+const support = new SupportView({ library: () => now.library });
 
 function route() {
   const hash = location.hash || '#/now';

@@ -2,11 +2,14 @@
 
 import { api } from './api.js';
 import { byId, clear, h, setText } from './dom.js';
+import { PlanEditor } from './plan.js';
 
 const LOCALE = /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,3})?$/;
 
 export class SupportView {
-  constructor() {
+  /** @param {{library: () => Map<string, object>}} options */
+  constructor({ library } = { library: () => new Map() }) {
+    this.editor = new PlanEditor({ library, onSaved: (plan) => this.showPlan(plan, true) });
     this.planBox = byId('support-plan');
     this.coping = byId('plan-coping');
     this.contact = byId('plan-contact');
@@ -38,17 +41,24 @@ export class SupportView {
   async loadPlan() {
     try {
       const plan = (await api.get('/api/plan')) ?? {};
-      const coping = typeof plan.coping_text === 'string' ? plan.coping_text : '';
-      const contact = typeof plan.contact_text === 'string' ? plan.contact_text : '';
-      setText(this.coping, coping);
-      setText(this.contact, contact);
-      this.planBox.hidden = !coping && !contact;
-      byId('support-no-plan').hidden = !this.planBox.hidden;
+      this.showPlan(plan, false);
       return plan;
     } catch {
       this.planBox.hidden = true;
       return {};
     }
+  }
+
+  /** Show the plan's words (as text) and fill the editor; after a save, refresh the lines. */
+  showPlan(plan, saved) {
+    const coping = typeof plan.coping_text === 'string' ? plan.coping_text : '';
+    const contact = typeof plan.contact_text === 'string' ? plan.contact_text : '';
+    setText(this.coping, coping);
+    setText(this.contact, contact);
+    this.planBox.hidden = !coping && !contact;
+    byId('support-no-plan').hidden = !this.planBox.hidden;
+    if (saved) this.loadLines(plan);
+    else this.editor.fill(plan);
   }
 
   /** The plan's locale wins (the server uses it when none is asked); else the browser's. */
