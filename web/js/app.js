@@ -51,7 +51,10 @@ async function refreshStatus() {
     now.onStatus(status ?? {});
     report.baseline = status?.baseline ?? null;
     document.body.dataset.statusLoaded = 'true';
+    byId('login-banner').hidden = true;
   } catch (error) {
+    // 401/403: the per-launch cookie no longer matches (afterbeat restarted).
+    if (error.status === 401 || error.status === 403) byId('login-banner').hidden = false;
     console.info('afterbeat: status not available:', error.message);
   }
 }
@@ -60,7 +63,7 @@ function startLive() {
   // last_event_id=0 on first load: the server sends its kept backlog, so the charts fill at once.
   const live = new LiveStream('/api/live?last_event_id=0');
   live.on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
-    .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); })
+    .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); refreshStatus(); })
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => now.onState(d))
     .on('suggestion', (d) => now.onSuggestion(d))

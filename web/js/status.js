@@ -46,6 +46,7 @@ export class StatusChips {
       let words = CONNECTION_WORDS[state] ?? state.replace(/_/g, ' ');
       if (state === 'reconnecting' && conn.attempt) words = `Reconnecting (try ${conn.attempt})`;
       if (state === 'streaming' && this.demo) words = 'Playing the demo';
+      else if (state === 'finished' && this.demo) words = 'The demo has ended';
       else if (state === 'streaming' && conn.device_name) words = `Connected to ${conn.device_name}`;
       chip('chip-connection', words, state === 'streaming' ? 'good' : 'quiet');
       byId('chip-connection').dataset.state = state;
