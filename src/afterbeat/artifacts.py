@@ -64,6 +64,7 @@ MEDIAN_WINDOW_BEATS = 11
 LOOKAHEAD_BEATS = 3
 MAX_SPLIT_PARTS = 3
 """An over-long interval is split into at most this many beats (two missed beats)."""
+WARMUP_QD_CAP = 1.5
 MIN_THRESHOLD_MS = 10.0
 """Floor (ms) under both thresholds, so that a near-constant stretch does not flag jitter."""
 
@@ -164,24 +165,45 @@ def _is_ectopic(d: float, d_before: float, d_after: float) -> bool:
     return False
 
 
+def _next_pairs_forward(d: Sequence[float], x: Sequence[float], median_ms: float) -> bool:
+    """Interval j+1 passes the ectopic test but belongs with j+2, not with j.
+
+    When j+1 and j+2 both pass (a short-long pair right after a normal beat looks like a
+    long-short pair too), keep the pairing that leaves its two neighbours nearer the local
+    median: for (j, j+1) those are j-1 and j+2, for (j+1, j+2) they are j and j+3.
+    ``x`` holds the intervals j-1..j+3 (ms; NaN where unknown).
+    """
+    if not _is_ectopic(d[4], d[3], d[5]):
+        return False
+    back = abs(x[0] - median_ms) + abs(x[3] - median_ms)
+    forward = abs(x[1] - median_ms) + abs(x[4] - median_ms)
+    return forward < back  # False when any is NaN
+
+
+def _ectopic_pair_first(d: Sequence[float], x: Sequence[float], median_ms: float) -> bool:
+    """Interval j opens an ectopic pair: the next one passes the test and belongs with j."""
+    return _is_ectopic(d[3], d[2], d[4]) and not _next_pairs_forward(d, x, median_ms)
+
+
 def _judge(
     d: Sequence[float],
     m: float,
-    rr_ms: float,
-    next_rr_ms: float,
+    x: Sequence[float],
     median_ms: float,
     th2_ms: float,
 ) -> ArtifactKind:
-    """Classify interval j from normalised dRR at j-2..j+2 (``d``), normalised mRR at j (``m``),
-    its interval and the next (ms), the local median (ms) and threshold Th2 (ms).
+    """Classify interval j from normalised dRR at j-2..j+3 (``d``), normalised mRR at j (``m``),
+    the intervals j-1..j+3 (``x``, ms, NaN where unknown), the local median (ms) and Th2 (ms).
 
-    An interval is ectopic when it or the next one passes the ectopic test, so both intervals of
-    a premature/late beat pair are flagged. Otherwise it is examined for long/short/missed/extra
-    when its own |dRR| exceeds 1 or, as in the paper, when the previous interval triggered and
-    this interval's |dRR| is below the next one's.
+    An interval is ectopic when it or the next one passes the ectopic test (so both intervals of
+    a premature/late beat pair are flagged), unless the next one pairs with the one after it.
+    Otherwise it is examined for long/short/missed/extra when its own |dRR| exceeds 1 or, as in
+    the paper, when the previous interval triggered and this interval's |dRR| is below the next
+    one's.
     """
-    d0, d1, d2, d3, d4 = d
-    if _is_ectopic(d2, d1, d3) or _is_ectopic(d3, d2, d4):
+    rr_ms, next_rr_ms = x[1], x[2]
+    d0, d1, d2, d3, d4 = d[:5]
+    if _is_ectopic(d2, d1, d3) or _ectopic_pair_first(d, x, median_ms):
         return ArtifactKind.ECTOPIC
     own = abs(d2) > 1.0
     from_previous = abs(d1) > 1.0 and not _is_ectopic(d1, d0, d2) and abs(d2) < abs(d3)
@@ -198,11 +220,6 @@ def _judge(
     if long_beat and abs(rr_ms / 2.0 - median_ms) < th2_ms:
         return ArtifactKind.MISSED
     return ArtifactKind.LONG if rr_ms > median_ms else ArtifactKind.SHORT
-
-
-def _ectopic_pair_first(d: Sequence[float]) -> bool:
-    """True when interval j opens an ectopic pair: the next one passes the test, j does not."""
-    return _is_ectopic(d[3], d[2], d[4]) and not _is_ectopic(d[2], d[1], d[3])
 
 
 def _pair_mean_ok(rr_ms: float, next_rr_ms: float, median_ms: float, th2_ms: float) -> bool:
@@ -359,7 +376,7 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
     mrr[mrr < 0] *= 2.0
     th2 = np.maximum(ALPHA * _centred_quartile_deviation(np.abs(mrr), QUARTILE_WINDOW_BEATS),
                      MIN_THRESHOLD_MS)
-    dn = np.zeros(n + 4)
+    dn = np.zeros(n + 5)
     dn[2:n + 2] = drr / th1
     mn = mrr / th2
     big = np.abs(dn) > 1.0
@@ -371,15 +388,16 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
         if j > 0 and (parts[j - 1] == 0 or pairs[j - 1]):
             continue  # merged into the extra beat before it, or second of an ectopic pair
         nxt = float(rr[j + 1]) if j + 1 < n else math.nan
-        window = [float(v) for v in dn[j:j + 5]]
-        kind = _judge(window, float(mn[j]), float(x[j]),
-                      float(x[j + 1]) if j + 1 < n else math.nan, float(med[j]), float(th2[j]))
+        window = [float(v) for v in dn[j:j + 6]]
+        xs = [float(x[i]) if 0 <= i < n else math.nan for i in range(j - 1, j + 4)]
+        kind = _judge(window, float(mn[j]), xs, float(med[j]), float(th2[j]))
         kind, k = _final_kind(kind, float(rr[j]), nxt, float(med[j]), float(th2[j]))
         if kind is ArtifactKind.NORMAL:
             continue
         flags[kind][j] = True
         parts[j] = k
-        if (kind is ArtifactKind.ECTOPIC and j + 1 < n and _ectopic_pair_first(window)
+        if (kind is ArtifactKind.ECTOPIC and j + 1 < n
+                and _ectopic_pair_first(window, xs, float(med[j]))
                 and _pair_mean_ok(float(rr[j]), float(rr[j + 1]), float(med[j]), float(th2[j]))):
             pairs[j] = True
             flags[kind][j + 1] = True
@@ -513,7 +531,13 @@ class _SortedWindow:
             del self._sorted[bisect.bisect_left(self._sorted, old)]
 
     def threshold_ms(self) -> float:
-        return max(ALPHA * _quartile_deviation(self._sorted), MIN_THRESHOLD_MS)
+        qd = _quartile_deviation(self._sorted)
+        n = len(self._sorted)
+        if 0 < n < self._size:
+            # warm-up: a short window with a few artifacts in it inflates Q3; cap the quartile
+            # deviation by the median's (QD = 0.62 x median for half-normal values), with slack
+            qd = min(qd, WARMUP_QD_CAP * 0.617 * self._sorted[n // 2])
+        return max(ALPHA * qd, MIN_THRESHOLD_MS)
 
 
 class _Segment:
@@ -639,14 +663,15 @@ class ArtifactFilter:
         b = s.base
         th1 = self._abs_d.threshold_ms()
         th2 = self._abs_m.threshold_ms()
-        d = [s.d[i - b] / th1 if b <= i <= last and i > 0 else 0.0 for i in range(j - 2, j + 3)]
+        d = [s.d[i - b] / th1 if b <= i <= last and i > 0 else 0.0 for i in range(j - 2, j + 4)]
         med = s.med[j - b]
         rr = float(s.beats[j - b].rr_ms)
-        nxt_x = s.x[j + 1 - b] if j + 1 <= last else math.nan
         nxt = float(s.beats[j + 1 - b].rr_ms) if j + 1 <= last else math.nan
-        kind = _judge(d, s.m[j - b] / th2, s.x[j - b], nxt_x, med, th2)
+        xs = [s.x[i - b] if b <= i <= last else math.nan for i in range(j - 1, j + 4)]
+        kind = _judge(d, s.m[j - b] / th2, xs, med, th2)
         kind, parts = _final_kind(kind, rr, nxt, med, th2)
-        if (kind is ArtifactKind.ECTOPIC and j + 1 <= last and _ectopic_pair_first(d)
+        if (kind is ArtifactKind.ECTOPIC and j + 1 <= last
+                and _ectopic_pair_first(d, xs, med)
                 and _pair_mean_ok(rr, nxt, med, th2)):
             beat, nb = s.beats[j - b], s.beats[j + 1 - b]
             mean = (rr + nxt) / 2.0
