@@ -469,6 +469,25 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     page.click('nav a[data-view-link="now"]')
 
 
+def test_any_time_movement_reset_runs_a_timer_with_prompts(page: Any) -> None:
+    _wait_for(lambda: page.query_selector("#pacer-card[hidden]"), 3, "no reset running")
+    page.click("#btn-any-reset")
+    page.select_option("#reset-picker", "shake_out")
+    assert page.inner_text("#suggestion-title") == "Shaking out"
+    page.click("#btn-reset-start")
+    _wait_for(lambda: page.query_selector("#movement:not([hidden])"), 5, "the movement timer")
+    assert page.query_selector("#pacer[hidden]"), "no breathing shape for a movement reset"
+    timeline = _timeline_from_json(_api(page, "/api/status")["body"]["reset"]["timeline"])
+    first = _dataset(page, "#movement")
+    assert first["promptIndex"] == "0"
+    assert page.inner_text("#movement-prompt") == timeline.prompts[0].text
+    assert page.inner_text("#movement-time").strip() in ("2:00", "1:59", "1:58")
+    _wait_for(lambda: float(_dataset(page, "#movement")["elapsedS"])
+              > float(first["elapsedS"]) + 1, 5, "the timer to move on the clock")
+    page.click("#btn-reset-stop")
+    _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+
+
 def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
     assert watch.foreign == []
     assert watch.page_errors == []
