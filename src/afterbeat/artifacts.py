@@ -2,16 +2,22 @@
 
 Pure code: no I/O, no clock. Stored beats are never altered; corrected values are new values.
 
-Both forms share one core (:func:`_judge`): a beat is classified from the normalised successive
-differences around it (dRR / Th1), its normalised deviation from the local median (mRR / Th2),
-its own interval, the next interval and the local median. The thresholds are ``alpha`` times the
-quartile deviation of |dRR| and |mRR| over 91 beats; the local median spans 11 beats.
+Both forms share one core (:func:`_judge`): an interval is classified from the normalised
+successive differences around it (dRR / Th1), its normalised deviation from the local median
+(mRR / Th2), the intervals around it and the local median. The thresholds are ``alpha`` times the
+quartile deviation of |dRR| and |mRR| over 91 beats; the local median spans 11 beats. Where two
+ectopic pairings are possible (short-long right after a normal interval), the one that leaves its
+neighbours nearer the median wins; later intervals are judged against the corrected pair.
 
 - Batch (:func:`detect_artifacts`, :func:`correct_rr`, :func:`correct_beats`): centred windows, as
   in the paper and Kubios.
 - Streaming (:class:`ArtifactFilter`): a beat is judged once three later beats of its segment have
   arrived; the threshold windows end at the newest beat (trailing, causal), the median window
-  spans the 7 beats before, the beat and the 3 after. A new segment restarts the state.
+  spans the 7 beats before, the beat and the 3 after. A new segment restarts everything but the
+  threshold windows (the spread of |dRR| and |mRR|, never a difference across the gap). The very
+  first segment waits for 48 beats before its first judgement, and while the windows hold fewer
+  than 91 values the quartile deviation is capped by 1.5 x the median's, so that a few artifacts
+  early on do not inflate the thresholds.
 
 Range check first: intervals outside 273-2000 ms are never kept as they are. Long ones that are a
 whole multiple of the local median are split (missed beats), others are replaced (``invalid``).
@@ -83,10 +89,6 @@ class ArtifactKind(enum.StrEnum):
     SHORT = "short"
     INVALID = "invalid"
     """Outside 273-2000 ms and not explained as a missed or extra beat."""
-
-
-_INTERPOLATED = frozenset({ArtifactKind.ECTOPIC, ArtifactKind.LONG, ArtifactKind.SHORT,
-                           ArtifactKind.INVALID})
 
 
 @dataclass(frozen=True, slots=True)
