@@ -20,7 +20,7 @@ export class HistoryView {
     let sessions = [];
     try {
       const data = await api.get('/api/sessions');
-      sessions = Array.isArray(data) ? data : (data?.sessions ?? []);
+      sessions = Array.isArray(data) ? data : [];
     } catch (error) {
       clear(this.list);
       this.list.append(h('li', { class: 'muted' }, `Could not load the recordings: ${error.message}`));
@@ -77,13 +77,12 @@ export class ReportView {
       return;
     }
     report = report ?? {};
-    const info = { ...(summary?.session ?? summary ?? {}), ...(report.session ?? {}) };
+    const info = { ...(summary ?? {}), ...(report.session ?? {}) };
     const started = info.started_at ?? report.started_at;
     setText(this.el.title, started ? dateText(started) : `Session ${id}`);
     setText(this.el.meta, [durationText(num(info.duration_s ?? report.duration_s)), STATUS_WORDS[info.status] ?? info.status].filter(Boolean).join(' · '));
 
-    const series = report.series ?? report.metrics ?? [];
-    const rows = Array.isArray(series) ? series : seriesRows(series);
+    const rows = seriesRows(report.series ?? {});
     this.hr.setPoints(rows.map((r) => [num(r.t_s), num(r.heart_rate_bpm)]));
     this.rmssd.setPoints(rows.map((r) => [num(r.t_s), num(r.rmssd_ms)]));
     byId('report-hr').dataset.points = String(rows.length);
@@ -115,7 +114,7 @@ export class ReportView {
 
     renderRecovery(this.el.recovery, report.recovery ?? {});
     clear(this.el.resets);
-    const resets = report.resets ?? report.effects ?? [];
+    const resets = report.resets ?? [];
     for (const r of resets) this.el.resets.append(resetItem(r, this.titleFor));
     if (!resets.length) this.el.resets.append(h('li', { class: 'muted' }, 'No resets in this recording.'));
   }

@@ -21,18 +21,10 @@ function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** Pull a timeline object out of a response or event, whatever it is wrapped in. */
+/** The pacing timeline in a reset start answer, `reset` event or status `reset` (or null). */
 export function findTimeline(data) {
-  if (!data || typeof data !== 'object') return null;
-  if ('start_s' in data && ('pattern' in data || 'prompts' in data)) return data;
-  for (const key of ['timeline', 'reset', 'active', 'active_reset', 'pacing']) {
-    const inner = data[key];
-    if (inner && typeof inner === 'object') {
-      const found = findTimeline(inner);
-      if (found) return found;
-    }
-  }
-  return null;
+  const timeline = data && typeof data === 'object' ? data.timeline : null;
+  return timeline && typeof timeline === 'object' && 'start_s' in timeline ? timeline : null;
 }
 
 export class NowView {
@@ -109,8 +101,7 @@ export class NowView {
   async loadLibrary() {
     try {
       const data = await api.get('/api/resets');
-      const list = Array.isArray(data) ? data : (data?.resets ?? data?.library ?? []);
-      for (const reset of list) if (reset && reset.id) this.library.set(reset.id, reset);
+      for (const reset of Array.isArray(data) ? data : []) if (reset && reset.id) this.library.set(reset.id, reset);
     } catch (error) {
       console.info('afterbeat: reset library not available yet', error.message);
     }
@@ -131,7 +122,7 @@ export class NowView {
     if (this.lastT !== null && tS < this.lastT - 1) this.clearLive();
     this.lastT = tS;
     const hr = num(m.heart_rate_bpm);
-    const rmssd = num(m.rmssd_ms ?? m.rmssd_120_ms ?? m.rmssd_60_ms);
+    const rmssd = num(m.rmssd_ms);
     this.charts.hr.push(tS, hr);
     this.charts.rmssd.push(tS, rmssd);
     setText(this.el.hr, fmt(hr));
@@ -222,7 +213,7 @@ export class NowView {
   onSuggestion(event, chosen = false) {
     if (this.activeReset) return; // never interrupt a reset in progress
     byId('reset-picker-box').hidden = !chosen;
-    const reset = this.resetFrom(event.reset ?? event.reset_id ?? event.suggestion);
+    const reset = this.resetFrom(event.reset);
     if (!reset) return;
     this.suggested = reset;
     const el = this.el;
