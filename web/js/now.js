@@ -327,6 +327,7 @@ export class NowView {
     this.el.suggestion.hidden = true;
     this.el.afterCard.hidden = true;
     setText(byId('after-title'), 'How was that?');
+    for (const b of document.querySelectorAll('#rating-after button')) b.setAttribute('aria-pressed', 'false');
     setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
     this.el.pacerCard.hidden = false;
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
@@ -337,10 +338,15 @@ export class NowView {
   }
 
   async stopReset() {
+    // Already stopped (the timer ran out, another window) or stopping: nothing to send.
+    if (!this.activeReset || this.stopping) return;
+    this.stopping = true;
     try {
       await api.post('/api/resets/stop', { finished: Boolean(this.pacer.finishedSent) });
     } catch (error) {
       console.info('afterbeat: stop not recorded:', error.message);
+    } finally {
+      this.stopping = false;
     }
     this.finishResetView();
   }
