@@ -1,4 +1,17 @@
 // afterbeat dashboard: wires the live stream to the views and routes between them by hash.
+//
+// Views: #/now (default), #/history, #/session/<id>, #/trends, #/support. Plain ES modules, no
+// build step, nothing from outside the server (CSP script-src 'self'); all text set as text.
+//
+// What the page exposes for tests and tools (data attributes, read-only):
+//   #pacer        data-phase (inhale|hold|exhale), data-phase-index, data-progress (0-1),
+//                 data-remaining-s, data-cycle, data-now-s (the Unix time these were computed
+//                 for), data-start-s, data-motion (full|reduced), data-cues, data-next-cue-s
+//   #movement     data-elapsed-s, data-prompt-index
+//   #chart-hr, #chart-rmssd, #report-hr   data-points, data-last-t, data-last-value
+//   #suggestion   data-reset-id, data-t-s, data-gentle
+//   #marks-list li[data-kind], body[data-live] (open|reconnecting), window.afterbeatLive
+//   (.counts and .last by event type; markers also as last.marker_<kind>)
 
 import { api } from './api.js';
 import { byId } from './dom.js';
