@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from afterbeat.artifacts import ArtifactFilter, correct_rr, detect_artifacts
+from afterbeat.artifacts import ArtifactFilter, CleanBeat, correct_rr, detect_artifacts
 from afterbeat.beats import Beat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +175,54 @@ def table(title: str, series: dict[str, np.ndarray], methods: dict[str, Method],
     print(row + "\n")
 
 
+def nk_flag_indices(rr: np.ndarray) -> set[int]:
+    """RR indices NeuroKit2's first pass flags (its index k is the interval ending at peak k)."""
+    import neurokit2 as nk
+
+    peaks = np.round(np.concatenate(([0.0], np.cumsum(rr))) * 10).astype(int)
+    info, _ = nk.signal_fixpeaks(peaks, sampling_rate=10000, iterative=False, method="Kubios")
+    return {int(i) - 1 for k in ("ectopic", "missed", "extra", "longshort") for i in info[k]}
+
+
+def agreement(series: dict[str, np.ndarray]) -> None:
+    """How many of NeuroKit2's first-pass flags ours finds (within one interval), and back."""
+    found = total = ours_total = ours_found = 0
+    stream_found = 0
+    for name, rr in series.items():
+        base = sum(ord(c) for c in name) * 1000
+        for kind in ("ectopic", "missed", "extra"):
+            x = inject(rr, kind, 0.02, base + 7)
+            nk_flags = nk_flag_indices(x)
+            ours = set(np.flatnonzero(detect_artifacts(x).any).tolist())
+            t = np.round(np.cumsum(x) / 1000.0, 9)
+            index = {v: i for i, v in enumerate(t.tolist())}
+            stream = {index[round(c.t_s, 9)] for c in _stream_beats(x)
+                      if c.corrected and round(c.t_s, 9) in index}
+            for k in nk_flags:
+                total += 1
+                found += any(j in ours for j in (k - 1, k, k + 1))
+                stream_found += any(j in stream for j in (k - 1, k, k + 1))
+            for k in ours:
+                ours_total += 1
+                ours_found += any(j in nk_flags for j in (k - 1, k, k + 1))
+    print("Agreement with NeuroKit2's first-pass flags (2 % injected, within one interval):")
+    print(f"  NeuroKit2 flags found by afterbeat batch   {found} / {total} = {found / total:.1%}")
+    print(f"  NeuroKit2 flags found by afterbeat stream  {stream_found} / {total} = "
+          f"{stream_found / total:.1%}")
+    print(f"  afterbeat batch flags near a NeuroKit2 flag {ours_found} / {ours_total} = "
+          f"{ours_found / ours_total:.1%} (afterbeat flags both intervals of an ectopic pair)")
+
+
+def _stream_beats(rr: np.ndarray) -> list[CleanBeat]:
+    f = ArtifactFilter()
+    t = np.cumsum(rr) / 1000.0
+    out: list[CleanBeat] = []
+    for ti, r in zip(t, rr, strict=True):
+        out.extend(f.push(Beat(float(ti), float(r), 0)))
+    out.extend(f.flush())
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=5, help="seeds per series and condition")
@@ -216,6 +264,8 @@ def main() -> int:
     table(f"The {len(strict)} series on which no method flags anything", strict, methods,
           args.seeds)
 
+    if "NeuroKit2 Kubios" in methods:
+        agreement(series)
     print("\nOver-flagging on the untouched series (share of beats flagged)")
     total = sum(v.size for v in series.values())
     for n, fl in flaggers.items():
