@@ -388,7 +388,15 @@ def test_screenshots_are_kept(page: Any) -> None:
         assert overflow <= 1, f"the phone layout scrolls sideways by {overflow} px"
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
-    for name in ("dashboard.png", "dashboard-phone.png"):
+    light_bg = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    page.emulate_media(color_scheme="dark")
+    try:
+        page.wait_for_timeout(400)
+        assert page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor") != light_bg
+        page.screenshot(path=str(ARTIFACTS / "dashboard-dark.png"), full_page=True)
+    finally:
+        page.emulate_media(color_scheme="light")
+    for name in ("dashboard.png", "dashboard-phone.png", "dashboard-dark.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
 
 

@@ -1,15 +1,23 @@
 // Canvas time-series chart: one line, an optional baseline band and vertical marks.
 // No third-party code: a few hundred points per chart, redrawn on the next animation frame.
 
-const COLORS = {
-  grid: 'rgba(60, 72, 80, 0.10)',
-  text: '#6b7378',
-  band: 'rgba(111, 168, 160, 0.18)',
-  bandEdge: 'rgba(111, 168, 160, 0.45)',
-  mark: 'rgba(92, 99, 140, 0.55)',
-  span: 'rgba(106, 111, 168, 0.07)',
-  spanText: '#5c6190',
+// Colours come from CSS custom properties (style.css), so light and dark themes both apply;
+// these are the fallbacks.
+const FALLBACK = {
+  '--chart-grid': 'rgba(60, 72, 80, 0.10)',
+  '--chart-text': '#5f676c',
+  '--chart-band': 'rgba(111, 168, 160, 0.18)',
+  '--chart-band-edge': 'rgba(111, 168, 160, 0.45)',
+  '--chart-mark': 'rgba(92, 99, 140, 0.55)',
+  '--chart-span-text': '#5c6190',
 };
+const SPAN = 'rgba(106, 111, 168, 0.07)';
+
+/** A colour: a CSS custom property name (read from the canvas' style) or a plain colour. */
+function resolve(style, value) {
+  if (typeof value !== 'string' || !value.startsWith('--')) return value;
+  return style.getPropertyValue(value).trim() || FALLBACK[value] || '#888';
+}
 
 /** A line chart over time (seconds on the session clock). */
 export class TimeChart {
@@ -30,6 +38,7 @@ export class TimeChart {
     this.size = { w: 0, h: 0, dpr: 1 };
     this.observer = new ResizeObserver(() => this.requestDraw());
     this.observer.observe(canvas);
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.requestDraw());
     this.requestDraw();
   }
 
@@ -124,6 +133,17 @@ export class TimeChart {
       canvas.height = Math.round(h * dpr);
     }
     const ctx = canvas.getContext('2d');
+    const style = getComputedStyle(canvas);
+    const COLORS = {
+      grid: resolve(style, '--chart-grid'),
+      text: resolve(style, '--chart-text'),
+      band: resolve(style, '--chart-band'),
+      bandEdge: resolve(style, '--chart-band-edge'),
+      mark: resolve(style, '--chart-mark'),
+      span: SPAN,
+      spanText: resolve(style, '--chart-span-text'),
+    };
+    const lineColor = resolve(style, this.options.color);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
 
@@ -281,7 +301,7 @@ export class TimeChart {
     ctx.setLineDash([]);
 
     // the line, broken at missing values and long gaps
-    ctx.strokeStyle = this.options.color;
+    ctx.strokeStyle = lineColor;
     ctx.lineWidth = 2;
     ctx.lineJoin = 'round';
     ctx.lineCap = 'round';
@@ -302,8 +322,8 @@ export class TimeChart {
     }
     ctx.stroke();
     if (this.extra) {
-      ctx.strokeStyle = this.extra.color;
-      ctx.fillStyle = this.extra.color;
+      ctx.strokeStyle = resolve(style, this.extra.color);
+      ctx.fillStyle = resolve(style, this.extra.color);
       ctx.setLineDash([5, 4]);
       ctx.beginPath();
       let on = false;
@@ -324,7 +344,7 @@ export class TimeChart {
       }
     }
     if (this.options.dots) {
-      ctx.fillStyle = this.options.color;
+      ctx.fillStyle = lineColor;
       for (const [t, v] of inView) {
         ctx.beginPath();
         ctx.arc(X(t), Y(v), 3, 0, Math.PI * 2);
@@ -333,7 +353,7 @@ export class TimeChart {
     }
     const lastValue = [...this.points].reverse().find((p) => p[1] !== null);
     if (lastValue && this.options.windowS) {
-      ctx.fillStyle = this.options.color;
+      ctx.fillStyle = lineColor;
       ctx.beginPath();
       ctx.arc(X(lastValue[0]), Y(lastValue[1]), 3.5, 0, Math.PI * 2);
       ctx.fill();

@@ -53,8 +53,8 @@ export class ReportView {
       exportLink: byId('report-export'),
       del: byId('report-delete'),
     };
-    this.hr = new TimeChart(byId('report-hr'), { color: '#3f7f7a', minSpan: 12, xLabels: 'session', maxGapS: 60 });
-    this.rmssd = new TimeChart(byId('report-rmssd'), { color: '#6a6fa8', minSpan: 15, xLabels: 'session', maxGapS: 60, floorZero: true });
+    this.hr = new TimeChart(byId('report-hr'), { color: '--chart-hr', minSpan: 12, xLabels: 'session', maxGapS: 60 });
+    this.rmssd = new TimeChart(byId('report-rmssd'), { color: '--chart-rmssd', minSpan: 15, xLabels: 'session', maxGapS: 60, floorZero: true });
     this.id = null;
     this.el.del.addEventListener('click', () => this.erase());
   }

@@ -55,8 +55,8 @@ export class NowView {
       noteText: byId('note-text'),
     };
     this.charts = {
-      hr: new TimeChart(byId('chart-hr'), { color: '#3f7f7a', windowS: WINDOW_S, minSpan: 12 }),
-      rmssd: new TimeChart(byId('chart-rmssd'), { color: '#6a6fa8', windowS: WINDOW_S, minSpan: 15, floorZero: true }),
+      hr: new TimeChart(byId('chart-hr'), { color: '--chart-hr', windowS: WINDOW_S, minSpan: 12 }),
+      rmssd: new TimeChart(byId('chart-rmssd'), { color: '--chart-rmssd', windowS: WINDOW_S, minSpan: 15, floorZero: true }),
     };
     this.library = new Map();
     this.suggested = null; // reset JSON on offer

@@ -18,8 +18,8 @@ export class TrendsView {
       minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel,
       emptyText: 'Nothing here yet: this fills in as sessions are recorded.',
     };
-    this.settle = new TimeChart(byId('trend-settle'), { ...common, color: '#3f7f7a' });
-    this.ratings = new TimeChart(byId('trend-ratings'), { ...common, color: '#6a6fa8' });
+    this.settle = new TimeChart(byId('trend-settle'), { ...common, color: '--chart-hr' });
+    this.ratings = new TimeChart(byId('trend-ratings'), { ...common, color: '--chart-rmssd' });
   }
 
   async show() {
@@ -40,7 +40,7 @@ export class TrendsView {
     const sessions = Array.isArray(data.sessions) ? data.sessions : [];
     this.settle.setPoints(sessions.map((s, i) => [i + 1, num(s.time_to_settle_s) === null ? null : s.time_to_settle_s / 60]));
     this.ratings.setPoints(sessions.map((s, i) => [i + 1, num(s.rating_before)]));
-    this.ratings.setExtra(sessions.map((s, i) => [i + 1, num(s.rating_after)]), '#c9a46a');
+    this.ratings.setExtra(sessions.map((s, i) => [i + 1, num(s.rating_after)]), '--chart-after');
     byId('trend-settle').dataset.points = String(sessions.filter((s) => num(s.time_to_settle_s) !== null).length);
 
     const hint = data.hint;
