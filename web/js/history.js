@@ -89,6 +89,10 @@ export class ReportView {
 
     const markers = report.markers ?? [];
     const spans = periods(markers, report.duration_s);
+    for (const gap of report.gaps ?? []) {
+      // The strap was out of reach: no data, and nothing is drawn across it.
+      spans.push({ t0: num(gap.start_t_s), t1: num(gap.end_t_s), label: 'no signal', color: 'rgba(120, 120, 120, 0.10)' });
+    }
     const lone = markers.filter((m) => ['note', 'moving_start', 'moving_end'].includes(m.kind)
       || (m.kind.endsWith('_start') && !spans.some((s) => s.t0 === m.t_s))
       || (m.kind.endsWith('_end') && !spans.some((s) => s.t1 === m.t_s)))
