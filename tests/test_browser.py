@@ -196,6 +196,20 @@ def _timeline_from_json(obj: dict[str, Any]) -> Timeline:
                     reset_id=obj.get("reset_id"))
 
 
+def _breath_fraction(timeline: Timeline, state: Any) -> float:
+    """How far through the breath: same-direction phases in a row count as one breath."""
+    assert timeline.pattern is not None
+    phases = timeline.pattern.phases
+    first = last = state.index
+    while first > 0 and phases[first - 1].direction is state.phase.direction:
+        first -= 1
+    while last < len(phases) - 1 and phases[last + 1].direction is state.phase.direction:
+        last += 1
+    run_s = sum(p.duration_s for p in phases[first:last + 1])
+    into_s = sum(p.duration_s for p in phases[first:state.index])
+    return min(1.0, (into_s + state.progress * state.phase.duration_s) / run_s)
+
+
 def _api(page: Any, path: str) -> Any:
     """GET an API path from inside the page (same origin, with its cookie)."""
     return page.evaluate(
@@ -241,13 +255,15 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
                 state = phase_at(timeline, t_s)
                 cases.append({"timeline": timeline.to_json(unix_offset_s=0.0), "t": t_s,
                               "want": [state.index, state.progress, state.remaining_s,
-                                       state.cycle, state.elapsed_s, state.finished]})
+                                       state.cycle, state.elapsed_s, state.finished,
+                                       _breath_fraction(timeline, state)]})
     got = page.evaluate(
         """async (cases) => {
-             const { phaseAt } = await import('/js/pacer.js');
+             const { phaseAt, breathFraction } = await import('/js/pacer.js');
              return cases.map(({timeline, t}) => {
                const s = phaseAt(timeline, t);
-               return [s.index, s.progress, s.remainingS, s.cycle, s.elapsedS, s.finished];
+               return [s.index, s.progress, s.remainingS, s.cycle, s.elapsedS, s.finished,
+                       breathFraction(timeline, s)];
              });
            }""", cases)
     assert len(got) == len(cases) > 300
@@ -257,6 +273,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
         assert page_state[1:3] == pytest.approx(want[1:3], abs=1e-6), (case, page_state)
         assert page_state[4] == pytest.approx(want[4], abs=1e-6)
         assert page_state[5] == want[5]
+        assert page_state[6] == pytest.approx(want[6], abs=1e-6), "shape follows the breath"
 
 
 def test_charts_update_over_time(page: Any) -> None:
@@ -335,7 +352,7 @@ def test_pacer_phase_follows_the_clock(page: Any) -> None:
         assert float(sample["progress"]) == pytest.approx(expected.progress, abs=1e-3)
         assert float(sample["remainingS"]) == pytest.approx(expected.remaining_s, abs=2e-3)
         assert int(sample["cycle"]) == expected.cycle
-        assert sample["words"] in ("Breathe in", "Hold", "Breathe out")
+        assert sample["words"] == expected.phase.name, "the library's words for the phase"
         assert int(sample["count"]) == max(1, math.ceil(expected.remaining_s - 1e-6))
         seen_phases.add(sample["phase"])
         scales.add(sample["transform"])
@@ -388,11 +405,12 @@ def test_screenshots_are_kept(page: Any) -> None:
         assert overflow <= 1, f"the phone layout scrolls sideways by {overflow} px"
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
-    light_bg = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    background = "() => getComputedStyle(document.documentElement).backgroundColor"
+    light_bg = page.evaluate(background)
     page.emulate_media(color_scheme="dark")
     try:
         page.wait_for_timeout(400)
-        assert page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor") != light_bg
+        assert page.evaluate(background) != light_bg
         page.screenshot(path=str(ARTIFACTS / "dashboard-dark.png"), full_page=True)
     finally:
         page.emulate_media(color_scheme="light")

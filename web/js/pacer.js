@@ -79,12 +79,33 @@ export function upcomingPhases(timeline, tS, horizonS) {
   return out;
 }
 
+/**
+ * How far (0-1) through the breath a phase state is: a run of same-direction phases counts as
+ * one breath (cyclic sighing's "breathe in" + "a little more in" is one growing shape).
+ */
+export function breathFraction(timeline, state) {
+  const phases = timeline.pattern.phases;
+  const dir = state.phase.direction;
+  let first = state.index;
+  while (first > 0 && phases[first - 1].direction === dir) first -= 1;
+  let last = state.index;
+  while (last < phases.length - 1 && phases[last + 1].direction === dir) last += 1;
+  let runS = 0;
+  let intoS = state.progress * state.phase.duration_s;
+  for (let i = first; i <= last; i += 1) {
+    runS += phases[i].duration_s;
+    if (i < state.index) intoS += phases[i].duration_s;
+  }
+  return Math.min(1, intoS / runS);
+}
+
 /** Shape scale (SCALE_MIN..SCALE_MAX) for a phase state: eased growth on inhale, shrink on exhale. */
 export function shapeScale(timeline, state) {
   const ease = (p) => 0.5 - 0.5 * Math.cos(Math.PI * p);
   const dir = state.phase.direction;
-  if (dir === 'inhale') return SCALE_MIN + (SCALE_MAX - SCALE_MIN) * ease(state.progress);
-  if (dir === 'exhale') return SCALE_MAX - (SCALE_MAX - SCALE_MIN) * ease(state.progress);
+  const fraction = dir === 'hold' ? 0 : breathFraction(timeline, state);
+  if (dir === 'inhale') return SCALE_MIN + (SCALE_MAX - SCALE_MIN) * ease(fraction);
+  if (dir === 'exhale') return SCALE_MAX - (SCALE_MAX - SCALE_MIN) * ease(fraction);
   // hold: stay where the previous breath left the shape
   const phases = timeline.pattern.phases;
   for (let step = 1; step <= phases.length; step += 1) {
@@ -95,9 +116,9 @@ export function shapeScale(timeline, state) {
   return (SCALE_MIN + SCALE_MAX) / 2;
 }
 
-/** Words for a phase: the direction's words, or the phase's own name for a second breath in. */
+/** Words for a phase: its own name from the library ("A little more in"), else by direction. */
 export function phaseWords(phase) {
-  return WORDS[phase.direction] ?? String(phase.name ?? '');
+  return typeof phase.name === 'string' && phase.name.trim() ? phase.name : (WORDS[phase.direction] ?? '');
 }
 
 /** Gentle audio cues made with Web Audio (created only after the person opts in). */
