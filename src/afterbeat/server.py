@@ -320,7 +320,7 @@ def _routes(app: FastAPI, state: ServerState) -> None:
     @app.get("/api/sessions/{session_id}/export", tags=["sessions"], responses=_ERRORS)
     async def export_session(session_id: Annotated[int, _SessionId]) -> Any:
         """The session as an afterbeat session file (JSON Lines) to download."""
-        return state.export_session(session_id)
+        return await state.export_session(session_id)
 
     @app.delete("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS)
     async def delete_session(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:

@@ -269,12 +269,12 @@ class ServerState:
                           if k != REPORT_KEY}
         return out
 
-    def export_session(self, session_id: int) -> Response:
-        """The session as JSON Lines to download."""
+    async def export_session(self, session_id: int) -> Response:
+        """The session as JSON Lines to download (written in a worker thread)."""
         store = self._store()
         store.get_session(session_id)
         buffer = io.StringIO()
-        store.export(session_id, buffer)
+        await asyncio.to_thread(store.export, session_id, buffer)
         return Response(buffer.getvalue(), media_type="application/x-ndjson", headers={
             "Content-Disposition": f'attachment; filename="afterbeat-session-{session_id}.jsonl"'})
 

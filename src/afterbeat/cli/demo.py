@@ -42,16 +42,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo", help="run the dashboard on the bundled demo recording",
         description="Replay the bundled recording (real heart-rate data, illustrative markers) "
         "through the live dashboard. Its data is kept apart, in <data-dir>/demo.")
-    parser.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
-                        help=f"replay speed, session seconds per second (default "
-                        f"{DEFAULT_SPEED:g}: about three minutes)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
+                      help=f"replay speed, session seconds per second (default "
+                      f"{DEFAULT_SPEED:g}: about three minutes)")
+    pace.add_argument("--fast", action="store_true",
+                      help="replay as fast as the server goes (benchmarks)")
     parser.add_argument("--recording", type=Path, default=None,
                         help="replay this session file instead of the bundled one")
     add_server_options(parser, lan=False)
     parser.set_defaults(run=run)
 
 
-def open_replay(path: Path, speed: float) -> Source:
+def open_replay(path: Path, speed: float | None) -> Source:
     """A replay source of ``path`` at ``speed`` (the live pipeline's replay path)."""
     from afterbeat.sources.replay import ReplaySource
 
@@ -61,5 +64,5 @@ def open_replay(path: Path, speed: float) -> Source:
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard on the demo recording."""
     data_dir = ensure_private_dir(data_dir_from(args) / "demo")
-    source = open_replay(args.recording or demo_recording(), args.speed)
+    source = open_replay(args.recording or demo_recording(), None if args.fast else args.speed)
     return run_server(args, data_dir, source, demo=True)

@@ -22,14 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.errors import AfterbeatError
 from afterbeat.security import LaunchTickets, SecurityPolicy
-from afterbeat.server import ServerSettings, create_app
 from afterbeat.sources import Source
-from afterbeat.store import Store
 
 __all__ = ["SERVER_FILE", "add_server_options", "register", "run", "run_server"]
 
@@ -120,6 +116,11 @@ def write_server_file(data_dir: Path, info: dict[str, Any]) -> Path:
 def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
                demo: bool = False, banner: Callable[[str], None] | None = None) -> int:
     """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``."""
+    import uvicorn  # here, not at the top: other commands need not load the web stack
+
+    from afterbeat.server import ServerSettings, create_app
+    from afterbeat.store import Store
+
     host = _bind_host(args)
     sock = _open_socket(host, args.port)
     port = int(sock.getsockname()[1])
