@@ -333,8 +333,8 @@ export class NowView {
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
     const hadFocus = document.activeElement;
     this.pacer.start(timeline);
-    // The Start button just disappeared: keep keyboard focus inside the reset.
-    if (!hadFocus || hadFocus === document.body || hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
+    // The Start button the person pressed just disappeared: keep keyboard focus in the reset.
+    if (hadFocus && hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
   }
 
   async stopReset() {
