@@ -35,7 +35,8 @@ export class TimeChart {
     this.spans = []; // {t0, t1, label}: shaded periods (baseline, session, resets)
     this.extra = null; // {points, color}: a second, dashed line (e.g. ratings after resets)
     this.dirty = true;
-    this.size = { w: 0, h: 0, dpr: 1 };
+    this.frame = 0;
+    this.fallback = 0;
     this.observer = new ResizeObserver(() => this.requestDraw());
     this.observer.observe(canvas);
     window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.requestDraw());
@@ -111,17 +112,20 @@ export class TimeChart {
     this.requestDraw();
   }
 
+  /** Draw on the next frame; many changes before it make one drawing. */
   requestDraw() {
-    if (this.dirty && this.frame) return;
     this.dirty = true;
-    // rAF pauses in background tabs; a timer keeps the data attributes fresh there.
-    this.frame = requestAnimationFrame(() => this.draw());
-    clearTimeout(this.fallback);
-    this.fallback = setTimeout(() => { if (this.dirty) this.draw(); }, 250);
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    // rAF pauses in background tabs; a timer keeps the drawing and data attributes fresh there.
+    if (!this.fallback) this.fallback = setTimeout(() => this.draw(), 250);
   }
 
   draw() {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    clearTimeout(this.fallback);
     this.frame = 0;
+    this.fallback = 0;
+    if (!this.dirty) return;
     this.dirty = false;
     const { canvas } = this;
     const rect = canvas.getBoundingClientRect();
