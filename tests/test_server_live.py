@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from afterbeat.session_file import Marker, MarkerKind
 from serverkit import (
     QueueSource,
     QuietPipeline,
@@ -191,3 +192,37 @@ async def test_records_markers_and_events_flow_to_the_stream(tmp_path: Path) -> 
         status = (await client.get("/api/status", headers=srv.auth)).json()
         assert status["recording"]["active"] and not status["recording"]["failing"]
         assert json.dumps(status)  # serialisable
+
+
+async def test_a_failing_recording_is_reported_and_the_live_view_goes_on(tmp_path: Path) -> None:
+    from serverkit import demo_records
+
+    _, records = demo_records(limit_s=160.0)
+    early = [r for r in records if r.t_s <= 20.0]
+    late = [r for r in records if r.t_s > 20.0]
+    source = QueueSource()
+    async with running_server(tmp_path, source) as srv, srv.client() as client:
+        async with client.stream("GET", "/api/live", headers=srv.auth) as response:
+            sse = SseReader(response)
+            await sse.read(1)
+            source.feed(early)
+            while srv.state.status.records < len(early):
+                await asyncio.sleep(0.01)
+            size = srv.store.path.stat().st_size
+            srv.store.limit_size(size)  # a real "database or disk is full" from SQLite
+            source.feed(late)
+            events: list[SseEvent] = []
+            while not any(e.event == "recording" for e in events):
+                events += await asyncio.wait_for(sse.read(1), EVENT_TIMEOUT_S)
+            failing = next(e for e in events if e.event == "recording").data
+            assert failing["failing"] is True and failing["error"]
+            while not any(e.event == "metrics" and e.data["heart_rate_bpm"] for e in events):
+                events += await asyncio.wait_for(sse.read(1), EVENT_TIMEOUT_S)
+            status = (await client.get("/api/status", headers=srv.auth)).json()
+            assert status["recording"]["failing"] is True
+            assert status["recording"]["unrecorded"] > 0
+            srv.store.limit_size(None)
+            source.feed([Marker(t_s=161.0, kind=MarkerKind.NOTE, text="space again")])
+            recovered = await asyncio.wait_for(sse.read(10_000, until="recording"),
+                                               EVENT_TIMEOUT_S)
+            assert recovered[-1].data["failing"] is False

@@ -23,7 +23,7 @@ from afterbeat.errors import AfterbeatError
 from afterbeat.hub import Hub
 from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
 from afterbeat.recorder import Recorder
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.session_file import Marker, MarkerKind, Record
 from afterbeat.sources import Source
 from afterbeat.store import SessionStatus, SessionSummary, Store
 
@@ -102,7 +102,25 @@ class ServerState:
             return
         self.recorder = Recorder(self.store, self.source.header, self.source.name)
         self.recorder.start()
-        self.ingest.sink = self.recorder
+        self.ingest.sink = self
+
+    def record(self, record: Record) -> bool:
+        """Record one item; tell live clients when recording starts or stops failing."""
+        assert self.recorder is not None
+        was_failing = self.recorder.status.failing
+        ok = self.recorder.record(record)
+        if self.recorder.status.failing != was_failing:
+            self.hub.publish("recording", {"type": "recording", **self.recording_json()})
+        return ok
+
+    def recording_json(self) -> dict[str, Any]:
+        """Recording status: active, session id, failing, unrecorded count, last error."""
+        recording: dict[str, Any] = {"active": self.recording_active}
+        if self.recorder is not None:
+            st = self.recorder.status
+            recording.update(session_id=st.session_id, failing=st.failing,
+                             unrecorded=st.unrecorded, error=st.last_error)
+        return recording
 
     def end_recording(self) -> None:
         """Close the recording: the session becomes complete (idempotent)."""
@@ -136,11 +154,7 @@ class ServerState:
 
     def status_json(self) -> dict[str, Any]:
         """The body of ``/api/status``."""
-        recording: dict[str, Any] = {"active": self.recording_active}
-        if self.recorder is not None:
-            st = self.recorder.status
-            recording.update(session_id=st.session_id, failing=st.failing,
-                             unrecorded=st.unrecorded, error=st.last_error)
+        recording = self.recording_json()
         return {
             "version": __version__,
             "demo": self.settings.demo,
