@@ -36,7 +36,7 @@ from afterbeat.arousal import (
     Quality,
     Settings,
 )
-from afterbeat.artifacts import ArtifactFilter
+from afterbeat.artifacts import ArtifactFilter, CleanBeat
 from afterbeat.baseline import Baseline, BaselineError, RestCollector, RestRecording
 from afterbeat.beats import BeatTimeline
 from afterbeat.choice import ChoiceContext, ResetSuggestion, choose_reset
@@ -199,13 +199,7 @@ class Pipeline:
             self._last_rr_t_s = t_s
             for beat in self.timeline.push(t_s, m.rr_ms):
                 self.stats.beats += 1
-                for clean in self.artifacts.push(beat):
-                    self.stats.clean_beats += 1
-                    if clean.corrected:
-                        self.stats.corrected_beats += 1
-                    metrics = self.tracker.push_beat(clean)
-                    if metrics is not None:
-                        self.latest_metrics = metrics
+                self._feed(self.artifacts.push(beat))
         elif self._last_rr_t_s is None or t_s - self._last_rr_t_s > HR_ONLY_AFTER_S:
             if m.heart_rate_bpm > 0:
                 self.stats.heart_rate_only += 1
@@ -213,7 +207,18 @@ class Pipeline:
                 if metrics is not None:
                     self.latest_metrics = metrics
 
+    def _feed(self, cleaned: list[CleanBeat]) -> None:
+        for clean in cleaned:
+            self.stats.clean_beats += 1
+            if clean.corrected:
+                self.stats.corrected_beats += 1
+            metrics = self.tracker.push_beat(clean)
+            if metrics is not None:
+                self.latest_metrics = metrics
+
     def _break(self) -> None:
+        # Judge the beats still held for lookahead before the segment closes.
+        self._feed(self.artifacts.flush())
         self.timeline.break_segment()
         self.tracker.break_segment()
 
