@@ -104,3 +104,16 @@ async def test_publish_is_synchronous() -> None:
     for i in range(100):
         hub.publish("metrics", {"n": i})
     assert hub.dropped_count == 1 and hub.last_seq == 100
+
+
+async def test_close_ends_waiting_streams_and_refuses_new_ones() -> None:
+    hub = Hub()
+    sub = hub.subscribe()
+    waiting = asyncio.create_task(sub.get(10.0))
+    await asyncio.sleep(0)
+    hub.close()
+    with pytest.raises(SubscriberDropped):
+        await waiting
+    with pytest.raises(TooManySubscribers):
+        hub.subscribe()
+    assert hub.subscriber_count == 0

@@ -70,9 +70,13 @@ def test_demo_serves_with_a_private_server_file_and_cleans_up(
         assert launched.status_code == 303 and "HttpOnly" in launched.headers["set-cookie"]
         assert client.get("/api/sessions").status_code == 200  # the cookie from the link
         assert "<html" in client.get("/").text.lower()
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0
+        with client.stream("GET", "/api/live") as live:  # an open tab must not hold up exit
+            lines = live.iter_lines()
+            assert next(lines) == "event: hello"
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+            assert proc.returncode == 0
+            list(lines)  # the stream was ended by the server
     assert not server_file.exists()
     assert info["token"] not in out  # printed: the one-time link, never the token
     assert "launch=" in out

@@ -78,6 +78,7 @@ class Subscription:
         if backlog:
             self._wake.set()
         self.dropped = False
+        self.ended = False
         self.closed = False
 
     def offer(self, event: HubEvent) -> bool:
@@ -98,17 +99,26 @@ class Subscription:
 
     async def get(self, timeout_s: float) -> HubEvent | None:
         """The next event, or None after ``timeout_s`` seconds of quiet (time for a heartbeat)."""
+        if self.ended:
+            raise SubscriberDropped("the server is shutting down")
         if not self._queue and not self.dropped:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
             except TimeoutError:
                 return None
+        if self.ended:
+            raise SubscriberDropped("the server is shutting down")
         if self.dropped:
             raise SubscriberDropped("live stream client fell behind and was dropped")
         if not self._queue:
             return None
         return self._queue.popleft()
+
+    def end(self) -> None:
+        """End this stream now (server shutdown): ``get`` raises instead of waiting."""
+        self.ended = True
+        self._wake.set()
 
     def close(self) -> None:
         """Leave the hub (idempotent)."""
@@ -138,6 +148,7 @@ class Hub:
         self._ring: deque[HubEvent] = deque(maxlen=ring_size)
         self._subscribers: list[Subscription] = []
         self._seq = 0
+        self._closed = False
         self.dropped_count = 0
         self.published_count = 0
 
@@ -174,6 +185,8 @@ class Hub:
 
     def subscribe(self, last_event_id: int | None = None) -> Subscription:
         """Open a stream; with ``last_event_id`` it starts with every newer event still kept."""
+        if self._closed:
+            raise TooManySubscribers("the server is shutting down")
         if len(self._subscribers) >= self.max_subscribers:
             raise TooManySubscribers(
                 f"at most {self.max_subscribers} live streams; close another tab and retry")
@@ -187,6 +200,13 @@ class Hub:
     def since(self, last_event_id: int) -> list[HubEvent]:
         """Events kept in the ring with ``seq > last_event_id``, oldest first."""
         return [e for e in self._ring if e.seq > last_event_id]
+
+    def close(self) -> None:
+        """End every stream and accept no more (called when the server shuts down)."""
+        self._closed = True
+        for sub in list(self._subscribers):
+            sub.end()
+        self._subscribers.clear()
 
     def _remove(self, sub: Subscription) -> None:
         if sub in self._subscribers:

@@ -121,6 +121,7 @@ def create_app(
             try:
                 yield
             finally:
+                hub.close()
                 if source is not None:
                     with suppress(Exception):
                         await source.aclose()

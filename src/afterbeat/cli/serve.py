@@ -20,6 +20,7 @@ import socket
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
@@ -118,7 +119,7 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
     """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``."""
     import uvicorn  # here, not at the top: other commands need not load the web stack
 
-    from afterbeat.server import ServerSettings, create_app
+    from afterbeat.server import ServerSettings, create_app, state_of
     from afterbeat.store import Store
 
     host = _bind_host(args)
@@ -148,11 +149,24 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
     say(f"Open this link once in your browser (it logs the browser in): {launch_url}")
     config = uvicorn.Config(app, access_log=False, proxy_headers=False, server_header=False,
                             log_level="warning", lifespan="on", ws="none",
+                            timeout_graceful_shutdown=5,
                             ssl_certfile=getattr(args, "tls_cert", None),
                             ssl_keyfile=getattr(args, "tls_key", None))
-    server = uvicorn.Server(config)
+    hub = state_of(app).hub
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn waits for open responses before the lifespan ends: end the live
+            # streams now (signal-safe hand-over to the loop), or an open tab holds exit up.
+            if loop_box:
+                loop_box[0].call_soon_threadsafe(hub.close)
+
+    server = Server(config)
 
     async def main() -> None:
+        loop_box.append(asyncio.get_running_loop())
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         if not args.no_open:
             while not server.started and not serving.done():
