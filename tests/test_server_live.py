@@ -212,10 +212,16 @@ async def test_a_failing_recording_is_reported_and_the_live_view_goes_on(tmp_pat
             srv.store.limit_size(size)  # a real "database or disk is full" from SQLite
             source.feed(late)
             events: list[SseEvent] = []
-            while not any(e.event == "recording" for e in events):
+
+            def failing(event: SseEvent) -> bool | None:
+                if event.event != "status" or "recording" not in event.data:
+                    return None
+                return bool(event.data["recording"]["failing"])
+
+            while not any(failing(e) for e in events):
                 events += await asyncio.wait_for(sse.read(1), EVENT_TIMEOUT_S)
-            failing = next(e for e in events if e.event == "recording").data
-            assert failing["failing"] is True and failing["error"]
+            told = next(e for e in events if failing(e)).data["recording"]
+            assert told["error"] and told["unrecorded"] >= 1
             while not any(e.event == "metrics" and e.data["heart_rate_bpm"] for e in events):
                 events += await asyncio.wait_for(sse.read(1), EVENT_TIMEOUT_S)
             status = (await client.get("/api/status", headers=srv.auth)).json()
@@ -223,6 +229,7 @@ async def test_a_failing_recording_is_reported_and_the_live_view_goes_on(tmp_pat
             assert status["recording"]["unrecorded"] > 0
             srv.store.limit_size(None)
             source.feed([Marker(t_s=161.0, kind=MarkerKind.NOTE, text="space again")])
-            recovered = await asyncio.wait_for(sse.read(10_000, until="recording"),
-                                               EVENT_TIMEOUT_S)
-            assert recovered[-1].data["failing"] is False
+            later: list[SseEvent] = []
+            while not later or failing(later[-1]) is not False:
+                later += await asyncio.wait_for(sse.read(1, until="status"), EVENT_TIMEOUT_S)
+            assert later[-1].data["recording"]["active"] is True

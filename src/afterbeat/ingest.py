@@ -98,13 +98,15 @@ class Ingest:
     def __init__(self, hub: Hub, pipeline: EventPipeline, sink: RecordSink | None,
                  status: LiveStatus,
                  on_finish: Callable[[], None] | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 status_json: Callable[[], dict[str, Any]] | None = None) -> None:
         self.hub = hub
         self.pipeline = pipeline
         self.sink = sink
         self.status = status
         self._on_finish = on_finish
         self._on_event = on_event
+        self._status_json = status_json or status.to_json
         self.finished = False
 
     def handle(self, item: Record | SourceStatus) -> None:
@@ -134,8 +136,8 @@ class Ingest:
         self.handle(record)
 
     def publish_status(self) -> None:
-        """Send the connection status to live clients."""
-        self.hub.publish("status", self.status.to_json())
+        """Send the connection (and recording) status to live clients."""
+        self.hub.publish("status", self._status_json())
 
     def finish(self) -> None:
         """The source ended: let the pipeline close (recovery) and say so."""

@@ -8,7 +8,9 @@ path, so recordings and replays show them. Everything sits behind
 writes, body limit, CSP); see that module for the browser bootstrap.
 
 SSE (``GET /api/live``): ``event:`` is the event type (``metrics``, ``state``, ``suggestion``,
-``recovery``, ``marker``, ``status``, ``reset``, ... from the pipeline and the server),
+``recovery``, ``marker``, ``baseline``, ``reset_effect`` from the pipeline; ``status``
+(connection fields at the top level plus ``recording``), ``reset`` (started/stopped, with the
+pacing timeline) and ``dismissed`` from the server),
 ``id:`` its sequence number, ``data:`` its JSON with ``emitted_at`` (Unix seconds). A
 ``heartbeat`` event (no id) follows every ``heartbeat_s`` (≤ 15 s) of quiet. Resume with
 the ``Last-Event-ID`` header, or ``?last_event_id=0`` on first load to get the kept backlog.
@@ -109,7 +111,8 @@ def create_app(
     status = LiveStatus(source=source.name if source is not None else "none")
     state = ServerState(settings=settings, source=source, store=store, hub=hub, status=status)
     state.ingest = Ingest(hub, pipeline or open_pipeline(store), None, status,
-                          on_finish=state.end_recording, on_event=state.on_event)
+                          on_finish=state.end_recording, on_event=state.on_event,
+                          status_json=state.live_status_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

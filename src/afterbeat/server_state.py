@@ -110,8 +110,12 @@ class ServerState:
         was_failing = self.recorder.status.failing
         ok = self.recorder.record(record)
         if self.recorder.status.failing != was_failing:
-            self.hub.publish("recording", {"type": "recording", **self.recording_json()})
+            self.ingest.publish_status()
         return ok
+
+    def live_status_json(self) -> dict[str, Any]:
+        """A ``status`` event: the connection fields at the top level, plus ``recording``."""
+        return {**self.status.to_json(), "recording": self.recording_json()}
 
     def recording_json(self) -> dict[str, Any]:
         """Recording status: active, session id, failing, unrecorded count, last error."""
