@@ -18,20 +18,22 @@ import { byId } from './dom.js';
 import { HistoryView, ReportView } from './history.js';
 import { LiveStream } from './live.js';
 import { NowView } from './now.js';
+import { ResetCards } from './resetcard.js';
 import { settings } from './settings.js';
 import { StatusChips } from './status.js';
 import { SupportView } from './support.js';
 import { TrendsView } from './trends.js';
 
 const chips = new StatusChips();
-const now = new NowView();
+const resets = new ResetCards();
+const now = new NowView({ titleFor: (id) => resets.titleFor(id) });
 const history = new HistoryView();
 const report = new ReportView({
   onDeleted: () => { location.hash = '#/history'; },
-  titleFor: (id) => now.library.get(id)?.title ?? null,
+  titleFor: (id) => resets.titleFor(id),
 });
 const trends = new TrendsView();
-const support = new SupportView({ library: () => now.library });
+const support = new SupportView({ library: () => resets.library });
 
 function route() {
   const hash = location.hash || '#/now';
@@ -62,6 +64,7 @@ async function refreshStatus() {
     const status = await api.get('/api/status');
     chips.apply(status);
     now.onStatus(status ?? {});
+    resets.onStatus(status ?? {});
     report.baseline = status?.baseline ?? null;
     document.body.dataset.statusLoaded = 'true';
     byId('login-banner').hidden = true;
@@ -79,14 +82,14 @@ function startLive() {
     .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); refreshStatus(); })
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => now.onState(d))
-    .on('suggestion', (d) => now.onSuggestion(d))
-    .on('dismissed', () => now.onDismissed())
+    .on('suggestion', (d) => resets.onSuggestion(d))
+    .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))
-    .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); })
+    .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onStatus(d.status ?? {}); })
     .on('status', (d) => chips.apply(d))
-    .on('reset_effect', (d) => now.onEffect(d))
+    .on('reset_effect', (d) => resets.onEffect(d))
     .on('baseline', (d) => { if (d.baseline) now.setBaseline(d.baseline); })
-    .on('reset', (d, t) => now.onResetEvent(d, t));
+    .on('reset', (d, t) => resets.onResetEvent(d, t));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;
   });
@@ -97,7 +100,7 @@ function startLive() {
 window.addEventListener('hashchange', route);
 // The library gives suggestions and reports their titles, the status the baseline band:
 // load both before the first view and the stream.
-Promise.allSettled([now.loadLibrary(), refreshStatus(), settings.load()]).then(() => {
+Promise.allSettled([resets.loadLibrary(), refreshStatus(), settings.load()]).then(() => {
   route();
   startLive();
 });

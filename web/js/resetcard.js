@@ -1,0 +1,292 @@
+// The reset cards: a suggestion (or a reset chosen any time), the pacer while it runs, and the
+// after card with an optional rating and the before-and-after numbers.
+
+import { api } from './api.js';
+import { byId, clear, fmt, h, setText } from './dom.js';
+import { PacerView } from './pacer.js';
+import { settings } from './settings.js';
+
+const PACES = [4.5, 5, 5.5, 6, 6.5, 7];
+
+function num(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The pacing timeline in a reset start answer, `reset` event or status `reset` (or null). */
+export function findTimeline(data) {
+  const timeline = data && typeof data === 'object' ? data.timeline : null;
+  return timeline && typeof timeline === 'object' && 'start_s' in timeline ? timeline : null;
+}
+
+/** Display score 0-100 from the arousal index, as afterbeat.arousal: 100 / (1 + e^(-1.7 A)). */
+export function scoreFromIndex(index) {
+  return index === null ? null : 100 / (1 + Math.exp(-1.7 * index));
+}
+
+export class ResetCards {
+  constructor() {
+    this.el = {
+      suggestion: byId('suggestion'),
+      suggestionEyebrow: byId('suggestion-eyebrow'),
+      suggestionTitle: byId('suggestion-title'),
+      suggestionReason: byId('suggestion-reason'),
+      suggestionInstructions: byId('suggestion-instructions'),
+      suggestionCautions: byId('suggestion-cautions'),
+      pacerCard: byId('pacer-card'),
+      pacerTitle: byId('pacer-title'),
+      afterCard: byId('after-card'),
+      effectTable: byId('effect-table'),
+      effectBody: byId('effect-body'),
+    };
+    this.library = new Map();
+    this.suggested = null; // reset JSON on offer
+    this.activeReset = null; // reset JSON being paced
+    this.ratingBefore = null;
+    this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
+    this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
+    this.buildRatings('rating-after', (value) => this.rate('after', value));
+    this.buildPaces();
+    settings.onChange((values) => {
+      if (PACES.includes(Number(values.breaths_per_min))) byId('pace').value = String(Number(values.breaths_per_min));
+    });
+    byId('btn-reset-start').addEventListener('click', () => this.startReset(this.suggested));
+    byId('btn-not-now').addEventListener('click', () => this.notNow());
+    byId('btn-reset-stop').addEventListener('click', () => this.stopReset());
+    byId('btn-reset-other').addEventListener('click', () => this.otherReset());
+    byId('btn-after-close').addEventListener('click', () => { this.el.afterCard.hidden = true; });
+    byId('btn-any-reset').addEventListener('click', () => this.offerAnyReset());
+  }
+
+  /** The reset's title from the library, or null. */
+  titleFor(resetId) {
+    return this.library.get(resetId)?.title ?? null;
+  }
+
+  /** A running reset in /api/status (after a reload, or started in another window). */
+  onStatus(status) {
+    const active = status.reset;
+    const timeline = findTimeline(active);
+    if (active && timeline && !this.activeReset) {
+      this.showPacer(this.resetFrom(active.reset ?? active.reset_id) ?? {}, timeline);
+    }
+  }
+
+  async loadLibrary() {
+    try {
+      const data = await api.get('/api/resets');
+      for (const reset of Array.isArray(data) ? data : []) if (reset && reset.id) this.library.set(reset.id, reset);
+    } catch (error) {
+      console.info('afterbeat: reset library not available yet', error.message);
+    }
+  }
+
+  resetFrom(value) {
+    if (!value) return null;
+    if (typeof value === 'string') return this.library.get(value) ?? { id: value, title: value, instructions: [] };
+    if (typeof value === 'object' && value.id && this.library.has(value.id)) return { ...this.library.get(value.id), ...value };
+    return value;
+  }
+
+  onSuggestion(event, chosen = false) {
+    if (this.activeReset) return; // never interrupt a reset in progress
+    byId('reset-picker-box').hidden = !chosen;
+    const reset = this.resetFrom(event.reset);
+    if (!reset) return;
+    this.suggested = reset;
+    const el = this.el;
+    setText(el.suggestionEyebrow, event.gentle ? 'Something gentler you could try' : 'A reset you could try');
+    setText(el.suggestionTitle, reset.title ?? reset.id);
+    setText(el.suggestionReason, typeof event.reason === 'string' ? event.reason : '');
+    const instructions = Array.isArray(reset.instructions) ? reset.instructions.join(' ') : (reset.instructions ?? '');
+    setText(el.suggestionInstructions, instructions);
+    const cautions = Array.isArray(reset.cautions) ? reset.cautions.join(' ') : (reset.cautions ?? '');
+    setText(el.suggestionCautions, cautions);
+    byId('pace-box').hidden = !reset.adjustable_pace;
+    el.suggestion.dataset.resetId = reset.id ?? '';
+    el.suggestion.dataset.tS = String(num(event.t_s) ?? '');
+    el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
+    el.suggestion.hidden = false;
+    el.afterCard.hidden = true;
+  }
+
+  /** "Not now" was recorded (here or in another window): put the suggestion away. */
+  onDismissed() {
+    if (!this.activeReset) this.el.suggestion.hidden = true;
+  }
+
+  /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
+  onResetEvent(event, type) {
+    const action = String(event.action ?? '');
+    const timeline = findTimeline(event);
+    const stopped = action === 'stopped' || /end|stop/.test(type);
+    if (stopped) {
+      if (this.activeReset && (!event.reset_id || event.reset_id === this.activeReset.id)) this.finishResetView();
+      return;
+    }
+    if (timeline) {
+      const same = this.activeReset && this.pacer.timeline && this.pacer.timeline.start_s === timeline.start_s;
+      if (!same) this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline);
+    }
+  }
+
+  /** A `reset_effect` event: before-and-after medians (index, HR, RMSSD) and ratings. */
+  onEffect(effect) {
+    if (!effect || typeof effect !== 'object') return;
+    if (this.activeReset && effect.reset_id === this.activeReset.id && !effect.end_t_s) return;
+    const before = effect.before ?? {};
+    const after = effect.after ?? {};
+    const rows = [
+      ['Activation score', scoreFromIndex(num(before.index)), scoreFromIndex(num(after.index))],
+      ['Heart rate (bpm)', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
+      ['RMSSD (ms)', num(before.rmssd_ms), num(after.rmssd_ms)],
+      ['Your rating (0-10)', num(effect.rating_before), num(effect.rating_after)],
+    ].filter(([, a, b]) => a !== null || b !== null);
+    if (!rows.length) return;
+    clear(this.el.effectBody);
+    for (const [label, a, b] of rows) {
+      this.el.effectBody.append(h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, fmt(a)), h('td', {}, fmt(b))));
+    }
+    const title = this.resetFrom(effect.reset_id)?.title;
+    this.el.effectTable.dataset.resetId = String(effect.reset_id ?? '');
+    this.el.effectTable.dataset.final = String(Boolean(effect.final));
+    this.el.effectTable.hidden = false;
+    setText(byId('effect-note'), effect.after
+      ? `${title ? `${title}: ` : ''}medians of the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
+      : 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.');
+    if (!this.activeReset) this.el.afterCard.hidden = false;
+  }
+
+  async startReset(reset) {
+    if (!reset) return;
+    try {
+      const body = { reset_id: reset.id };
+      if (reset.adjustable_pace) body.breaths_per_min = Number(byId('pace').value);
+      const answer = await api.post('/api/resets/start', body);
+      const timeline = findTimeline(answer);
+      if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline);
+      if (this.ratingBefore !== null) await this.rate('before', this.ratingBefore, reset.id);
+    } catch (error) {
+      setText(this.el.suggestionReason, `The reset could not start: ${error.message}`);
+    }
+  }
+
+  showPacer(reset, timeline) {
+    this.activeReset = { ...reset, id: reset.id ?? timeline.reset_id };
+    this.lastResetId = this.activeReset.id;
+    this.el.suggestion.hidden = true;
+    this.el.afterCard.hidden = true;
+    setText(byId('after-title'), 'How was that?');
+    for (const b of document.querySelectorAll('#rating-after button')) b.setAttribute('aria-pressed', 'false');
+    setText(this.el.pacerTitle, reset.title ?? reset.short_name ?? 'Reset');
+    this.el.pacerCard.hidden = false;
+    this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
+    const hadFocus = document.activeElement;
+    this.pacer.start(timeline);
+    // The Start button the person pressed just disappeared: keep keyboard focus in the reset.
+    if (hadFocus && hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
+  }
+
+  async stopReset() {
+    // Already stopped (the timer ran out, another window) or stopping: nothing to send.
+    if (!this.activeReset || this.stopping) return;
+    this.stopping = true;
+    try {
+      await api.post('/api/resets/stop', { finished: Boolean(this.pacer.finishedSent) });
+    } catch (error) {
+      console.info('afterbeat: stop not recorded:', error.message);
+    } finally {
+      this.stopping = false;
+    }
+    this.finishResetView();
+  }
+
+  finishResetView() {
+    this.pacer.stop();
+    this.activeReset = null;
+    const hadFocus = this.el.pacerCard.contains(document.activeElement);
+    this.el.pacerCard.hidden = true;
+    this.el.afterCard.hidden = false;
+    if (hadFocus) byId('btn-after-close').focus();
+    this.ratingBefore = null;
+    for (const b of document.querySelectorAll('#rating-before button')) b.setAttribute('aria-pressed', 'false');
+  }
+
+  /** The planned time is up: record the reset as finished and ask how it was. */
+  onPacerFinished() {
+    this.stopReset();
+    setText(byId('after-title'), 'That was the whole reset. How was that?');
+  }
+
+  async otherReset() {
+    const current = this.activeReset;
+    await this.stopReset();
+    this.el.afterCard.hidden = true;
+    const kinds = current?.kind === 'breathing' ? ['movement', 'sensory'] : ['breathing'];
+    const next = [...this.library.values()].find((r) => kinds.includes(r.kind));
+    if (next) this.onSuggestion({ reset: next, reason: 'Another kind of reset, if you like.', gentle: true });
+  }
+
+  async notNow() {
+    this.el.suggestion.hidden = true;
+    try {
+      await api.post('/api/suggestion/dismiss', {});
+    } catch (error) {
+      console.info('afterbeat: dismiss not recorded:', error.message);
+    }
+  }
+
+  /** "Start a reset any time": the suggestion card with a chooser over the whole library. */
+  offerAnyReset() {
+    if (this.activeReset || !this.library.size) return;
+    const picker = byId('reset-picker');
+    if (!picker.options.length) {
+      const groups = { breathing: 'Breathing', movement: 'Movement', sensory: 'Senses', ritual: 'Closing' };
+      for (const [kind, label] of Object.entries(groups)) {
+        const group = h('optgroup', { label });
+        for (const r of this.library.values()) if (r.kind === kind) group.append(h('option', { value: r.id }, r.title));
+        if (group.children.length) picker.append(group);
+      }
+      picker.addEventListener('change', () => {
+        this.onSuggestion({ reset: picker.value, reason: 'You can start a reset whenever you like.' }, true);
+      });
+    }
+    picker.value = this.library.has('resonance') ? 'resonance' : picker.options[0].value;
+    this.onSuggestion({ reset: picker.value, reason: 'You can start a reset whenever you like.' }, true);
+    picker.focus();
+  }
+
+  async rate(when, rating, resetId) {
+    const body = { rating, when };
+    const id = resetId ?? this.lastResetId;
+    if (id) body.reset_id = id;
+    try {
+      await api.post('/api/resets/rate', body);
+    } catch (error) {
+      console.info('afterbeat: rating not recorded:', error.message);
+    }
+  }
+
+  buildPaces() {
+    const pace = byId('pace');
+    for (const value of PACES) {
+      const inhale = (60 / value) * 0.4;
+      const s = (x) => x.toFixed(1).replace(/\.0$/, '');
+      const words = `${value} a minute: in ${s(inhale)} s, out ${s(60 / value - inhale)} s`;
+      pace.append(h('option', { value: String(value) }, value === 6 ? `${words} (usual)` : words));
+    }
+    pace.value = '6';
+    pace.addEventListener('change', () => settings.update({ breaths_per_min: Number(pace.value) }));
+  }
+
+  buildRatings(id, onPick) {
+    const row = byId(id);
+    for (let v = 0; v <= 10; v += 1) {
+      const button = h('button', { type: 'button', class: 'rate', 'aria-pressed': 'false', 'aria-label': `${v} of 10` }, String(v));
+      button.addEventListener('click', () => {
+        for (const b of row.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
+        onPick(v);
+      });
+      row.append(button);
+    }
+  }
+}
