@@ -294,3 +294,27 @@ async def test_logs_hold_no_token_and_no_health_values(
     health = re.compile(r"\b(hr|rr|bpm)\W*\d", re.IGNORECASE)
     loud = [r.getMessage() for r in server_side if r.levelno >= logging.INFO]
     assert not [m for m in loud if health.search(m)]
+
+
+async def test_lan_policy_allows_only_the_named_host() -> None:
+    import httpx
+
+    from afterbeat.security import SecurityMiddleware
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    policy = SecurityPolicy(port=9000, token="t", lan_host="Box.Home")
+    app = SecurityMiddleware(ok, policy)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://box.home:9000") as client:
+        auth = {"X-Afterbeat-Token": "t"}
+        assert (await client.get("/api/status", headers=auth)).status_code == 200
+        assert (await client.post("/api/markers", json={}, headers={
+            **auth, "Origin": "http://box.home:9000"})).status_code == 200
+        assert (await client.get("/api/status", headers={
+            **auth, "Host": "other.home:9000"})).status_code == 400
+        assert (await client.get("/api/status")).status_code == 401  # the token stays required
+        assert (await client.post("/api/markers", json={}, headers={
+            **auth, "Origin": "http://other.home:9000"})).status_code == 403

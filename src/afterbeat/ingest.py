@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from afterbeat.errors import AfterbeatError
 from afterbeat.hub import Hub
 from afterbeat.session_file import DeviceEvent, DeviceEventKind, Marker, Record
 from afterbeat.sources import ConnectionState, Source, SourceStatus
@@ -159,9 +160,11 @@ class Ingest:
                 self.handle(item)
         except Exception as exc:
             log.exception("the source stopped with an error")
+            # Our own errors carry advice for people (e.g. how to turn Bluetooth on).
+            detail = str(exc) if isinstance(exc, AfterbeatError) else type(exc).__name__
             self.handle(SourceStatus(t_s=self.status.last_t_s or 0.0,
                                      state=ConnectionState.STOPPED,
-                                     detail=f"the source stopped: {type(exc).__name__}"))
+                                     detail=f"the source stopped: {detail}"))
         else:
             if self.status.state not in (ConnectionState.FINISHED, ConnectionState.STOPPED):
                 self.status.state = ConnectionState.FINISHED
