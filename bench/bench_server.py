@@ -165,16 +165,22 @@ def memory() -> None:
     with demo_server("--recording", str(HOLTER_24H), "--fast") as (proc, info):
         server = psutil.Process(proc.pid)
         samples: list[tuple[float, float, float]] = []
+        last_seq = 0
         start = time.time()
         while True:
             status = _status(info["port"], info["token"])
             t_s = status["connection"]["session_t_s"] or 0.0
             samples.append((time.time() - start, t_s, server.memory_info().rss / 2**20))
+            last_seq = int(status["live"]["last_seq"])
             if status["connection"]["state"] in ("finished", "stopped"):
                 break
             time.sleep(1.0)
     rss = [m for _, _, m in samples]
     quarter = max(1, len(rss) // 4)
+    elapsed = samples[-1][0]
+    print(f"ingest at full speed: {samples[-1][1] / elapsed:.0f} session seconds per second "
+          f"(~{samples[-1][1] / elapsed:.0f} notifications/s recorded to tmpfs), "
+          f"{last_seq / elapsed:.0f} events/s published")
     print(f"memory, 24-h file ({HOLTER_24H.name}, {samples[-1][1] / 3600:.1f} h) replayed at "
           f"full speed in {samples[-1][0]:.0f} s: RSS start {rss[0]:.0f} MB, median "
           f"{statistics.median(rss):.0f} MB, max {max(rss):.0f} MB, end {rss[-1]:.0f} MB; "
