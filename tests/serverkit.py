@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from afterbeat import server
@@ -247,3 +249,30 @@ def scratch_dir(tmp_path: Path) -> Path:
     if shm.is_dir() and os.access(shm, os.W_OK):
         return Path(tempfile.mkdtemp(prefix="afterbeat-test-", dir=shm))
     return tmp_path
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(address: Any) -> None:
+    if isinstance(address, tuple):
+        host = str(address[0])
+        if host != "localhost" and not ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            raise AssertionError(f"non-loopback connection attempted to {host}")
+
+
+@pytest.fixture
+def no_egress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connect to a non-loopback address fails the test (DATA-5)."""
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _loopback_only(address)
+        _real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _loopback_only(address)
+        return _real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)

@@ -19,11 +19,14 @@ from afterbeat.server import ServerSettings, create_app
 from afterbeat.server_state import ServerState
 from afterbeat.session_file import Marker, MarkerKind, decode_line
 from afterbeat.store import Store
-from serverkit import QueueSource, demo_records, lifespan, scratch_dir, state_of
+from serverkit import QueueSource, demo_records, lifespan, no_egress, scratch_dir, state_of
 
 PORT = 8765
 TOKEN = "test-token-not-secret"
 AUTH = {"X-Afterbeat-Token": TOKEN}
+
+pytestmark = pytest.mark.usefixtures("no_egress")  # DATA-5: loopback only
+__all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 
 @dataclass

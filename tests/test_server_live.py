@@ -19,11 +19,15 @@ from serverkit import (
     Running,
     SseEvent,
     SseReader,
+    no_egress,
     read_events,
     running_server,
 )
 
 EVENT_TIMEOUT_S = 20.0  # a guard against hanging, not a performance limit
+
+pytestmark = pytest.mark.usefixtures("no_egress")  # DATA-5: loopback only
+__all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 
 async def _open_stream(client: httpx.AsyncClient, srv: Running, **headers: str

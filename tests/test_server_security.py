@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import socket
@@ -16,36 +15,10 @@ import pytest
 import pytest_asyncio
 
 from afterbeat.security import CONTENT_SECURITY_POLICY, LaunchTickets, SecurityPolicy
-from serverkit import QuietPipeline, Running, raw_request, running_server
+from serverkit import QuietPipeline, Running, no_egress, raw_request, running_server
 
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-
-
-def _loopback_only(address: Any) -> None:
-    if isinstance(address, tuple):
-        host = str(address[0])
-        if host != "localhost" and not ipaddress.ip_address(host.split("%")[0]).is_loopback:
-            raise AssertionError(f"non-loopback connection attempted to {host}")
-
-
-@pytest.fixture(autouse=True)
-def no_egress(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connect to a non-loopback address fails the test (DATA-5)."""
-
-    def connect(self: socket.socket, address: Any) -> None:
-        _loopback_only(address)
-        _real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        _loopback_only(address)
-        return _real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-
-
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.usefixtures("no_egress")]
+__all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
