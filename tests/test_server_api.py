@@ -136,7 +136,7 @@ async def test_markers_go_to_recording_pipeline_and_stream(live_api: Api) -> Non
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"kind": "panic"}, "kind"),
+    ({"kind": "unknown_kind"}, "kind"),
     ({"kind": "rating"}, "value"),
     ({"kind": "rating", "value": 11}, "value"),
     ({"kind": "rating", "value": "NaN"}, "value"),
