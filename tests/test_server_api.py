@@ -254,6 +254,7 @@ async def test_report_series_markers_and_recovery(api: Api, recorded: int) -> No
     assert any(v for v in series["heart_rate_bpm"]) and any(v for v in series["rmssd_ms"])
     kinds = [m["kind"] for m in report["markers"]]
     assert kinds[:4] == ["baseline_start", "baseline_end", "session_start", "session_end"]
+    assert report["recovery"]
     assert report["recovery"] and "time_to_settle_s" in report["recovery"][-1]
     assert report["states"] and report["session"]["id"] == recorded
     again = (await api.get(f"/api/sessions/{recorded}/report")).json()
@@ -310,3 +311,20 @@ async def test_openapi_documents_the_api(api: Api) -> None:
     assert "delete" in paths["/api/sessions/{session_id}"]
     assert "put" in paths["/api/plan"] and "put" in paths["/api/settings"]
     assert "text/event-stream" in paths["/api/live"]["get"]["responses"]["200"]["content"]
+
+
+async def test_shutdown_keeps_recovery_with_the_session(data_path: Path) -> None:
+    _, records = demo_records(limit_s=1500.0)
+    end_s = next(r.t_s for r in records
+                 if isinstance(r, Marker) and r.kind is MarkerKind.SESSION_END)
+    source = QueueSource()
+    async for api in _api(data_path, source):
+        source.feed(records)
+        while api.state.status.records < len(records):
+            await asyncio.sleep(0.01)
+        session_id = api.state.live_session_id
+    assert session_id is not None
+    with Store.open(data_path) as store:
+        assert store.get_session(session_id).status == "complete"
+        recovery = store.get_results(session_id)["recovery"]
+    assert recovery["session_end_s"] == end_s

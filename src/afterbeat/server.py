@@ -58,6 +58,7 @@ from afterbeat.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server_state import ServerState, open_pipeline
 from afterbeat.session_file import MarkerKind
 from afterbeat.sources import Source
+from afterbeat.store import Store
 
 __all__ = ["ServerSettings", "create_app", "state_of", "web_dir"]
 
@@ -97,7 +98,7 @@ def web_dir() -> Path:
 def create_app(
     settings: ServerSettings,
     source: Source | None,
-    store: Any | None,
+    store: Store | None,
     *,
     policy: SecurityPolicy | None = None,
     tickets: LaunchTickets | None = None,
@@ -130,6 +131,7 @@ def create_app(
                         await source.aclose()
                 if task is not None:
                     task.cancel()
+        state.ingest.finish()  # recovery and final reset effects are kept with the session
         state.end_recording()
 
     app = FastAPI(
