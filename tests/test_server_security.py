@@ -291,3 +291,11 @@ async def test_lan_policy_allows_only_the_named_host() -> None:
         assert (await client.get("/api/status")).status_code == 401  # the token stays required
         assert (await client.post("/api/markers", json={}, headers={
             **auth, "Origin": "http://other.home:9000"})).status_code == 403
+
+
+async def test_cookie_found_among_other_localhost_cookies(srv: Running) -> None:
+    jar = (f'_xsrf=2|ab"c|d; weird cookie=1; username-localhost-8888="2|1:0|10:17"; '
+           f"afterbeat-{srv.port}={srv.token}; other=x")
+    async with srv.client() as client:
+        response = await client.get("/api/status", headers={"Cookie": jar})
+    assert response.status_code == 200

@@ -36,7 +36,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -171,14 +170,13 @@ def _one(headers: dict[bytes, list[bytes]], name: bytes) -> str | None:
 
 
 def _cookie(headers: dict[bytes, list[bytes]], name: str) -> str | None:
+    # Split by hand: http.cookies stops at the first cookie it dislikes, and other apps on
+    # localhost (any port) share this cookie jar.
     for raw in headers.get(b"cookie", ()):
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(raw.decode("latin-1"))
-        except CookieError:
-            continue
-        if name in jar:
-            return jar[name].value
+        for part in raw.decode("latin-1").split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key == name:
+                return value.strip().strip('"')
     return None
 
 
