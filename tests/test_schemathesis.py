@@ -17,17 +17,27 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from afterbeat.recorder import Recorder
 from afterbeat.security import SecurityPolicy
 from afterbeat.server import ServerSettings, create_app
 from afterbeat.store import Store
+from serverkit import demo_records
 
 PORT = 8765
 TOKEN = "schemathesis-token"
 BASE = f"http://127.0.0.1:{PORT}"
 AUTH = {"X-Afterbeat-Token": TOKEN}
 
-_data_dir = Path(tempfile.mkdtemp(prefix="afterbeat-schemathesis-"))
+_shm = Path("/dev/shm")
+_data_dir = Path(tempfile.mkdtemp(prefix="afterbeat-schemathesis-",
+                                  dir=_shm if _shm.is_dir() else None))
 _store = Store.open(_data_dir)
+_header, _records = demo_records(limit_s=120.0)
+for _ in range(2):  # sessions 1 and 2 exist, so generated ids reach real ones
+    _recorder = Recorder(_store, _header, "replay")
+    for _record in _records:
+        _recorder.record(_record)
+    _recorder.close()
 atexit.register(shutil.rmtree, _data_dir, True)
 atexit.register(_store.close)
 app = create_app(ServerSettings(port=PORT), None, _store,

@@ -21,7 +21,15 @@ from pydantic import (
 from afterbeat.resets import LIBRARY
 
 __all__ = [
+    "DeletedOut",
+    "DismissedOut",
     "ErrorOut",
+    "LaunchOut",
+    "RatingOut",
+    "ResetStartedOut",
+    "ResetStoppedOut",
+    "SessionDetailOut",
+    "TimelineOut",
     "MarkerIn",
     "MarkerOut",
     "PersonSettings",
@@ -135,16 +143,107 @@ class PersonSettings(_In):
 
 
 class SessionOut(BaseModel):
-    """One recorded session in the history list."""
+    """One recorded session in the history list (times UTC ISO 8601, length in s)."""
 
     id: int
     started_at: str
     ended_at: str | None = None
     duration_s: float | None = None
-    status: str
+    status: Literal["recording", "complete", "interrupted"]
     notifications: int
     source: str
-    demo: bool = False
+    device_name: str | None = None
+    live: bool
+    """True for the session being recorded right now (it cannot be deleted)."""
+
+
+class SessionDetailOut(SessionOut):
+    """One session with its stored results (recovery, reset effects, ...)."""
+
+    results: dict[str, Any]
+
+
+class DeletedOut(BaseModel):
+    """A session erased: rows gone; ``wal_emptied`` when the write-ahead log was scrubbed."""
+
+    id: int
+    deleted: bool
+    wal_emptied: bool
+
+
+class PromptOut(BaseModel):
+    """A prompt shown ``offset_s`` seconds after the reset began."""
+
+    offset_s: float
+    text: str
+
+
+class PhaseOut(BaseModel):
+    """One phase of a breathing pattern (s)."""
+
+    name: str
+    duration_s: float
+    direction: Literal["inhale", "hold", "exhale"]
+
+
+class PatternOut(BaseModel):
+    """A breathing pattern: its phases and the cycle length (s)."""
+
+    phases: list[PhaseOut]
+    cycle_s: float
+
+
+class TimelineOut(BaseModel):
+    """A reset in time (Unix seconds); the page computes the phase from its clock."""
+
+    reset_id: str | None
+    clock: Literal["unix", "session"]
+    pattern: PatternOut | None
+    start_s: float
+    origin_s: float
+    end_s: float | None
+    cycle_base: int
+    prompts: list[PromptOut]
+
+
+class ResetStartedOut(BaseModel):
+    """The running reset: id, session time it began (s), its library entry and timeline."""
+
+    reset_id: str
+    t_s: float
+    reset: dict[str, Any]
+    timeline: TimelineOut
+
+
+class ResetStoppedOut(BaseModel):
+    """The reset that ended: session time (s), whether it ran to its end, its length (s)."""
+
+    reset_id: str
+    t_s: float
+    finished: bool
+    duration_s: float
+
+
+class RatingOut(BaseModel):
+    """A recorded self-rating (0-10)."""
+
+    t_s: float
+    rating: int
+    when: Literal["before", "after"]
+    reset_id: str | None
+
+
+class DismissedOut(BaseModel):
+    """"Not now" noted at session time ``t_s`` (s)."""
+
+    t_s: float
+    dismissed: bool
+
+
+class LaunchOut(BaseModel):
+    """A one-time link that logs a browser in."""
+
+    url: str
 
 
 class RecordingOut(BaseModel):
@@ -167,6 +266,6 @@ class StatusOut(BaseModel):
     battery_pct: int | None
     recording: RecordingOut
     baseline: dict[str, Any] | None
-    reset: dict[str, Any] | None
+    reset: ResetStartedOut | None
     live: dict[str, Any]
     lan: bool

@@ -41,13 +41,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
 from afterbeat.api_models import (
+    DeletedOut,
+    DismissedOut,
     ErrorOut,
+    LaunchOut,
     MarkerIn,
     MarkerOut,
     PersonSettings,
+    RatingOut,
     ResetRateIn,
+    ResetStartedOut,
     ResetStartIn,
     ResetStopIn,
+    ResetStoppedOut,
+    SessionDetailOut,
+    SessionOut,
     StatusOut,
     SuggestionDismissIn,
 )
@@ -293,42 +301,51 @@ def _routes(app: FastAPI, state: ServerState) -> None:
         """The reset library: breathing, movement, sensory, closing ritual."""
         return state.reset_library()
 
-    @app.post("/api/resets/start", tags=["resets"], status_code=201, responses=_ERRORS)
+    @app.post("/api/resets/start", tags=["resets"], status_code=201, responses=_ERRORS,
+              response_model=ResetStartedOut)
     async def start_reset(body: ResetStartIn) -> dict[str, Any]:
         """Start a reset: recorded as a marker; returns its pacing timeline (Unix seconds)."""
         return state.start_reset(body.reset_id, body.breaths_per_min)
 
-    @app.post("/api/resets/stop", tags=["resets"], responses=_ERRORS)
+    @app.post("/api/resets/stop", tags=["resets"], responses=_ERRORS,
+              response_model=ResetStoppedOut)
     async def stop_reset(body: ResetStopIn) -> dict[str, Any]:
         """Stop the running reset (409 when none runs)."""
         return state.stop_reset(body.finished)
 
-    @app.post("/api/resets/rate", tags=["resets"], status_code=201, responses=_ERRORS)
+    @app.post("/api/resets/rate", tags=["resets"], status_code=201, responses=_ERRORS,
+              response_model=RatingOut)
     async def rate_reset(body: ResetRateIn) -> dict[str, Any]:
         """A 0-10 self-rating before or after a reset, recorded as a rating marker."""
         return state.rate_reset(body.rating, body.when, body.reset_id)
 
-    @app.post("/api/suggestion/dismiss", tags=["resets"], responses=_ERRORS)
+    @app.post("/api/suggestion/dismiss", tags=["resets"], responses=_ERRORS,
+              response_model=DismissedOut)
     async def dismiss(body: SuggestionDismissIn) -> dict[str, Any]:
         """"Not now": no new suggestion for a quiet period."""
         return state.dismiss()
 
-    @app.get("/api/sessions", tags=["sessions"], responses=_ERRORS)
+    @app.get("/api/sessions", tags=["sessions"], responses=_ERRORS,
+             response_model=list[SessionOut])
     async def list_sessions() -> list[dict[str, Any]]:
         """Recorded sessions, newest first."""
         return state.list_sessions()
 
-    @app.get("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS)
+    @app.get("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS,
+             response_model=SessionDetailOut)
     async def get_session(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:
         """One session: summary, header and stored results."""
         return state.get_session(session_id)
 
-    @app.get("/api/sessions/{session_id}/export", tags=["sessions"], responses=_ERRORS)
-    async def export_session(session_id: Annotated[int, _SessionId]) -> Any:
+    @app.get("/api/sessions/{session_id}/export", tags=["sessions"], response_class=Response,
+             responses={**_ERRORS, 200: {"description": "the session file",
+                                         "content": {"application/x-ndjson": {}}}})
+    async def export_session(session_id: Annotated[int, _SessionId]) -> Response:
         """The session as an afterbeat session file (JSON Lines) to download."""
         return await state.export_session(session_id)
 
-    @app.delete("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS)
+    @app.delete("/api/sessions/{session_id}", tags=["sessions"], responses=_ERRORS,
+                response_model=DeletedOut)
     async def delete_session(session_id: Annotated[int, _SessionId]) -> dict[str, Any]:
         """Erase a session for real (rows, results; the database file is scrubbed)."""
         return state.delete_session(session_id)
@@ -373,7 +390,8 @@ def _routes(app: FastAPI, state: ServerState) -> None:
         """Crisis lines for a locale (each with its source and check date)."""
         return state.crisis_lines(locale)
 
-    @app.post("/api/launch", tags=["status"], status_code=201, responses=_ERRORS)
+    @app.post("/api/launch", tags=["status"], status_code=201, responses=_ERRORS,
+              response_model=LaunchOut)
     async def launch() -> dict[str, str]:
         """A fresh one-time browser link (for clients holding the token)."""
         assert state.tickets is not None
