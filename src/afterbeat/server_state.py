@@ -152,7 +152,8 @@ class ServerState:
     def base_url(self) -> str:
         """Where the page is served (loopback unless --lan)."""
         host = self.settings.lan_host or "127.0.0.1"
-        return f"http://{host}:{self.settings.port}"
+        scheme = "https" if self.policy is not None and self.policy.https else "http"
+        return f"{scheme}://{host}:{self.settings.port}"
 
     # -- status ----------------------------------------------------------------------------
 
