@@ -45,7 +45,8 @@ def add_server_options(parser: argparse.ArgumentParser, *, lan: bool = True) -> 
     parser.add_argument("--port", type=int, default=8765,
                         help="TCP port (default 8765; 0 picks a free one)")
     parser.add_argument("--host", default=None,
-                        help="address to listen on (default 127.0.0.1; others need --lan)")
+                        help="address to listen on (default 127.0.0.1; "
+                        + ("others need --lan)" if lan else "loopback only: 127.0.0.1 or ::1)"))
     parser.add_argument("--no-open", action="store_true", help="do not open the browser")
     if lan:
         parser.add_argument("--lan", metavar="HOST", default=None,
