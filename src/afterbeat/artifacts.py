@@ -385,8 +385,8 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
     # interval j can only be flagged if |dRR| > 1 at j-1, j, j+1 or j+2, or if out of range
     near = big[1:n + 1] | big[2:n + 2] | big[3:n + 3] | big[4:n + 4]
     near |= ~((rr >= MIN_RR_MS) & (rr <= MAX_RR_MS))
-    for j in np.flatnonzero(near):
-        j = int(j)
+    for flagged in np.flatnonzero(near):
+        j = int(flagged)
         if j > 0 and (parts[j - 1] == 0 or pairs[j - 1]):
             continue  # merged into the extra beat before it, or second of an ectopic pair
         nxt = float(rr[j + 1]) if j + 1 < n else math.nan

@@ -503,7 +503,7 @@ def _pairs_within(points: FloatArray, r: float) -> int:
         return 0
     tree = cKDTree(points, leafsize=32, balanced_tree=False, compact_nodes=False)
     ordered = int(tree.count_neighbors(tree, r, p=np.inf))
-    return (ordered - points.shape[0]) // 2
+    return (ordered - int(points.shape[0])) // 2
 
 
 def sample_entropy(
