@@ -49,7 +49,10 @@ def derive(source: Path) -> list[Record]:
     start_s, end_s = START_MIN * 60.0, (START_MIN + LENGTH_MIN) * 60.0
     chosen = [(t, rr) for t, rr in zip(beats.t_s.tolist(), beats.rr_ms.tolist(), strict=True)
               if start_s < t <= end_s]
-    records: list[Record] = [DeviceEvent(t_s=0.2, kind=DeviceEventKind.BATTERY, value=87)]
+    records: list[Record] = [
+        DeviceEvent(t_s=0.2, kind=DeviceEventKind.BATTERY, value=87),
+        DeviceEvent(t_s=1.08, kind=DeviceEventKind.CONTACT, value="detected"),
+    ]
     # Like a real strap: one notification a second carrying the beats of that second.
     index = 0
     recent: list[float] = []
@@ -93,7 +96,7 @@ def main(argv: list[str]) -> int:
             f"minutes {START_MIN:g}-{START_MIN + LENGTH_MIN:g} of a 24-hour Holter recording",
             "derived": "notifications re-encoded from the real RR (RR in 1/1024 s = "
             "round(ms * 1.024), about one a second, heart rate field from the last 8 RR), "
-            "battery event",
+            "battery and contact events",
             "illustration": "baseline, session start and session end markers were placed for "
             "illustration; no therapy session took place, the rise in heart rate is the "
             "person's own daily life",
