@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,15 @@ import pytest
 
 from afterbeat.errors import AmbiguousUnit, SessionFileError, UnsupportedFormat
 from afterbeat.importers import FileKind, RRUnit, iter_beats, load_rr, read_text_rr
+from afterbeat.session_file import (
+    Header,
+    Marker,
+    MarkerKind,
+    SkipReport,
+    encode_header,
+    encode_record,
+    iter_session,
+)
 
 
 def test_plain_rr_text_one_per_line(data_dir: Path) -> None:
@@ -127,3 +137,35 @@ def test_iter_beats_is_lazy(data_dir: Path) -> None:
     stream = iter_beats(data_dir / "physionet-healthy-24h" / "000.txt")
     first = next(stream)
     assert first.rr_ms > 0 and first.segment == 0
+
+
+def test_two_column_ibi_csv_in_milliseconds_is_not_read_as_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "IBI.csv"
+    path.write_text("1644226061.000000, IBI\n1.0,800\n1.8,810\n2.6,790\n")
+    beats = load_rr(path)
+    assert beats.rr_ms.tolist() == [800.0, 810.0, 790.0]
+    assert beats.info.unit is RRUnit.MS and beats.info.unit_detected
+
+
+
+HEADER = Header(started_at=datetime(2026, 11, 26, tzinfo=UTC), device={"name": "test"})
+
+
+def test_undecodable_bytes_in_a_session_file_are_a_counted_skip(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    good = '{"type":"notification","t_s":1.0,"wall_s":1.0,"hex":"16403c04"}\n'
+    path.write_bytes((encode_header(HEADER) + "\n" + good).encode() + b'{"type":"\xff\xfe"}\n')
+    beats = load_rr(path)
+    assert len(beats) == 1
+    assert beats.skips.count == 1
+
+
+def test_nan_is_never_written_or_read(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        encode_record(Marker(t_s=1.0, kind=MarkerKind.RATING, value=float("nan")))
+    path = tmp_path / "s.jsonl"
+    path.write_text(encode_header(HEADER) + "\n" + '{"type":"reconnect","t_s":NaN}\n')
+    skips = SkipReport()
+    _, records = iter_session(path, skips)
+    assert list(records) == []
+    assert skips.count == 1

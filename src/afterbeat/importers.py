@@ -245,19 +245,27 @@ def _csv_rr_column(names: list[str]) -> tuple[int, RRUnit | None]:
 
 def _e4_ibi(reader: Iterator[list[str]], path: str, unit: RRUnit | None, info: ImportInfo
             ) -> Iterator[Beat]:
-    """Empatica E4 IBI.csv: beat time (s), IBI (s); a new segment where beats are lost."""
-    info.unit = unit or RRUnit.S
-    factor = 1000.0 if info.unit is RRUnit.S else 1.0
+    """Empatica E4 IBI.csv: beat time (s), IBI; a new segment where beats are lost."""
+
+    def rows() -> Iterator[tuple[float, float]]:
+        for number, row in enumerate(reader, start=2):
+            if len(row) < 2:
+                info.skips.add(f"{path}:{number}", "expected two columns")
+                continue
+            t_s = _parse_number(row[0], f"{path}:{number}", info.skips)
+            ibi = _parse_number(row[1], f"{path}:{number}", info.skips)
+            if t_s is not None and ibi is not None:
+                yield t_s, ibi
+
+    stream = rows()
+    head = [pair for _, pair in zip(range(_DETECT_COUNT), stream, strict=False)]
+    if not head:
+        return
+    # E4 writes seconds; the values still decide, so a file in ms is never read 1000x off.
+    factor = _resolve_unit([ibi for _, ibi in head], unit, info)
     segment = 0
     previous_t_s: float | None = None
-    for number, row in enumerate(reader, start=2):
-        if len(row) < 2:
-            info.skips.add(f"{path}:{number}", "expected two columns")
-            continue
-        t_s = _parse_number(row[0], f"{path}:{number}", info.skips)
-        ibi = _parse_number(row[1], f"{path}:{number}", info.skips)
-        if t_s is None or ibi is None:
-            continue
+    for t_s, ibi in chain(head, stream):
         rr_ms = ibi * factor
         if previous_t_s is not None and t_s - previous_t_s > rr_ms / 1000.0 + 0.25:
             segment += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -190,13 +191,13 @@ def encode_record(record: Record) -> str:
             obj = {"type": "reconnect", "t_s": _round_t(t_s)}
         case DeviceEvent(t_s, kind, value):
             obj = {"type": "device", "t_s": _round_t(t_s), "kind": str(kind), "value": value}
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _number(obj: dict[str, Any], key: str) -> float:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"'{key}' must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"'{key}' must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -263,7 +264,8 @@ def iter_session(
 ) -> tuple[Header, Iterator[Record]]:
     """Open a session file: its header now, its records as a stream; bad lines are skipped."""
     name = os.fspath(path)
-    handle = open(name, encoding="utf-8")  # closed by the records generator
+    # Undecodable bytes become U+FFFD: the line then fails to parse and is skipped and counted.
+    handle = open(name, encoding="utf-8", errors="replace")  # closed by the records generator
     try:
         first = handle.readline()
         if not first.strip():

@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         detrend=args.detrend, sampen=args.sampen,
         progress=progress,
     )
-    if beats.skips.count:
-        print(f"analyze: {beats.skips.summary()}", file=sys.stderr)
+    if beats.skips.count or beats.info.unit_detected:
+        print(f"analyze: {beats.info.describe()}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

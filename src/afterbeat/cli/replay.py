@@ -142,6 +142,13 @@ class _Summary:
                 print(f"  note: {note}", file=out)
 
 
+def _report_import(source: ReplaySource) -> None:
+    """Say on stderr how the file was read when a unit was detected or lines were skipped."""
+    info = source.import_info
+    if info.unit_detected or info.skips.count:
+        print(f"replay: {info.describe()}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay and print the events or a summary; exit 0."""
     settings = DEFAULT_SETTINGS
@@ -156,9 +163,11 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(event.to_json(), separators=(",", ":")), file=out)
 
         asyncio.run(replay(source, pipeline, emit))
+        _report_import(source)
         return 0
     summary = _Summary()
     header = asyncio.run(replay(source, pipeline, summary))
+    _report_import(source)
     device = header.device.get("name") or "unknown device"
     print(f"Replay of {args.file.name} ({device}, started {header.started_at:%Y-%m-%d %H:%M} "
           "UTC)", file=out)

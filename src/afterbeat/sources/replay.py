@@ -27,7 +27,7 @@ from pathlib import Path
 from afterbeat.beats import Beat
 from afterbeat.errors import AfterbeatError
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
-from afterbeat.importers import FileKind, detect_kind, iter_beats
+from afterbeat.importers import FileKind, ImportInfo, detect_kind, iter_beats
 from afterbeat.session_file import (
     Disconnect,
     Header,
@@ -144,12 +144,18 @@ def with_marks(records: Iterable[Record], marks: Sequence[Marker]) -> Iterator[R
 
 
 def open_recording(
-    path: str | os.PathLike[str], unit: str | None = None
+    path: str | os.PathLike[str], unit: str | None = None, info: ImportInfo | None = None
 ) -> tuple[Header, Iterator[Record]]:
-    """Header and records of a session file, or derived records of an RR file."""
+    """Header and records of a session file, or derived records of an RR file.
+
+    ``info`` collects the file kind, the RR unit (and whether it was detected) and the lines
+    skipped, filled in as the records are read.
+    """
     name = os.fspath(path)
+    info = info if info is not None else ImportInfo(path=name)
     if detect_kind(name) is FileKind.SESSION:
-        return iter_session(name)
+        info.kind = FileKind.SESSION
+        return iter_session(name, info.skips)
     mtime = Path(name).stat().st_mtime
     started = datetime.fromtimestamp(math.floor(mtime), tz=UTC)
     header = Header(
@@ -161,7 +167,7 @@ def open_recording(
             "round(ms * 1.024), about one a second, heart rate from the last 8 RR)",
         },
     )
-    return header, derived_notifications(iter_beats(name, unit), started.timestamp())
+    return header, derived_notifications(iter_beats(name, unit, info), started.timestamp())
 
 
 class ReplaySource:
@@ -184,7 +190,9 @@ class ReplaySource:
         self.path = os.fspath(path)
         self.speed = speed
         self._clock = clock
-        self._header, records = open_recording(self.path, unit)
+        self.import_info = ImportInfo(path=self.path)
+        """File kind, RR unit and skipped lines, filled in as the replay reads."""
+        self._header, records = open_recording(self.path, unit, self.import_info)
         self._records = with_marks(records, marks) if marks else records
         self._start_wall: float | None = None
         self._last_t_s = 0.0
