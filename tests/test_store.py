@@ -537,3 +537,20 @@ def test_one_store_is_safe_to_share_between_threads(store: Store) -> None:
     for session_id in session_ids:
         records = list(store.iter_records(session_id)[1])
         assert [r.t_s for r in records] == [float(i) for i in range(40)]
+
+
+def test_an_unstorable_record_is_counted_and_does_not_block_the_rest(tmp_path: Path) -> None:
+    from afterbeat.recorder import Recorder
+    from afterbeat.session_file import Marker, MarkerKind, Reconnect
+
+    store = Store.open(tmp_path)
+    recorder = Recorder(store, HEADER, "test")
+    assert recorder.record(Reconnect(t_s=1.0))
+    assert not recorder.record(Marker(t_s=2.0, kind=MarkerKind.RATING, value=float("nan")))
+    assert recorder.record(Reconnect(t_s=3.0))
+    status = recorder.close()
+    assert status.dropped == 1 and status.pending == 0
+    assert status.last_error is not None and "could not be stored" in status.last_error
+    assert status.session_id is not None
+    _, records = store.iter_records(status.session_id)
+    assert [r.t_s for r in records] == [1.0, 3.0]

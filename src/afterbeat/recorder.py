@@ -122,6 +122,15 @@ class Recorder:
         except (AfterbeatError, OSError, sqlite3.Error) as exc:  # never into the stream
             self._fail(exc)
             return False
+        except (ValueError, TypeError) as exc:
+            # This record cannot be stored at all (e.g. a non-finite number): retrying would
+            # block every later one, so it is counted as unrecorded and the rest go on.
+            self._pending.popleft()
+            self._dropped += 1
+            self._last_error = f"a record could not be stored: {exc}"
+            log.warning("%s", self._last_error)
+            self._flush()
+            return False
         if self._failing:
             log.info("recording resumed; %d record(s) were lost", self._dropped)
         self._failing = False
