@@ -105,7 +105,8 @@ class Run:
 
 
 def play(script: StrapScript, until_s: float | None = None, *, device: str | None = None,
-         settings: BleSettings | None = None, seed: int = 7) -> Run:
+         settings: BleSettings | None = None, seed: int = 7,
+         source_class: type[BleSource] = BleSource) -> Run:
     """Run the reader against ``script``, then close it.
 
     Closes ``until_s`` virtual seconds after the start, or by default one second after the
@@ -115,7 +116,7 @@ def play(script: StrapScript, until_s: float | None = None, *, device: str | Non
     async def main() -> Run:
         world = ReplayWorld(script)
         loop = asyncio.get_running_loop()
-        source = BleSource(device=device, backend=world.backend(),
+        source = source_class(device=device, backend=world.backend(),
                            settings=settings or BleSettings(), clock=loop.time,
                            wall_clock=lambda: 1_700_000_000.0, rng=random.Random(seed))
         run = Run(world, source)
@@ -554,3 +555,29 @@ def test_remembers_the_strap_in_the_data_dir_and_uses_it_next_time(tmp_path: Pat
                         name="Polar H10 99999999")
     second = run_virtual(main(None, other))  # only the remembered strap is ever connected
     assert second.device == "F0:0D:00:00:0D:01" and second.connected_address is None
+
+
+class _FailsOnceWhileStreaming(BleSource):
+    """A reader whose first connection hits an error nobody foresaw (a bug or a backend oddity)."""
+
+    failed = False
+
+    async def _hold(self) -> str:
+        if not self.failed:
+            self.failed = True
+            await asyncio.sleep(5.0)
+            raise RuntimeError("unforeseen")
+        return await super()._hold()
+
+
+def test_an_unforeseen_error_restarts_the_link_and_never_ends_the_stream() -> None:
+    first, second = part(0, 20), part(20, 40)
+    script = StrapScript(links=(Link(first, LinkEnd.SILENCE),
+                                Link(second, LinkEnd.SILENCE, end_after_s=41.0)))
+    run = play(script, source_class=_FailsOnceWhileStreaming)
+    statuses = [s for s in run.statuses if "unexpected error" in (s.detail or "")]
+    assert statuses and statuses[0].state is ConnectionState.RECONNECTING
+    assert run.of(Disconnect) and run.of(Reconnect)  # the restart is a recorded gap
+    # The second connection streams its frames: the stream went on after the error.
+    assert [n.payload for n in run.notifications][-len(second):] == payloads(second)
+    assert_no_segment_spans_a_gap(run.records)

@@ -427,8 +427,19 @@ class BleSource:
     # -- supervisor ---------------------------------------------------------------------
 
     async def _supervise(self) -> None:
+        failures = 0
         try:
-            await self._run_links()
+            while not self._closing:
+                try:
+                    await self._run_links()
+                except Exception as exc:  # an unforeseen backend error must not end the stream
+                    failures += 1
+                    delay_s = self._backoff(failures)
+                    log.exception("strap reader error; starting over in %.1f s", delay_s)
+                    self._status(ConnectionState.RECONNECTING,
+                                 f"unexpected error ({type(exc).__name__}); trying again",
+                                 attempt=failures, next_delay_s=delay_s)
+                    await self._pause(delay_s)
         finally:
             self._status(ConnectionState.STOPPED, "stopped")
 
@@ -458,31 +469,45 @@ class BleSource:
                 await self._pause(delay_s)
                 continue
             client = self._new_client(device)
-            if not await self._open(client, device, attempt):
-                attempt += 1
-                self.counters.failed_attempts += 1
+            try:
+                reconnect = await self._link(client, device, attempt)
+            except BaseException:
                 await self._close_client(client)
-                delay_s = self._backoff(attempt)
-                self._status(ConnectionState.RECONNECTING, self._drop_reason, attempt=attempt,
-                             next_delay_s=delay_s)
-                await self._pause(delay_s)
-                continue
-            attempt = 0
-            self.counters.connections += 1
-            if self.data_dir is not None and self.connected_address is not None:
-                try:
-                    remember_strap(self.data_dir, self.connected_address, self.connected_name)
-                except OSError as exc:
-                    log.warning("cannot remember the strap: %s", exc)
-            self._status(ConnectionState.STREAMING, "streaming")
-            reason = await self._hold()
-            lost_t_s = self.now_s()
-            await self._close_client(client)
-            if self._closing:
+                if not self._closing and not self._gap_open:
+                    self._emit(Disconnect(self.now_s(), "reader error"))
+                    self._gap_open = True
+                raise
+            if reconnect is None:
                 break
-            log.warning("strap link lost (%s); reconnecting", reason)
-            self._emit(Disconnect(lost_t_s, reason))
-            self._gap_open = True
+            attempt = reconnect
+
+    async def _link(self, client: BleakClient, device: BLEDevice, attempt: int) -> int | None:
+        """One connection from open to loss; the next attempt number, or None when closing."""
+        if not await self._open(client, device, attempt):
+            attempt += 1
+            self.counters.failed_attempts += 1
+            await self._close_client(client)
+            delay_s = self._backoff(attempt)
+            self._status(ConnectionState.RECONNECTING, self._drop_reason, attempt=attempt,
+                         next_delay_s=delay_s)
+            await self._pause(delay_s)
+            return attempt
+        self.counters.connections += 1
+        if self.data_dir is not None and self.connected_address is not None:
+            try:
+                remember_strap(self.data_dir, self.connected_address, self.connected_name)
+            except OSError as exc:
+                log.warning("cannot remember the strap: %s", exc)
+        self._status(ConnectionState.STREAMING, "streaming")
+        reason = await self._hold()
+        lost_t_s = self.now_s()
+        await self._close_client(client)
+        if self._closing:
+            return None
+        log.warning("strap link lost (%s); reconnecting", reason)
+        self._emit(Disconnect(lost_t_s, reason))
+        self._gap_open = True
+        return 0
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
