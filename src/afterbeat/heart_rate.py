@@ -8,6 +8,7 @@ per the GATT Specification Supplement and the SIG characteristic XML. Reserved f
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
 
 from afterbeat.errors import MalformedMeasurement
@@ -118,11 +119,19 @@ class HeartRateMeasurement:
         return encode_measurement(self)
 
 
+# Plain ints for the decoder's hot path (IntFlag arithmetic costs a function call per bit).
+_HR16 = int(Flag.HEART_RATE_UINT16)
+_DETECTED = int(Flag.CONTACT_DETECTED)
+_SUPPORTED = int(Flag.CONTACT_SUPPORTED)
+_ENERGY = int(Flag.ENERGY_EXPENDED)
+_RR = int(Flag.RR_INTERVALS)
+
+
 def _contact(flags: int) -> SensorContact:
-    if not flags & Flag.CONTACT_SUPPORTED:
+    if not flags & _SUPPORTED:
         # Bit 1 means nothing without bit 2 (SIG XML).
         return SensorContact.NOT_SUPPORTED
-    if flags & Flag.CONTACT_DETECTED:
+    if flags & _DETECTED:
         return SensorContact.DETECTED
     return SensorContact.NOT_DETECTED
 
@@ -134,7 +143,7 @@ def decode_measurement(payload: bytes | bytearray | memoryview) -> HeartRateMeas
         raise MalformedMeasurement("empty payload: a measurement needs at least a flags byte")
     flags = data[0]
     offset = 1
-    uint16 = bool(flags & Flag.HEART_RATE_UINT16)
+    uint16 = bool(flags & _HR16)
     width = 2 if uint16 else 1
     if len(data) < offset + width:
         kind = "uint16" if uint16 else "uint8"
@@ -145,7 +154,7 @@ def decode_measurement(payload: bytes | bytearray | memoryview) -> HeartRateMeas
     heart_rate_bpm = int.from_bytes(data[offset : offset + width], "little")
     offset += width
     energy_kj: int | None = None
-    if flags & Flag.ENERGY_EXPENDED:
+    if flags & _ENERGY:
         if len(data) < offset + 2:
             raise MalformedMeasurement(
                 f"truncated energy expended field: {len(data)} byte(s), need {offset + 2} "
@@ -154,7 +163,7 @@ def decode_measurement(payload: bytes | bytearray | memoryview) -> HeartRateMeas
         energy_kj = int.from_bytes(data[offset : offset + 2], "little")
         offset += 2
     rest = len(data) - offset
-    rr_flag = bool(flags & Flag.RR_INTERVALS)
+    rr_flag = bool(flags & _RR)
     if rest and not rr_flag:
         raise MalformedMeasurement(
             f"{rest} unexpected trailing byte(s) with no RR flag (flags 0x{flags:02x})"
@@ -163,9 +172,7 @@ def decode_measurement(payload: bytes | bytearray | memoryview) -> HeartRateMeas
         raise MalformedMeasurement(
             f"odd RR byte count: {rest} byte(s) after the fixed fields (flags 0x{flags:02x})"
         )
-    rr_raw = tuple(
-        int.from_bytes(data[i : i + 2], "little") for i in range(offset, len(data), 2)
-    )
+    rr_raw = struct.unpack_from(f"<{rest // 2}H", data, offset)
     return HeartRateMeasurement(
         heart_rate_bpm=heart_rate_bpm,
         sensor_contact=_contact(flags),
