@@ -61,6 +61,8 @@ def test_empty_plan_is_the_default() -> None:
     ({"thresholds": {"sustain_s": float("nan")}}, "thresholds.sustain_s"),
     ({"thresholds": {"score_slope": 2}}, "thresholds.score_slope"),
     ({"thresholds": {"elevated_index": 1.0, "settled_index": 1.0}}, "thresholds.settled_index"),
+    ({"thresholds": {"elevated_index": 0.5}}, "thresholds.elevated_index"),
+    ({"thresholds": {"settled_index": 2.0}}, "thresholds.settled_index"),
     ({"breaths_per_min": 8}, "breaths_per_min"),
     ({"breaths_per_min": "6"}, "breaths_per_min"),
     ({"coping_text": 5}, "coping_text"),
@@ -122,3 +124,4 @@ def test_thresholds_either_validate_in_range_or_name_the_field(raw: dict[str, An
     for key, value in plan.thresholds.items():
         low, high = THRESHOLD_RANGES[key]
         assert low <= value <= high
+    Settings().with_overrides(plan.thresholds)  # every accepted plan can be applied

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -274,6 +275,30 @@ async def test_plan_round_trip_and_errors(api: Api) -> None:
         await api.put("/api/plan", {"thresholds": {"sustain_s": 1}}))
     assert ["body", "colour"] in _loc(await api.put("/api/plan", {"colour": "red"}))
     assert (await api.put("/api/plan", [1, 2])).status_code == 422
+
+
+async def test_plan_the_scorer_would_refuse_is_a_422(api: Api) -> None:
+    response = await api.put("/api/plan", {"thresholds": {"elevated_index": 0.5}})
+    assert ["body", "thresholds.elevated_index"] in _loc(response)
+    assert api.store.get_document("plan") is None
+
+
+async def test_server_starts_with_a_bad_stored_plan(
+        data_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with Store.open(data_path) as store:  # as an older version could have stored it
+        store.put_document("plan", {"thresholds": {"elevated_index": 0.5},
+                                    "coping_text": "Blue jumper."})
+    caplog.set_level(logging.INFO, logger="afterbeat")
+    async for api in _api(data_path, QueueSource()):
+        status = (await api.get("/api/status")).json()
+        assert len(status["notes"]) == 1 and "plan" in status["notes"][0]
+        assert "thresholds.elevated_index" in status["notes"][0]
+        assert (await api.get("/api/plan")).json()["thresholds"] == {}
+        saved = await api.put("/api/plan", {"coping_text": "Blue jumper."})
+        assert saved.status_code == 200
+        assert (await api.get("/api/status")).json()["notes"] == []
+    assert any("plan cannot be used" in r.getMessage() for r in caplog.records)
+    assert not any("0.5" in r.getMessage() for r in caplog.records)
 
 
 async def test_settings_round_trip_and_errors(api: Api) -> None:

@@ -269,3 +269,5 @@ class StatusOut(BaseModel):
     reset: ResetStartedOut | None
     live: dict[str, Any]
     lan: bool
+    notes: list[str] = []
+    """Plain sentences about this start (e.g. a saved plan that could not be applied)."""

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from afterbeat.arousal import DEFAULT_SETTINGS, InvalidSettings
 from afterbeat.errors import AfterbeatError
 from afterbeat.resets import (
     LIBRARY,
@@ -153,7 +154,21 @@ def _thresholds(obj: Mapping[str, Any]) -> dict[str, float]:
     elevated = out.get("elevated_index")
     if settled is not None and elevated is not None and settled >= elevated:
         raise PlanError("thresholds.settled_index", "must lie below thresholds.elevated_index")
+    _check_combination(out)
     return out
+
+
+def _check_combination(thresholds: Mapping[str, float]) -> None:
+    """Apply the overrides to the default Settings so combinations the scorer refuses (e.g.
+    ``elevated_index`` at or below the default ``settled_index``) fail here, naming a field."""
+    try:
+        DEFAULT_SETTINGS.with_overrides(thresholds)
+    except InvalidSettings as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        named = [key for key in thresholds if key in message]
+        # Name the field the person changed (the other side of the pair kept its default).
+        field_name = f"thresholds.{named[0]}" if named else "thresholds"
+        raise PlanError(field_name, f"does not fit the other settings: {message}") from exc
 
 
 def _text(obj: Mapping[str, Any], key: str) -> str:

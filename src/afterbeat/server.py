@@ -119,7 +119,7 @@ def create_app(
               ring_size=settings.ring_size, heartbeat_s=settings.heartbeat_s)
     status = LiveStatus(source=source.name if source is not None else "none")
     state = ServerState(settings=settings, source=source, store=store, hub=hub, status=status)
-    state.ingest = Ingest(hub, pipeline or open_pipeline(store), None, status,
+    state.ingest = Ingest(hub, pipeline or open_pipeline(store, state.notes), None, status,
                           on_finish=state.end_recording, on_event=state.on_event,
                           status_json=state.live_status_json)
 

@@ -38,8 +38,13 @@ log = logging.getLogger(__name__)
 REPORT_KEY = "report_v1"
 
 
-def open_pipeline(store: Store | None) -> EventPipeline:
-    """A fresh live pipeline with the person's stored baseline and plan (bad documents: none)."""
+def open_pipeline(store: Store | None, notes: dict[str, str] | None = None) -> EventPipeline:
+    """A fresh live pipeline with the person's stored baseline and plan.
+
+    A stored document that cannot be used is logged (its field, never its values), left out,
+    and described in ``notes`` (keyed ``baseline`` / ``plan``) for the status line: a bad
+    document never stops the server from starting.
+    """
     from afterbeat.arousal import DEFAULT_SETTINGS
     from afterbeat.baseline import Baseline
     from afterbeat.pipeline import Pipeline
@@ -52,14 +57,34 @@ def open_pipeline(store: Store | None) -> EventPipeline:
             try:
                 baseline = Baseline.from_json(doc)
             except AfterbeatError as exc:
-                log.warning("the stored baseline cannot be used: %s", exc)
+                _unusable(notes, "baseline", exc)
         doc = store.get_document("plan")
         if isinstance(doc, dict):
             try:
                 plan = plan_from_json(doc)
             except AfterbeatError as exc:
-                log.warning("the stored plan cannot be used: %s", exc)
-    return Pipeline(DEFAULT_SETTINGS, baseline, plan=plan)
+                _unusable(notes, "plan", exc)
+    if plan is not None:
+        try:
+            return Pipeline(DEFAULT_SETTINGS, baseline, plan=plan)
+        except AfterbeatError as exc:
+            _unusable(notes, "plan", exc)
+    return Pipeline(DEFAULT_SETTINGS, baseline)
+
+
+_UNUSABLE_NOTES = {
+    "plan": "Your saved plan could not be applied ({where}), so the usual settings are in use. "
+            "Open Settings to look at the plan and save it again.",
+    "baseline": "Your saved baseline could not be read, so readings start without it. "
+                "Mark a few minutes of seated rest to build it again.",
+}
+
+
+def _unusable(notes: dict[str, str] | None, what: str, exc: AfterbeatError) -> None:
+    where = getattr(exc, "field", None) or type(exc).__name__
+    log.warning("the stored %s cannot be used (%s); starting without it", what, where)
+    if notes is not None:
+        notes[what] = _UNUSABLE_NOTES[what].format(where=where)
 
 
 def _summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
@@ -91,6 +116,8 @@ class ServerState:
     policy: SecurityPolicy | None = None
     tickets: LaunchTickets | None = None
     reset: dict[str, Any] | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+    """Things the person should know about this start (a stored plan that was left out)."""
     _effects: dict[int, dict[str, Any]] = field(default_factory=dict)
     _report_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -114,8 +141,9 @@ class ServerState:
         return ok
 
     def live_status_json(self) -> dict[str, Any]:
-        """A ``status`` event: the connection fields at the top level, plus ``recording``."""
-        return {**self.status.to_json(), "recording": self.recording_json()}
+        """A ``status`` event: the connection fields at the top level, ``recording``, ``notes``."""
+        return {**self.status.to_json(), "recording": self.recording_json(),
+                "notes": list(self.notes.values())}
 
     def recording_json(self) -> dict[str, Any]:
         """Recording status: active, session id, failing, unrecorded count, last error."""
@@ -172,6 +200,7 @@ class ServerState:
             "live": {"streams": self.hub.subscriber_count, "last_seq": self.hub.last_seq,
                      "dropped_clients": self.hub.dropped_count},
             "lan": self.settings.lan_host is not None,
+            "notes": list(self.notes.values()),
         }
 
     def _baseline_summary(self) -> dict[str, Any] | None:
@@ -337,7 +366,12 @@ class ServerState:
         from afterbeat.plan import Plan, plan_from_json
 
         doc = self.document("plan")
-        plan = plan_from_json(doc) if isinstance(doc, dict) else Plan()
+        plan = Plan()
+        if isinstance(doc, dict):
+            try:
+                plan = plan_from_json(doc)
+            except AfterbeatError as exc:  # the page shows an empty plan to save again
+                _unusable(self.notes, "plan", exc)
         return plan.to_json()
 
     def put_plan(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +380,8 @@ class ServerState:
 
         plan = plan_from_json(body).to_json()
         self._store().put_document("plan", plan)
+        if self.notes.pop("plan", None) is not None:
+            self.ingest.publish_status()  # the page drops its note
         return plan
 
     def get_settings(self) -> PersonSettings:

@@ -80,6 +80,11 @@ export class StatusChips {
       byId('chip-recording').dataset.active = String(Boolean(rec.active));
     }
     if (status.lan === true) byId('lan-banner').hidden = false;
+    if (Array.isArray(status.notes)) {
+      const notes = status.notes.filter((note) => typeof note === 'string');
+      setText(byId('notes-banner'), notes.join(' '));
+      byId('notes-banner').hidden = notes.length === 0;
+    }
   }
 
   /** The live link dropped or came back. */
