@@ -150,6 +150,47 @@ def test_low_quality_holds_state_as_unknown_without_new_suggestions() -> None:
     assert "patchy" in unknown[0].reason
 
 
+def test_held_level_returning_after_a_pause_quotes_no_contradicting_numbers() -> None:
+    w = AfterSessionWatch(S)
+    w.session_end(0.0)
+    # elevated, a patchy spell, then readings come back at baseline: the level is held (it
+    # takes 2 min near baseline to settle), so the return must not quote today's -0 bpm
+    events = run(w, [(0.0, 400.0, level(HIGH)), (400.0, 500.0, level(HIGH, coverage=0.7)),
+                     (500.0, 700.0, level((58.0, 3.6)))])
+    back = [e for e in events if isinstance(e, StateChange) and e.t_s == 500.0]
+    assert len(back) == 1 and back[0].state is WatchState.ELEVATED
+    assert back[0].previous is WatchState.UNKNOWN
+    assert "clear again" in back[0].reason
+    assert "bpm" not in back[0].reason and "%" not in back[0].reason
+    # settles once the readings have stayed near baseline (80 % of 2 min of updates)
+    assert (595.0, WatchState.SETTLED) in states(events)
+
+
+def test_suggestions_only_on_a_reading_that_meets_the_elevated_rule() -> None:
+    w = AfterSessionWatch(S)
+    w.session_end(0.0)
+    # elevated by 180 s, then readings ease off to the hysteresis band before the grace ends:
+    # the level stays elevated, but the readings themselves no longer meet the rule
+    events = run(w, [(0.0, 250.0, level(HIGH)), (250.0, 400.0, level(WEAK_HIGH)),
+                     (400.0, 500.0, level(HIGH))])
+    assert w.level is WatchState.ELEVATED
+    sug = suggestions(events)
+    assert [s.t_s for s in sug] == [400.0]
+    for s in sug:
+        assert not any(ch.isdigit() for ch in s.reason)
+
+
+def test_session_end_changes_no_state_and_the_next_change_says_the_watch_started() -> None:
+    w = AfterSessionWatch(S)
+    run(w, [(0.0, 100.0, level(CALM))])
+    assert w.session_end(100.0) == []
+    events = run(w, [(100.0, 400.0, level(HIGH))])
+    changes = [e for e in events if isinstance(e, StateChange)]
+    assert changes[0].state is WatchState.ACTIVATED
+    assert "Watching gently since the session ended" in changes[0].reason
+    assert all("Watching gently" not in e.reason for e in changes[1:])
+
+
 def test_short_patchy_moments_keep_the_shown_state() -> None:
     w = AfterSessionWatch(S)
     w.session_end(0.0)
@@ -242,6 +283,9 @@ def test_watch_invariants(steps: list[tuple[float, float, bool]], end_index: int
     for e in events:
         if isinstance(e, StateChange):
             assert e.reason
+            # a state event is a real change; only settling after the session end is said
+            # again while already settled
+            assert e.state is not e.previous or e.reason.startswith("Settled")
         else:
             assert end_s is not None and e.t_s >= end_s + S.grace_s
     sug = suggestions(events)

@@ -13,11 +13,14 @@ Rules (defaults in :class:`~afterbeat.arousal.Settings`):
 - activated/elevated -> settled when A <= 0.75 for 2 min (same 80 % rule): hysteresis;
 - after a session_end marker: a grace period of 5 min (observe, no suggestion; settling within
   it is said so), then one suggestion per elevated stretch, and a second, gentler one if still
-  elevated 10 min after the first; nothing is suggested before a session end or more than
-  3 h after it.
+  elevated 10 min after the first, each only on a reading that itself meets the elevated rule;
+  nothing is suggested before a session end or more than 3 h after it.
 Short patches of unscored readings (under 15 s) keep the shown state; movement shows at once.
 Every state change carries a plain-words reason about activation relative to the person's
-own baseline; nothing here is an alarm.
+own baseline (a held level coming back after a pause is said without the current numbers,
+which need not match it); the session end itself changes no state, so it emits no state
+event: the first state change within the grace says the watch started. Nothing here is an
+alarm.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class WatchState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
-    """The shown state changed (or a session end or early settling is worth saying)."""
+    """The shown state changed (or settling after the session end is worth saying)."""
 
     t_s: float
     state: WatchState
@@ -115,6 +118,7 @@ class AfterSessionWatch:
         self._elevated_since_s: float | None = None
         self._last_suggestion_s: float | None = None
         self._unscored_since_s: float | None = None
+        self._session_note_pending = False
         span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
         self._history: deque[_Update] = deque(maxlen=int(span / settings.metrics_interval_s) + 4)
 
@@ -132,12 +136,10 @@ class AfterSessionWatch:
         self.settled_at_s = None
         self._episode_suggestions = 0
         self._last_suggestion_s = None
-        grace_min = self.settings.grace_s / 60.0
-        reason = (
-            f"Session ended. Watching gently for the next few minutes ({grace_min:.0f} min "
-            "before anything is suggested)."
-        )
-        return [StateChange(t_s, self.state, reason, self.state)]
+        # The shown state does not change here: no state event. The page shows the session_end
+        # marker; the next real state change within the grace says the watch has started.
+        self._session_note_pending = True
+        return []
 
     def hold(self, t_s: float, reason: str) -> list[WatchEvent]:
         """No readings for a while (e.g. the strap disconnected): show unknown, keep the level."""
@@ -189,8 +191,14 @@ class AfterSessionWatch:
         self.level = new_level
         events.extend(self._after_session(reading))
         if not events or not isinstance(events[0], StateChange):
-            events[:0] = self._show(t, new_level, self._reason(new_level, reading))
-        return events + self._maybe_suggest(reading)
+            if self.state is WatchState.UNKNOWN and new_level is level:
+                # Back from a pause to the held level: the current reading alone may not
+                # match it (a held elevated level can come back with a reading at baseline).
+                reason = self._return_reason(new_level)
+            else:
+                reason = self._reason(new_level, reading)
+            events[:0] = self._show(t, new_level, reason)
+        return events + self._maybe_suggest(reading, high)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -216,6 +224,7 @@ class AfterSessionWatch:
                                since_s=t0):
             return []
         self.settled_at_s = reading.t_s
+        self._session_note_pending = False  # this message speaks of the session end itself
         if self.level is not WatchState.SETTLED:
             self.level = WatchState.SETTLED
         minutes = (reading.t_s - t0) / 60.0
@@ -238,7 +247,32 @@ class AfterSessionWatch:
             return []
         previous = self.state
         self.state = state
-        return [StateChange(t_s, state, reason, previous)]
+        return [StateChange(t_s, state, reason + self._session_note(t_s), previous)]
+
+    def _session_note(self, t_s: float) -> str:
+        """Once, on the first state change within the grace: the watch started at session end."""
+        t0 = self.session_end_s
+        if not self._session_note_pending or t0 is None:
+            return ""
+        self._session_note_pending = False
+        if self.in_session or t_s >= t0 + self.settings.grace_s:
+            return ""
+        grace_min = self.settings.grace_s / 60.0
+        return (f" Watching gently since the session ended ({grace_min:.0f} min before anything "
+                "is suggested).")
+
+    def _return_reason(self, level: WatchState) -> str:
+        """Plain words for the held level coming back after a pause (no current numbers)."""
+        if level is WatchState.ELEVATED:
+            settle_min = self.settings.settle_s / 60.0
+            return ("Readings are clear again. Before the pause, activation had stayed above "
+                    "your own resting baseline; it counts as settled once readings stay near "
+                    f"your baseline for {settle_min:.0f} minutes.")
+        if level is WatchState.ACTIVATED:
+            return ("Readings are clear again. Before the pause, activation was somewhat above "
+                    "your own resting baseline.")
+        return ("Readings are clear again. Before the pause, your readings were close to your "
+                "own resting baseline.")
 
     def _reason(self, level: WatchState, reading: ArousalReading) -> str:
         delta = _fmt_delta(reading)
@@ -256,12 +290,13 @@ class AfterSessionWatch:
             + suffix
         )
 
-    def _maybe_suggest(self, reading: ArousalReading) -> list[WatchEvent]:
+    def _maybe_suggest(self, reading: ArousalReading, high: bool) -> list[WatchEvent]:
         s = self.settings
         t = reading.t_s
         t0 = self.session_end_s
         if (
             self.level is not WatchState.ELEVATED
+            or not high  # the reading at hand must agree (a held level may be easing off)
             or t0 is None
             or self.in_session
             or t < t0 + s.grace_s
