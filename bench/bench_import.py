@@ -3,7 +3,8 @@
 Run: python bench/bench_import.py
 Prints time and peak traced memory of streaming (``iter_beats``) and of loading into arrays
 (``load_rr``) for the two 24-hour files, for a file three times as long (to show that streaming
-memory stays flat), and numpy.loadtxt on the same file as a reference point in the same process.
+memory stays flat), for a 24-hour afterbeat session file (notifications derived from 008.txt,
+about one a second), and numpy.loadtxt on the RR text as a reference point in the same process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from afterbeat.importers import iter_beats, load_rr
+from afterbeat.session_file import write_session
+from afterbeat.sources.replay import open_recording
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "physionet-healthy-24h"
 
@@ -64,6 +67,13 @@ def main() -> None:
             print(f"  stream time / numpy.loadtxt time = {ours / peer:.2f}")
         print(f"72h.txt: {stream(triple)} beats")
         measure("  iter_beats (stream) 72h.txt", lambda: stream(triple), repeats=2)
+        session = Path(tmp) / "day.jsonl"
+        header, records = open_recording(DATA / "008.txt")
+        write_session(session, header, records)
+        print(f"day.jsonl (session file from 008.txt): {stream(session)} beats, "
+              f"{session.stat().st_size / 1e6:.1f} MB")
+        measure("  iter_beats (stream) day.jsonl", lambda: stream(session), repeats=3)
+        measure("  load_rr (arrays) day.jsonl", lambda: load_rr(session), repeats=3)
 
 
 if __name__ == "__main__":
