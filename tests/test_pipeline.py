@@ -211,3 +211,27 @@ def test_post_session_rest_never_enters_the_baseline(rest_rr: np.ndarray, base: 
     assert [e.ok for e in outcomes] == [False, False]
     assert "away from sessions" in outcomes[-1].reason
     assert p.baseline is base
+
+
+def test_a_plan_applied_while_running_acts_like_one_given_at_start(rest_rr: np.ndarray,
+                                                                   base: Baseline) -> None:
+    plan = plan_from_json({"version": 1, "preferred": ["walk"],
+                           "thresholds": {"grace_s": 300, "sustain_s": 240}})
+    records = list(with_marks(derived_notifications(beats_of(
+        list(rest_rr[:150]) + list(rest_rr[150:900] * 0.78))), marks("session_end@150")))
+    _, from_start = run(records, Pipeline(baseline=base, plan=plan))
+    live = Pipeline(baseline=base)
+    early = [r for r in records if r.t_s < 200.0]
+    events = [e for r in early for e in live.push(r)]
+    assert live.watch._history.maxlen is not None
+    short_history = live.watch._history.maxlen
+    live.apply_plan(plan)  # a longer sustain_s needs a longer history in the watch
+    assert live.watch._history.maxlen > short_history
+    assert live.settings.sustain_s == 240.0 and live.watch.settings.sustain_s == 240.0
+    _, rest = run(records[len(early):], live)
+    events += rest
+    as_json = [e.to_json() for e in of(events, SuggestionEvent)]
+    assert as_json and as_json == [e.to_json() for e in of(from_start, SuggestionEvent)]
+    assert as_json[0]["reset"] == "walk"
+    live.apply_plan(None)
+    assert live.settings == Pipeline().settings and live.plan is None

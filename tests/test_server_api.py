@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from afterbeat.pipeline import Pipeline
 from afterbeat.recorder import Recorder
 from afterbeat.security import SecurityPolicy
 from afterbeat.server import ServerSettings, create_app
@@ -281,6 +282,19 @@ async def test_plan_the_scorer_would_refuse_is_a_422(api: Api) -> None:
     response = await api.put("/api/plan", {"thresholds": {"elevated_index": 0.5}})
     assert ["body", "thresholds.elevated_index"] in _loc(response)
     assert api.store.get_document("plan") is None
+
+
+async def test_a_saved_plan_reaches_the_running_pipeline(live_api: Api) -> None:
+    pipeline = live_api.state.ingest.pipeline
+    assert isinstance(pipeline, Pipeline) and pipeline.plan is None
+    saved = await live_api.put("/api/plan", {"preferred": ["walk"],
+                                             "thresholds": {"sustain_s": 240, "grace_s": 60}})
+    assert saved.status_code == 200
+    assert live_api.state.ingest.pipeline is pipeline  # the same pipeline, state kept
+    assert pipeline.plan is not None and pipeline.plan.preferred == ("walk",)
+    assert pipeline.settings.sustain_s == 240.0 and pipeline.watch.settings.grace_s == 60.0
+    await live_api.put("/api/plan", {})
+    assert pipeline.settings.sustain_s == Pipeline().settings.sustain_s
 
 
 async def test_server_starts_with_a_bad_stored_plan(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -103,6 +104,8 @@ class Pipeline:
         *,
         plan: Plan | None = None,
     ) -> None:
+        self.base_settings = settings
+        """The settings before the plan's overrides (a new plan applies on top of these)."""
         if plan is not None and plan.thresholds:
             settings = settings.with_overrides(plan.thresholds)
         self.settings = settings
@@ -161,6 +164,26 @@ class Pipeline:
                 ):
                     self._break()
         return events
+
+    def apply_plan(self, plan: Plan | None) -> None:
+        """Use a new plan from now on (choice and thresholds), keeping every running state.
+
+        Raises InvalidSettings (nothing changed) when its thresholds do not fit the settings.
+        """
+        settings = self.base_settings
+        if plan is not None and plan.thresholds:
+            settings = settings.with_overrides(plan.thresholds)
+        self.plan = plan
+        self.settings = settings
+        self.scorer.settings = settings
+        self.watch.settings = settings
+        span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
+        needed = int(span / settings.metrics_interval_s) + 4
+        history = getattr(self.watch, "_history", None)  # sized from the settings at start
+        if isinstance(history, deque) and (history.maxlen or 0) < needed:
+            self.watch._history = deque(history, maxlen=needed)
+        self.effects.settle_index = settings.settled_index
+        self.effects.settle_s = settings.settle_s
 
     def dismiss(self, t_s: float) -> list[Event]:
         """"Not now" for the current suggestion: a quiet period starts (no record involved)."""

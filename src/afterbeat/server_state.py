@@ -375,11 +375,22 @@ class ServerState:
         return plan.to_json()
 
     def put_plan(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Validate and store the plan."""
-        from afterbeat.plan import plan_from_json
+        """Validate and store the plan; the running pipeline uses it from now on (no restart)."""
+        from afterbeat.plan import PlanError, plan_from_json
 
-        plan = plan_from_json(body).to_json()
-        self._store().put_document("plan", plan)
+        validated = plan_from_json(body)
+        plan = validated.to_json()
+        store = self._store()
+        apply = getattr(self.ingest.pipeline, "apply_plan", None)
+        if callable(apply):
+            try:
+                apply(validated)  # changes nothing when it raises
+            except PlanError:
+                raise
+            except AfterbeatError as exc:
+                raise PlanError("thresholds", f"does not fit the running settings: {exc}"
+                                ) from exc
+        store.put_document("plan", plan)
         if self.notes.pop("plan", None) is not None:
             self.ingest.publish_status()  # the page drops its note
         return plan
