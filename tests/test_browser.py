@@ -495,6 +495,27 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     page.click('nav a[data-view-link="now"]')
 
 
+def test_provisional_baseline_is_shown_and_can_be_started_over(page: Any) -> None:
+    _wait_for(lambda: "provisional: 1 of 3 rests" in page.inner_text("#baseline-note"), 10,
+              "the provisional baseline next to the chart legend",
+              detail=lambda: page.inner_text(".charts-card .legend"))
+    page.click('nav a[data-view-link="support"]')
+    _wait_for(lambda: "provisional (1 of 3" in page.inner_text("#baseline-description"), 5,
+              "the baseline described on the support view",
+              detail=lambda: page.inner_text("#baseline-card"))
+    page.click("#btn-baseline-reset")
+    page.click("#btn-baseline-reset-no")  # asked first; keeping it changes nothing
+    assert _api(page, "/api/baseline")["body"]["baseline"] is not None
+    page.click("#btn-baseline-reset")
+    page.click("#btn-baseline-reset-yes")
+    _wait_for(lambda: "No resting baseline yet" in page.inner_text("#baseline-description"), 5,
+              "the baseline to be reset", detail=lambda: page.inner_text("#baseline-card"))
+    assert _api(page, "/api/baseline")["body"]["baseline"] is None
+    page.click('nav a[data-view-link="now"]')
+    _wait_for(lambda: "none yet" in page.inner_text("#baseline-note"), 5,
+              "the legend to say there is no baseline now")
+
+
 def test_any_time_movement_reset_runs_a_timer_with_prompts(page: Any) -> None:
     _wait_for(lambda: page.query_selector("#pacer-card[hidden]"), 3, "no reset running")
     page.click("#btn-any-reset")

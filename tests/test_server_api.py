@@ -315,6 +315,40 @@ async def test_server_starts_with_a_bad_stored_plan(
     assert not any("0.5" in r.getMessage() for r in caplog.records)
 
 
+async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
+    from afterbeat.baseline import Baseline
+
+    empty = (await live_api.get("/api/baseline")).json()
+    assert empty["baseline"] is None and "No resting baseline yet" in empty["description"]
+    assert (await live_api.get("/api/status")).json()["baseline"] is None
+    assert live_api.source is not None
+    _, records = demo_records(limit_s=460.0)  # the demo marks a resting baseline first
+    live_api.source.feed(records)
+    while live_api.state.status.records < len(records):
+        await asyncio.sleep(0.01)
+    stored = (await live_api.get("/api/baseline")).json()
+    assert stored["baseline"] is not None, "the demo's rest did not make a baseline"
+    assert stored["provisional"] is True and stored["recording_count"] == 1
+    assert stored["recordings_needed"] == 3 and "provisional (1 of 3" in stored["description"]
+    assert Baseline.from_json(stored["baseline"]).provisional
+    summary = (await live_api.get("/api/status")).json()["baseline"]
+    assert summary["provisional"] is True and summary["recording_count"] == 1
+    assert summary["recordings_needed"] == 3
+    # A write: the token (or a cookie with the page's Origin) is needed, as for every write.
+    assert (await live_api.client.delete("/api/baseline")).status_code in (401, 403)
+    assert live_api.store.get_document("baseline") is not None
+    last = live_api.state.hub.last_seq
+    deleted = await live_api.delete("/api/baseline")
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": True}
+    assert live_api.store.get_document("baseline") is None
+    assert getattr(live_api.state.ingest.pipeline, "baseline", "?") is None
+    told = [e for e in live_api.state.hub.since(last) if e.type == "baseline"]
+    assert len(told) == 1 and '"reset":true' in told[0].data_json
+    assert (await live_api.get("/api/baseline")).json()["baseline"] is None
+    assert (await live_api.get("/api/status")).json()["baseline"] is None
+    assert (await live_api.delete("/api/baseline")).json() == {"deleted": False}
+
+
 async def test_settings_round_trip_and_errors(api: Api) -> None:
     assert (await api.get("/api/settings")).json()["locale"] == "en-US"
     saved = await api.put("/api/settings", {"locale": "de-DE", "audio_cues": True})

@@ -21,6 +21,8 @@ from pydantic import (
 from afterbeat.resets import LIBRARY
 
 __all__ = [
+    "BaselineDeletedOut",
+    "BaselineOut",
     "DeletedOut",
     "DismissedOut",
     "ErrorOut",
@@ -238,6 +240,23 @@ class DismissedOut(BaseModel):
 
     t_s: float
     dismissed: bool
+
+
+class BaselineOut(BaseModel):
+    """The stored resting baseline (its document, or None) and a plain description of it."""
+
+    baseline: dict[str, Any] | None
+    description: str
+    provisional: bool | None
+    """True until ``recordings_needed`` resting recordings are in it."""
+    recording_count: int
+    recordings_needed: int
+
+
+class BaselineDeletedOut(BaseModel):
+    """The baseline was reset; ``deleted`` is False when there was none."""
+
+    deleted: bool
 
 
 class LaunchOut(BaseModel):

@@ -41,6 +41,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
 from afterbeat.api_models import (
+    BaselineDeletedOut,
+    BaselineOut,
     DeletedOut,
     DismissedOut,
     ErrorOut,
@@ -364,6 +366,17 @@ def _routes(app: FastAPI, state: ServerState) -> None:
     async def put_plan(plan: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         """Replace the plan; a bad field gets a 422 naming it."""
         return state.put_plan(plan)
+
+    @app.get("/api/baseline", tags=["person"], responses=_ERRORS, response_model=BaselineOut)
+    async def get_baseline() -> dict[str, Any]:
+        """The stored resting baseline with a plain description (provisional under 3 rests)."""
+        return state.get_baseline()
+
+    @app.delete("/api/baseline", tags=["person"], responses=_ERRORS,
+                response_model=BaselineDeletedOut)
+    async def delete_baseline() -> dict[str, Any]:
+        """Reset the baseline: it is built again from the next resting recordings."""
+        return state.delete_baseline()
 
     @app.get("/api/settings", response_model=PersonSettings, tags=["person"],
              responses=_ERRORS)

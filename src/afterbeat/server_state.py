@@ -204,12 +204,55 @@ class ServerState:
         }
 
     def _baseline_summary(self) -> dict[str, Any] | None:
+        from afterbeat.arousal import DEFAULT_SETTINGS
+
         doc = self.document("baseline")
         if not isinstance(doc, dict):
             return None
         keys = ("heart_rate_bpm", "heart_rate_spread_bpm", "ln_rmssd", "ln_rmssd_spread",
                 "rmssd_ms", "provisional", "recording_count")
-        return {k: doc.get(k) for k in keys}
+        return {**{k: doc.get(k) for k in keys},
+                "recordings_needed": DEFAULT_SETTINGS.baseline_recordings_needed}
+
+    def get_baseline(self) -> dict[str, Any]:
+        """The stored baseline document with a plain description (``baseline`` None if none)."""
+        from afterbeat.arousal import DEFAULT_SETTINGS
+        from afterbeat.baseline import Baseline
+
+        needed = DEFAULT_SETTINGS.baseline_recordings_needed
+        doc = self.document("baseline")
+        out: dict[str, Any] = {"baseline": None, "provisional": None, "recording_count": 0,
+                               "recordings_needed": needed}
+        if not isinstance(doc, dict):
+            out["description"] = (
+                "No resting baseline yet. Mark a few minutes of seated rest, away from "
+                f"sessions, with Baseline start and Baseline end; after {needed} rests it "
+                "is settled.")
+            return out
+        out["baseline"] = doc
+        try:
+            baseline = Baseline.from_json(doc)
+        except AfterbeatError:
+            out["description"] = ("The stored baseline could not be read. Reset it and mark "
+                                  "a few minutes of seated rest to build it again.")
+            return out
+        out.update(provisional=baseline.provisional, recording_count=len(baseline.recordings),
+                   description=baseline.describe())
+        return out
+
+    def delete_baseline(self) -> dict[str, Any]:
+        """Forget the baseline: stored document and the running pipeline's (rests start over)."""
+        store = self._store()
+        existed = store.get_document("baseline") is not None
+        store.delete_document("baseline")
+        pipeline = self.ingest.pipeline
+        if getattr(pipeline, "baseline", None) is not None:
+            pipeline.baseline = None  # type: ignore[attr-defined]
+        self.notes.pop("baseline", None)
+        self.hub.publish("baseline", {"type": "baseline", "t_s": self.now_s(), "ok": True,
+                                      "reset": True, "baseline": None,
+                                      "reason": "The baseline was reset; rests start over."})
+        return {"deleted": existed}
 
     # -- markers and resets ------------------------------------------------------------------
 

@@ -88,7 +88,10 @@ function startLive() {
     .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onStatus(d.status ?? {}); })
     .on('status', (d) => chips.apply(d))
     .on('reset_effect', (d) => resets.onEffect(d))
-    .on('baseline', (d) => { if (d.baseline) now.setBaseline(d.baseline); })
+    .on('baseline', (d) => {
+      if (d.baseline) now.setBaseline(d.baseline);
+      else if (d.reset === true) now.clearBaseline();
+    })
     .on('reset', (d, t) => resets.onResetEvent(d, t));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;

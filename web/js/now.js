@@ -37,6 +37,7 @@ export class NowView {
       marks: byId('marks-list'),
       noteForm: byId('note-form'),
       noteText: byId('note-text'),
+      baselineNote: byId('baseline-note'),
     };
     this.charts = {
       hr: new TimeChart(byId('chart-hr'), { color: '--chart-hr', windowS: WINDOW_S, minSpan: 12 }),
@@ -132,6 +133,10 @@ export class NowView {
   /** Take the baseline summary from /api/status or a baseline event. */
   setBaseline(baseline) {
     if (!baseline || typeof baseline !== 'object') return;
+    const count = num(baseline.recording_count);
+    const needed = num(baseline.recordings_needed) ?? 3;
+    setText(this.el.baselineNote, baseline.provisional === true && count !== null
+      ? ` (provisional: ${count} of ${needed} rest${needed === 1 ? '' : 's'})` : '');
     this.baseline = {
       heart_rate_bpm: num(baseline.heart_rate_bpm),
       heart_rate_spread_bpm: num(baseline.heart_rate_spread_bpm),
@@ -140,6 +145,14 @@ export class NowView {
       rmssd_ms: num(baseline.rmssd_ms),
     };
     this.updateBand({});
+  }
+
+  /** The baseline was reset: no band and no note until a new rest is marked. */
+  clearBaseline() {
+    this.baseline = null;
+    setText(this.el.baselineNote, ' (none yet: mark a few minutes of rest)');
+    this.charts.hr.setBand(null, null);
+    this.charts.rmssd.setBand(null, null);
   }
 
   onState(event) {

@@ -15,11 +15,53 @@ export class SupportView {
     this.contact = byId('plan-contact');
     this.lines = byId('crisis-lines');
     this.localeNote = byId('crisis-locale');
+    this.wireBaseline();
   }
 
   async show() {
-    const [plan] = await Promise.all([this.loadPlan(), this.loadHint()]);
+    const [plan] = await Promise.all([this.loadPlan(), this.loadHint(), this.loadBaseline()]);
     await this.loadLines(plan);
+  }
+
+  /** The stored baseline in words, and the two-step "start over" (GET/DELETE /api/baseline). */
+  async loadBaseline() {
+    const card = byId('baseline-card');
+    try {
+      const data = (await api.get('/api/baseline')) ?? {};
+      setText(byId('baseline-description'), String(data.description ?? ''));
+      card.dataset.provisional = String(data.provisional === true);
+      card.dataset.recordings = String(data.recording_count ?? 0);
+      byId('btn-baseline-reset').hidden = !data.baseline;
+    } catch {
+      setText(byId('baseline-description'), 'The baseline is not available right now.');
+    }
+  }
+
+  wireBaseline() {
+    const ask = byId('btn-baseline-reset');
+    const confirm = byId('baseline-confirm');
+    const status = byId('baseline-status');
+    ask.addEventListener('click', () => {
+      confirm.hidden = false;
+      ask.hidden = true;
+      setText(status, '');
+      byId('btn-baseline-reset-no').focus();
+    });
+    byId('btn-baseline-reset-no').addEventListener('click', () => {
+      confirm.hidden = true;
+      ask.hidden = false;
+      ask.focus();
+    });
+    byId('btn-baseline-reset-yes').addEventListener('click', async () => {
+      confirm.hidden = true;
+      try {
+        await api.del('/api/baseline');
+        setText(status, 'The baseline was reset. Mark a few minutes of seated rest to build it again.');
+      } catch (error) {
+        setText(status, `Not reset: ${error.message}`);
+      }
+      await this.loadBaseline();
+    });
   }
 
   /** The gentle therapist hint from the trends, when settling keeps slowing (never urgent). */
