@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
+import struct
 import time
 from pathlib import Path
 
@@ -237,3 +239,41 @@ async def test_a_failing_recording_is_reported_and_the_live_view_goes_on(tmp_pat
             while not later or failing(later[-1]) is not False:
                 later += await asyncio.wait_for(sse.read(1, until="status"), EVENT_TIMEOUT_S)
             assert later[-1].data["recording"]["active"] is True
+
+
+async def test_clients_leaving_abruptly_are_quiet(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A tab closed mid-stream: the stream ends without an ERROR (no ASGI traceback)."""
+    caplog.set_level(logging.WARNING)
+    async with running_server(tmp_path, pipeline=QuietPipeline(), heartbeat_s=0.05,
+                              max_streams=16) as srv:
+        request = (f"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                   f"X-Afterbeat-Token: {srv.token}\r\n\r\n").encode()
+        for round_ in range(6):
+            clients = []
+            for _ in range(8):
+                reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+                writer.write(request)
+                await writer.drain()
+                clients.append((reader, writer))
+            for reader, _ in clients:
+                head = await asyncio.wait_for(reader.readuntil(b"event: hello"), EVENT_TIMEOUT_S)
+                assert head.startswith(b"HTTP/1.1 200")
+            for i in range(40):  # events in flight while the clients go
+                srv.state.hub.publish("metrics", {"n": i, "pad": "x" * 2000})
+                if i == 20:
+                    for _, writer in clients:
+                        sock = writer.get_extra_info("socket")
+                        if round_ % 2:  # a reset (RST) as well as an orderly close
+                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                            struct.pack("ii", 1, 0))
+                        writer.close()
+                await asyncio.sleep(0)
+            for _ in range(500):
+                if srv.state.hub.subscriber_count == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert srv.state.hub.subscriber_count == 0
+        await asyncio.sleep(0.2)  # heartbeats to closed streams would fail now
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

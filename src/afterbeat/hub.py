@@ -28,6 +28,7 @@ __all__ = [
     "Subscription",
     "SubscriberDropped",
     "TooManySubscribers",
+    "encode_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,11 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
+
+
+def encode_data(data: Mapping[str, Any]) -> str:
+    """Event data as compact JSON text; non-finite numbers become null."""
+    return json.dumps(_clean(data), separators=(",", ":"))
 
 
 class Subscription:
@@ -170,10 +176,9 @@ class Hub:
         """Number, stamp and fan out one event; never waits for any client."""
         self._seq += 1
         emitted_at = self._clock()
-        payload = dict(_clean(data))
+        payload = dict(data)
         payload["emitted_at"] = round(emitted_at, 6)
-        event = HubEvent(self._seq, event_type, json.dumps(payload, separators=(",", ":")),
-                         emitted_at)
+        event = HubEvent(self._seq, event_type, encode_data(payload), emitted_at)
         self._ring.append(event)
         self.published_count += 1
         for sub in list(self._subscribers):

@@ -26,13 +26,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.sse import format_sse_event
 from fastapi.staticfiles import StaticFiles
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,7 +62,13 @@ from afterbeat.api_models import (
     SuggestionDismissIn,
 )
 from afterbeat.errors import AfterbeatError
-from afterbeat.hub import Hub, SubscriberDropped, Subscription, TooManySubscribers
+from afterbeat.hub import (
+    Hub,
+    SubscriberDropped,
+    Subscription,
+    TooManySubscribers,
+    encode_data,
+)
 from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
 from afterbeat.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server_state import ServerState, open_pipeline
@@ -259,36 +265,57 @@ async def _subscribe(
         sub.close()
 
 
-def _routes(app: FastAPI, state: ServerState) -> None:
-    hub = state.hub
+_SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
+
+class LiveStreamResponse(StreamingResponse):
+    """``text/event-stream`` frames from :func:`_live_frames`.
+
+    A plain streaming response rather than FastAPI's SSE generator mode: that mode's keep-alive
+    task could fail with BrokenResourceError (an "Exception in ASGI application" traceback)
+    when a client went away while a frame was being handed over.
+    """
+
+    media_type = "text/event-stream"
+
+
+async def _live_frames(state: ServerState, sub: Subscription) -> AsyncIterator[bytes]:
+    """One stream's SSE frames: hello, then events and heartbeats until the server stops.
+
+    When the client leaves, the response cancels this generator while it waits; it closes its
+    subscription and ends without an error.
+    """
+    hub = state.hub
+    try:
+        yield format_sse_event(event="hello", retry=2000, data_str=encode_data({
+            "emitted_at": time.time(), "last_seq": hub.last_seq, "status": state.status_json()}))
+        while True:
+            event = await sub.get(hub.heartbeat_s)
+            if event is None:
+                yield format_sse_event(event="heartbeat", data_str=encode_data({
+                    "emitted_at": time.time(), "last_seq": hub.last_seq}))
+                continue
+            yield format_sse_event(data_str=event.data_json, event=event.type,
+                                   id=str(event.seq))
+    except SubscriberDropped:
+        return
+    finally:
+        sub.close()
+
+
+def _routes(app: FastAPI, state: ServerState) -> None:
     @app.get("/api/status", response_model=StatusOut, responses=_ERRORS, tags=["status"])
     async def get_status() -> dict[str, Any]:
         """Source, connection, battery, recording, baseline and the running reset."""
         return state.status_json()
 
-    @app.get("/api/live", response_class=EventSourceResponse, tags=["live"],
+    @app.get("/api/live", response_class=LiveStreamResponse, tags=["live"],
              responses={**_ERRORS, 503: {"model": ErrorOut}})
     async def live(
         sub: Annotated[Subscription, Depends(_subscribe)],
-    ) -> AsyncIterator[ServerSentEvent]:
+    ) -> LiveStreamResponse:
         """Live events as Server-Sent Events (see the module docs for types and resume)."""
-        try:
-            yield ServerSentEvent(event="hello", retry=2000, data={
-                "emitted_at": time.time(), "last_seq": hub.last_seq,
-                "status": state.status_json()})
-            while True:
-                event = await sub.get(hub.heartbeat_s)
-                if event is None:
-                    yield ServerSentEvent(event="heartbeat", data={
-                        "emitted_at": time.time(), "last_seq": hub.last_seq})
-                    continue
-                yield ServerSentEvent(raw_data=event.data_json, event=event.type,
-                                      id=str(event.seq))
-        except SubscriberDropped:
-            return
-        finally:
-            sub.close()
+        return LiveStreamResponse(_live_frames(state, sub), headers=_SSE_HEADERS)
 
     @app.post("/api/markers", response_model=MarkerOut, status_code=201, responses=_ERRORS,
               tags=["markers"])
