@@ -14,7 +14,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from afterbeat.artifacts import CleanBeat
+from afterbeat.artifacts import ArtifactKind, CleanBeat
 from afterbeat.spectral import RollingLomb, summarize_spectrum
 
 __all__ = ["LiveMetrics", "LiveMetricsTracker"]
@@ -37,7 +37,8 @@ class LiveMetrics:
     coverage_120: float
     """Share (0-1) of the trailing 120 s covered by beats of the current segment."""
     corrected_120_pct: float
-    """Share (%) of beats in the trailing 120 s that artifact correction replaced."""
+    """Share (%) of beats in the trailing 120 s that artifact correction replaced; an ectopic
+    beat changes two intervals and counts as one beat."""
     rr_available: bool
     respiration_rate_bpm: float | None = None
     """Breaths per minute from the RSA peak (refreshed every 5 s)."""
@@ -75,21 +76,22 @@ class _RunningWindow:
         self.span_s = span_s
         self.ref_ms = ref_ms
         self.beats: deque[list[float]] = deque()
-        """[t_s, rr_ms, corrected (0/1), d² of the pair ending here (ms²), nn50 (0/1), paired]"""
+        """[t_s, rr_ms, corrected beats (0, 0.5, 1), d² of the pair ending here (ms²), nn50 (0/1),
+        paired]"""
         self.sum_x = 0.0
         self.sum_sq = 0.0
         self.sum_d2 = 0.0
         self.n_pairs = 0
         self.n_nn50 = 0
-        self.n_corrected = 0
+        self.n_corrected = 0.0
+        """Corrected beats in the window (an ectopic beat's two intervals count half each)."""
         self._since_resum = 0
 
-    def push(self, t_s: float, rr_ms: float, corrected: bool) -> None:
+    def push(self, t_s: float, rr_ms: float, corrected: float) -> None:
         x = rr_ms - self.ref_ms
         self.sum_x += x
         self.sum_sq += x * x
-        if corrected:
-            self.n_corrected += 1
+        self.n_corrected += corrected
         if self.beats:
             d = rr_ms - self.beats[-1][1]
             d2 = d * d
@@ -97,9 +99,9 @@ class _RunningWindow:
             self.sum_d2 += d2
             self.n_pairs += 1
             self.n_nn50 += int(nn50)
-            self.beats.append([t_s, rr_ms, float(corrected), d2, nn50, 1.0])
+            self.beats.append([t_s, rr_ms, corrected, d2, nn50, 1.0])
         else:
-            self.beats.append([t_s, rr_ms, float(corrected), 0.0, 0.0, 0.0])
+            self.beats.append([t_s, rr_ms, corrected, 0.0, 0.0, 0.0])
         start = t_s - self.span_s
         beats = self.beats
         while beats[0][0] <= start:
@@ -107,7 +109,7 @@ class _RunningWindow:
             xo = old[1] - self.ref_ms
             self.sum_x -= xo
             self.sum_sq -= xo * xo
-            self.n_corrected -= int(old[2])
+            self.n_corrected -= old[2]
             nxt = beats[0]  # the beat just pushed is never older than the window
             if nxt[5]:
                 self.sum_d2 -= nxt[3]
@@ -219,8 +221,11 @@ class LiveMetricsTracker:
             self._w60 = _RunningWindow(60.0, rr)
             self._w120 = _RunningWindow(120.0, rr)
         w60, w120 = self._w60, self._w120
-        w60.push(t_s, rr, clean.corrected)
-        w120.push(t_s, rr, clean.corrected)
+        # One ectopic beat moves one R peak but changes two intervals (short, then long): each
+        # counts half, so the share is of corrected beats, as the quality rule means.
+        corrected = (0.5 if clean.kind is ArtifactKind.ECTOPIC else 1.0) if clean.corrected else 0.0
+        w60.push(t_s, rr, corrected)
+        w120.push(t_s, rr, corrected)
         self._last_beat_t_s = t_s
         lomb = self._lomb
         lomb.push(t_s, rr)
