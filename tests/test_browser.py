@@ -392,6 +392,26 @@ def test_reduced_motion_keeps_words_and_countdown_without_scaling(page: Any) -> 
         page.emulate_media(reduced_motion="no-preference")
 
 
+def test_pace_chosen_during_resonance_breathing_applies_at_once(page: Any) -> None:
+    reset = _api(page, "/api/status")["body"]["reset"]
+    assert reset and reset["reset"]["adjustable_pace"], reset
+    _wait_for(lambda: page.query_selector("#pacer-pace-box:not([hidden])"), 3,
+              "the pace chooser in the running reset")
+    page.select_option("#pacer-pace", "5")
+    paced = _wait_for(lambda: (t := _api(page, "/api/status")["body"]["reset"]["timeline"])
+                      ["pattern"]["cycle_s"] == pytest.approx(12.0) and t, 5,
+                      "the server to pace 5 breaths a minute")
+    assert paced["origin_s"] == reset["timeline"]["origin_s"], "the same reset, not a restart"
+    _wait_for(lambda: float(_dataset(page, "#pacer")["startS"]) == paced["start_s"], 3,
+              "the pacer to follow the new timeline")
+    timeline = _timeline_from_json(paced)
+    sample = _dataset(page, "#pacer")
+    expected = phase_at(timeline, float(sample["nowS"]))
+    assert sample["phase"] == str(expected.phase.direction)
+    assert float(sample["progress"]) == pytest.approx(expected.progress, abs=1e-3)
+    assert page.inner_text("#pacer-pace-status") == ""
+
+
 def test_screenshots_are_kept(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(300)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -184,6 +185,44 @@ async def test_resets_start_stop_rate(api: Api) -> None:
     assert types.count("reset") == 2
     markers = [e.data_json for e in api.state.hub.since(0) if e.type == "marker"]
     assert '"reset_start"' in markers[1] and '"before"' in markers[0]
+
+
+async def test_pace_changes_during_a_resonance_reset(api: Api,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from afterbeat import server_state
+    from afterbeat.pacing import change_pattern, phase_at
+    from afterbeat.resets import resonance_pattern
+
+    clock = {"t": 1_800_000_000.0}  # the pacer's Unix clock, fixed so the check is exact
+    monkeypatch.setattr(server_state, "time", SimpleNamespace(time=lambda: clock["t"]))
+    assert (await api.put("/api/resets/pace", {"breaths_per_min": 5})).status_code == 409
+    started = await api.post("/api/resets/start", {"reset_id": "resonance",
+                                                   "breaths_per_min": 6})
+    assert started.status_code == 201
+    old = api.state.reset_timeline
+    assert old is not None
+    clock["t"] += 7.3  # half-way through the first exhale (4 s in, 6 s out)
+    last = api.state.hub.last_seq
+    paced = await api.put("/api/resets/pace", {"breaths_per_min": 5})
+    assert paced.status_code == 200, paced.text
+    body = paced.json()
+    new = change_pattern(old, resonance_pattern(5.0), clock["t"])
+    assert body["timeline"] == new.to_json(unix_offset_s=0.0)
+    assert body["timeline"]["pattern"]["cycle_s"] == pytest.approx(12.0)
+    assert body["timeline"]["origin_s"] == old.origin_s and body["t_s"] == started.json()["t_s"]
+    before, after = phase_at(old, clock["t"]), phase_at(new, clock["t"])
+    assert before.phase.direction == after.phase.direction  # the breath goes on, no jump
+    assert after.cycle == before.cycle
+    events = [e for e in api.state.hub.since(last) if e.type == "reset"]
+    assert len(events) == 1 and '"action":"paced"' in events[0].data_json
+    assert (await api.get("/api/status")).json()["reset"]["timeline"] == body["timeline"]
+    assert ["body", "breaths_per_min"] in _loc(
+        await api.put("/api/resets/pace", {"breaths_per_min": 8}))
+    await api.post("/api/resets/start", {"reset_id": "box"})
+    assert ["body", "breaths_per_min"] in _loc(
+        await api.put("/api/resets/pace", {"breaths_per_min": 5}))
+    await api.post("/api/resets/stop", {})
+    assert (await api.put("/api/resets/pace", {"breaths_per_min": 5})).status_code == 409
 
 
 async def test_reset_errors_name_the_field(api: Api) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "MarkerIn",
     "MarkerOut",
     "PersonSettings",
+    "ResetPaceIn",
     "ResetRateIn",
     "ResetStartIn",
     "ResetStopIn",
@@ -113,6 +114,12 @@ class ResetStartIn(_In):
 
     reset_id: str = Field(pattern=_RESET_ID, json_schema_extra=_RESET_IDS)
     breaths_per_min: float | None = Field(default=None, ge=4.5, le=7.0, allow_inf_nan=False)
+
+
+class ResetPaceIn(_In):
+    """A new pace for the running resonance reset (breaths per minute, 4.5-7)."""
+
+    breaths_per_min: float = Field(ge=4.5, le=7.0, allow_inf_nan=False)
 
 
 class ResetStopIn(_In):

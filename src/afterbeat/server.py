@@ -51,6 +51,7 @@ from afterbeat.api_models import (
     MarkerOut,
     PersonSettings,
     RatingOut,
+    ResetPaceIn,
     ResetRateIn,
     ResetStartedOut,
     ResetStartIn,
@@ -335,6 +336,12 @@ def _routes(app: FastAPI, state: ServerState) -> None:
     async def start_reset(body: ResetStartIn) -> dict[str, Any]:
         """Start a reset: recorded as a marker; returns its pacing timeline (Unix seconds)."""
         return state.start_reset(body.reset_id, body.breaths_per_min)
+
+    @app.put("/api/resets/pace", tags=["resets"], responses=_ERRORS,
+             response_model=ResetStartedOut)
+    async def change_pace(body: ResetPaceIn) -> dict[str, Any]:
+        """Change the running resonance reset's pace now; the breath goes on without a jump."""
+        return state.change_pace(body.breaths_per_min)
 
     @app.post("/api/resets/stop", tags=["resets"], responses=_ERRORS,
               response_model=ResetStoppedOut)

@@ -28,6 +28,7 @@ from afterbeat.sources import Source
 from afterbeat.store import SessionStatus, SessionSummary, Store
 
 if TYPE_CHECKING:
+    from afterbeat.pacing import Timeline
     from afterbeat.security import LaunchTickets, SecurityPolicy
     from afterbeat.server import ServerSettings
 
@@ -116,6 +117,8 @@ class ServerState:
     policy: SecurityPolicy | None = None
     tickets: LaunchTickets | None = None
     reset: dict[str, Any] | None = None
+    reset_timeline: Timeline | None = None
+    """The running reset's pacing timeline (Unix seconds), for pace changes."""
     notes: dict[str, str] = field(default_factory=dict)
     """Things the person should know about this start (a stored plan that was left out)."""
     _effects: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -280,9 +283,28 @@ class ServerState:
         if self.reset is not None:
             self.stop_reset(False)
         marker = self.mark(MarkerKind.RESET_START, text=reset_id)
+        self.reset_timeline = timeline
         self.reset = {"reset_id": reset_id, "t_s": marker.t_s, "reset": reset.to_json(),
                       "timeline": timeline.to_json(unix_offset_s=0.0)}
         self.hub.publish("reset", {"type": "reset", "action": "started", **self.reset})
+        return self.reset
+
+    def change_pace(self, breaths_per_min: float) -> dict[str, Any]:
+        """A new pace for the running resonance reset from now on, continuing the breath."""
+        from afterbeat.pacing import change_pattern
+        from afterbeat.resets import PaceOutOfRange, get_reset, resonance_pattern
+
+        if self.reset is None or self.reset_timeline is None:
+            raise HTTPException(409, "no reset is running")
+        reset_id = str(self.reset["reset_id"])
+        if not get_reset(reset_id).adjustable_pace:
+            raise PaceOutOfRange(f"the pace of {reset_id!r} cannot be adjusted")
+        timeline = change_pattern(self.reset_timeline, resonance_pattern(breaths_per_min),
+                                  time.time())
+        self.reset_timeline = timeline
+        self.reset = {**self.reset, "timeline": timeline.to_json(unix_offset_s=0.0)}
+        self.hub.publish("reset", {"type": "reset", "action": "paced",
+                                   "breaths_per_min": breaths_per_min, **self.reset})
         return self.reset
 
     def _preferred_pace(self) -> float | None:
@@ -300,6 +322,7 @@ class ServerState:
             raise HTTPException(409, "no reset is running")
         running = self.reset
         self.reset = None
+        self.reset_timeline = None
         marker = self.mark(MarkerKind.RESET_END, text=str(running["reset_id"]))
         out = {"reset_id": running["reset_id"], "t_s": marker.t_s, "finished": finished,
                "duration_s": round(marker.t_s - float(running["t_s"]), 3)}

@@ -125,7 +125,14 @@ export class ResetCards {
     }
     if (timeline) {
       const same = this.activeReset && this.pacer.timeline && this.pacer.timeline.start_s === timeline.start_s;
-      if (!same) this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline);
+      if (same) return;
+      if (action === 'paced' && this.activeReset && this.activeReset.id === event.reset_id) {
+        // A new pace (here or in another window): the same reset, breathing on without a jump.
+        this.showPacePicker(this.activeReset, timeline);
+        this.pacer.start(timeline);
+      } else {
+        this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline);
+      }
     }
   }
 
@@ -181,6 +188,7 @@ export class ResetCards {
     this.el.pacerCard.hidden = false;
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
     const hadFocus = document.activeElement;
+    this.showPacePicker(this.activeReset, timeline);
     this.pacer.start(timeline);
     // The Start button the person pressed just disappeared: keep keyboard focus in the reset.
     if (hadFocus && hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
@@ -268,14 +276,42 @@ export class ResetCards {
 
   buildPaces() {
     const pace = byId('pace');
+    const running = byId('pacer-pace');
     for (const value of PACES) {
       const inhale = (60 / value) * 0.4;
       const s = (x) => x.toFixed(1).replace(/\.0$/, '');
       const words = `${value} a minute: in ${s(inhale)} s, out ${s(60 / value - inhale)} s`;
       pace.append(h('option', { value: String(value) }, value === 6 ? `${words} (usual)` : words));
+      running.append(h('option', { value: String(value) }, value === 6 ? `${words} (usual)` : words));
     }
     pace.value = '6';
     pace.addEventListener('change', () => settings.update({ breaths_per_min: Number(pace.value) }));
+    running.addEventListener('change', () => this.changePace(Number(running.value)));
+  }
+
+  /** During a resonance reset: the new pace from now on, the breath carrying on (PUT /api/resets/pace). */
+  async changePace(breathsPerMin) {
+    const status = byId('pacer-pace-status');
+    try {
+      const answer = await api.put('/api/resets/pace', { breaths_per_min: breathsPerMin });
+      const timeline = findTimeline(answer);
+      if (timeline && this.activeReset) this.pacer.start(timeline);
+      setText(status, '');
+      settings.update({ breaths_per_min: breathsPerMin });
+    } catch (error) {
+      setText(status, `Pace not changed: ${error.message}`);
+    }
+  }
+
+  /** The pace chooser in the pacer card: shown for resonance breathing, set from the timeline. */
+  showPacePicker(reset, timeline) {
+    const box = byId('pacer-pace-box');
+    box.hidden = !reset.adjustable_pace;
+    const cycle = Number(timeline?.pattern?.cycle_s);
+    if (!box.hidden && cycle > 0) {
+      const pace = Math.round((60 / cycle) * 2) / 2;
+      if (PACES.includes(pace)) byId('pacer-pace').value = String(pace);
+    }
   }
 
   buildRatings(id, onPick) {
