@@ -219,8 +219,8 @@ async def test_pace_changes_during_a_resonance_reset(api: Api,
     assert ["body", "breaths_per_min"] in _loc(
         await api.put("/api/resets/pace", {"breaths_per_min": 8}))
     await api.post("/api/resets/start", {"reset_id": "box"})
-    assert ["body", "breaths_per_min"] in _loc(
-        await api.put("/api/resets/pace", {"breaths_per_min": 5}))
+    fixed = await api.put("/api/resets/pace", {"breaths_per_min": 5})
+    assert fixed.status_code == 409 and "keeps its own pace" in fixed.json()["detail"]
     await api.post("/api/resets/stop", {})
     assert (await api.put("/api/resets/pace", {"breaths_per_min": 5})).status_code == 409
 

@@ -9,8 +9,9 @@ writes, body limit, CSP); see that module for the browser bootstrap.
 
 SSE (``GET /api/live``): ``event:`` is the event type (``metrics``, ``state``, ``suggestion``,
 ``recovery``, ``marker``, ``baseline``, ``reset_effect`` from the pipeline; ``status``
-(connection fields at the top level plus ``recording``), ``reset`` (started/stopped, with the
-pacing timeline) and ``dismissed`` from the server),
+(connection fields at the top level plus ``recording`` and ``notes``), ``reset``
+(started/paced/stopped, with the pacing timeline), ``baseline`` (also when it is reset) and
+``dismissed`` from the server),
 ``id:`` its sequence number, ``data:`` its JSON with ``emitted_at`` (Unix seconds). A
 ``heartbeat`` event (no id) follows every ``heartbeat_s`` (≤ 15 s) of quiet. Resume with
 the ``Last-Event-ID`` header, or ``?last_event_id=0`` on first load to get the kept backlog.

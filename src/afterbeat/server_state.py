@@ -292,13 +292,14 @@ class ServerState:
     def change_pace(self, breaths_per_min: float) -> dict[str, Any]:
         """A new pace for the running resonance reset from now on, continuing the breath."""
         from afterbeat.pacing import change_pattern
-        from afterbeat.resets import PaceOutOfRange, get_reset, resonance_pattern
+        from afterbeat.resets import get_reset, resonance_pattern
 
         if self.reset is None or self.reset_timeline is None:
             raise HTTPException(409, "no reset is running")
         reset_id = str(self.reset["reset_id"])
-        if not get_reset(reset_id).adjustable_pace:
-            raise PaceOutOfRange(f"the pace of {reset_id!r} cannot be adjusted")
+        if not get_reset(reset_id).adjustable_pace:  # a valid request the running reset refuses
+            raise HTTPException(409, f"the running reset ({reset_id}) keeps its own pace; "
+                                "only resonance breathing can change pace")
         timeline = change_pattern(self.reset_timeline, resonance_pattern(breaths_per_min),
                                   time.time())
         self.reset_timeline = timeline
