@@ -206,7 +206,9 @@ def phase_at(timeline: Timeline, t_s: float) -> PhaseState:
     if pattern is None:
         raise PatternError("this timeline is a timer without a breathing pattern")
     cycle_s = pattern.cycle_s
-    elapsed_s = max(0.0, t_s - timeline.start_s)
+    # Rounded to 1 ns: a timeline re-anchored at t_s - pos_s must read pos_s back exactly, not
+    # a hair before a phase edge (floating-point subtraction), or the pacer shows the old phase.
+    elapsed_s = round(max(0.0, t_s - timeline.start_s), 9)
     k = math.floor(elapsed_s / cycle_s)
     pos_s = elapsed_s - k * cycle_s
     if pos_s >= cycle_s:  # float rounding at a cycle edge
