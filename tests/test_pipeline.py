@@ -24,7 +24,14 @@ from afterbeat.events import (
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
 from afterbeat.pipeline import Pipeline, rest_recording_from
 from afterbeat.plan import plan_from_json
-from afterbeat.session_file import Disconnect, Marker, Notification, Reconnect, Record
+from afterbeat.session_file import (
+    Disconnect,
+    Marker,
+    MarkerKind,
+    Notification,
+    Reconnect,
+    Record,
+)
 from afterbeat.sources.replay import derived_notifications, parse_mark, with_marks
 
 METRICS_KEYS = {"type", "t_s", "heart_rate_bpm", "rmssd_ms", "arousal", "score", "quality"}
@@ -235,3 +242,37 @@ def test_a_plan_applied_while_running_acts_like_one_given_at_start(rest_rr: np.n
     assert as_json[0]["reset"] == "walk"
     live.apply_plan(None)
     assert live.settings == Pipeline().settings and live.plan is None
+
+
+def test_plan_and_not_now_markers_replay_what_happened_live(rest_rr: np.ndarray,
+                                                            base: Baseline) -> None:
+    plan_json = {"version": 1, "preferred": ["walk"],
+                 "thresholds": {"grace_s": 300, "sustain_s": 240}}
+    records = list(with_marks(derived_notifications(beats_of(
+        list(rest_rr[:150]) + list(rest_rr[150:900] * 0.78))), marks("session_end@150")))
+    _, from_start = run(records, Pipeline(baseline=base, plan=plan_from_json(plan_json)))
+    plan_marker = Marker(t_s=200.0, kind=MarkerKind.PLAN, text=json.dumps(plan_json))
+    _, replayed = run(with_marks(records, [plan_marker]), Pipeline(baseline=base))
+    suggested = [e.to_json() for e in of(from_start, SuggestionEvent)]
+    assert suggested and suggested == [e.to_json() for e in of(replayed, SuggestionEvent)]
+    # A longer activated stretch brings a second, gentler suggestion 10 minutes after the
+    # first; "not now" at the first one starts a quiet period instead, and a replay of the
+    # recorded marker does the same.
+    activated = list(rest_rr[150:900] * 0.78)
+    longer = list(with_marks(derived_notifications(beats_of(
+        list(rest_rr[:150]) + activated + activated)), marks("session_end@150")))
+    _, plain = run(longer, Pipeline(baseline=base))
+    first_t_s = of(plain, SuggestionEvent)[0].t_s
+    assert any(e.t_s > first_t_s for e in of(plain, SuggestionEvent))
+    dismiss = Marker(t_s=first_t_s, kind=MarkerKind.DISMISS)
+    _, quiet = run(with_marks(longer, [dismiss]), Pipeline(baseline=base))
+    assert [e.t_s for e in of(quiet, SuggestionEvent)] == [first_t_s]
+
+
+def test_an_unreadable_plan_marker_is_counted_and_changes_nothing(rest_rr: np.ndarray) -> None:
+    p = Pipeline()
+    settings = p.settings
+    p.push(Marker(t_s=1.0, kind=MarkerKind.PLAN, text="{not json"))
+    p.push(Marker(t_s=2.0, kind=MarkerKind.PLAN, text='{"version": 1, "thresholds": {"x": 1}}'))
+    assert p.stats.bad_plan_markers == 2
+    assert p.settings == settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import time
@@ -440,3 +441,21 @@ async def test_shutdown_keeps_recovery_with_the_session(data_path: Path) -> None
         assert store.get_session(session_id).status == "complete"
         recovery = store.get_results(session_id)["recovery"]
     assert recovery["session_end_s"] == end_s
+
+
+async def test_not_now_and_plan_changes_are_recorded_as_markers(live_api: Api) -> None:
+    assert live_api.source is not None
+    _, records = demo_records(limit_s=20.0)
+    live_api.source.feed(records)
+    while live_api.state.status.records < len(records):
+        await asyncio.sleep(0.01)
+    assert (await live_api.post("/api/suggestion/dismiss", {})).status_code == 200
+    plan = {"version": 1, "preferred": ["walk"], "thresholds": {"sustain_s": 240}}
+    assert (await live_api.put("/api/plan", plan)).status_code == 200
+    session_id = live_api.state.live_session_id
+    assert session_id is not None
+    _, stored = live_api.store.iter_records(session_id)
+    marked = [r for r in stored if isinstance(r, Marker)]
+    assert [str(m.kind) for m in marked] == ["dismiss", "plan"]
+    assert json.loads(marked[1].text or "")["preferred"] == ["walk"]
+    assert live_api.state.ingest.pipeline.settings.sustain_s == 240.0  # type: ignore[attr-defined]

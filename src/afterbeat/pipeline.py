@@ -24,6 +24,7 @@ The event JSON shapes are documented in :mod:`afterbeat.events`.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import deque
@@ -42,7 +43,7 @@ from afterbeat.baseline import Baseline, BaselineError, RestCollector, RestRecor
 from afterbeat.beats import BeatTimeline
 from afterbeat.choice import ChoiceContext, ResetSuggestion, choose_reset
 from afterbeat.effects import EffectTracker, MetricsSample
-from afterbeat.errors import MalformedMeasurement
+from afterbeat.errors import AfterbeatError, MalformedMeasurement
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -55,7 +56,7 @@ from afterbeat.events import (
 )
 from afterbeat.heart_rate import SensorContact, decode_measurement
 from afterbeat.live import LiveMetrics, LiveMetricsTracker
-from afterbeat.plan import Plan
+from afterbeat.plan import Plan, plan_from_json
 from afterbeat.recovery import RecoverySample, recovery_metrics
 from afterbeat.resets import ResetKind, UnknownReset, get_reset
 from afterbeat.session_file import (
@@ -92,6 +93,7 @@ class PipelineStats:
     heart_rate_only: int = 0
     no_contact: int = 0
     ticks: int = 0
+    bad_plan_markers: int = 0
 
 
 class Pipeline:
@@ -184,11 +186,6 @@ class Pipeline:
             self.watch._history = deque(history, maxlen=needed)
         self.effects.settle_index = settings.settled_index
         self.effects.settle_s = settings.settle_s
-
-    def dismiss(self, t_s: float) -> list[Event]:
-        """"Not now" for the current suggestion: a quiet period starts (no record involved)."""
-        self.choice = self.choice.with_dismissal(t_s)
-        return []
 
     def finish(self) -> list[Event]:
         """End of the recording: recovery metrics and final reset effects."""
@@ -290,9 +287,22 @@ class Pipeline:
             case MarkerKind.RESET_END:
                 self._end_running(t_s)
                 self.choice = self.choice.with_end(t_s, index=index)
+            case MarkerKind.DISMISS:
+                self.choice = self.choice.with_dismissal(t_s)
+            case MarkerKind.PLAN:
+                self._plan_marker(marker)
             case _:
                 pass
         return events
+
+    def _plan_marker(self, marker: Marker) -> None:
+        """Apply the plan a marker carries; one that cannot be read or applied is logged."""
+        try:
+            document = json.loads(marker.text or "")
+            self.apply_plan(plan_from_json(document) if document else None)
+        except (ValueError, AfterbeatError) as exc:
+            self.stats.bad_plan_markers += 1
+            log.warning("plan marker at %.1f s not applied: %s", marker.t_s, type(exc).__name__)
 
     def _after_session(self, t_s: float) -> bool:
         """During a session, or within the watch span after its end: no baseline then."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -338,11 +339,9 @@ class ServerState:
         return {"t_s": marker.t_s, "rating": rating, "when": when, "reset_id": reset_id}
 
     def dismiss(self) -> dict[str, Any]:
-        """"Not now": the pipeline's choice starts a quiet period (no new suggestion soon)."""
-        t_s = self.now_s()
-        hook = getattr(self.ingest.pipeline, "dismiss", None)
-        if callable(hook):
-            self.ingest.publish_events(hook(t_s))
+        """"Not now": a recorded marker, so the pipeline (live and in replays) starts a quiet
+        period with no new suggestion soon."""
+        t_s = self.mark(MarkerKind.DISMISS).t_s
         self.hub.publish("dismissed", {"type": "dismissed", "t_s": t_s})
         return {"t_s": t_s, "dismissed": True}
 
@@ -442,22 +441,18 @@ class ServerState:
         return plan.to_json()
 
     def put_plan(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Validate and store the plan; the running pipeline uses it from now on (no restart)."""
-        from afterbeat.plan import PlanError, plan_from_json
+        """Validate and store the plan; the running pipeline uses it from now on (no restart).
 
-        validated = plan_from_json(body)
-        plan = validated.to_json()
+        Validation checks the thresholds against the default settings, which the live pipeline
+        is built on, so the plan marker that carries the plan down the live path applies.
+        """
+        from afterbeat.plan import plan_from_json
+
+        plan = plan_from_json(body).to_json()
         store = self._store()
-        apply = getattr(self.ingest.pipeline, "apply_plan", None)
-        if callable(apply):
-            try:
-                apply(validated)  # changes nothing when it raises
-            except PlanError:
-                raise
-            except AfterbeatError as exc:
-                raise PlanError("thresholds", f"does not fit the running settings: {exc}"
-                                ) from exc
         store.put_document("plan", plan)
+        # A recorded marker: the pipeline applies it, and a replay changes plan at the same time.
+        self.mark(MarkerKind.PLAN, text=json.dumps(plan, separators=(",", ":")))
         if self.notes.pop("plan", None) is not None:
             self.ingest.publish_status()  # the page drops its note
         return plan

@@ -56,6 +56,10 @@ class MarkerKind(enum.StrEnum):
     MOVING_END = "moving_end"
     NOTE = "note"
     RATING = "rating"
+    DISMISS = "dismiss"
+    """"Not now" for the current suggestion: a quiet period starts."""
+    PLAN = "plan"
+    """The person's plan from here on; ``text`` holds the plan as JSON."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ export const MARK_WORDS = {
   moving_end: 'Stopped moving',
   note: 'Note',
   rating: 'Rating',
+  dismiss: 'Not now',
+  plan: 'Plan updated',
 };
 
 /**
@@ -89,7 +91,7 @@ export function markerItem(m, titleFor = () => null) {
   else if (kind === 'rating' && typeof m.value === 'number') {
     const when = typed.split(':')[0];
     detail = `${m.value} of 10${when === 'before' || when === 'after' ? ` (${when} a reset)` : ''}`;
-  } else if (typed) detail = typed;
+  } else if (typed && kind !== 'plan') detail = typed;
   return h('li', { dataset: { kind } },
     h('span', { class: 'mark-time' }, sessionTimeText(typeof m.t_s === 'number' ? m.t_s : NaN)),
     h('span', { class: 'mark-kind' }, MARK_WORDS[kind] ?? kind),
