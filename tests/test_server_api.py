@@ -459,3 +459,15 @@ async def test_not_now_and_plan_changes_are_recorded_as_markers(live_api: Api) -
     assert [str(m.kind) for m in marked] == ["dismiss", "plan"]
     assert json.loads(marked[1].text or "")["preferred"] == ["walk"]
     assert live_api.state.ingest.pipeline.settings.sustain_s == 240.0  # type: ignore[attr-defined]
+
+
+async def test_the_plan_in_effect_at_the_start_is_recorded(data_path: Path) -> None:
+    with Store.open(data_path) as store:
+        store.put_document("plan", {"version": 1, "preferred": ["walk"]})
+    async for live in _api(data_path, QueueSource()):
+        session_id = live.state.live_session_id
+        assert session_id is not None
+        _, stored = live.store.iter_records(session_id)
+        first = next(iter(stored))
+        assert isinstance(first, Marker) and first.kind is MarkerKind.PLAN
+        assert json.loads(first.text or "")["preferred"] == ["walk"]

@@ -134,6 +134,10 @@ class ServerState:
         self.recorder = Recorder(self.store, self.source.header, self.source.name)
         self.recorder.start()
         self.ingest.sink = self
+        plan = getattr(self.ingest.pipeline, "plan", None)
+        if plan is not None:
+            # The plan in effect from the start goes into the recording, so replays use it too.
+            self.mark(MarkerKind.PLAN, text=json.dumps(plan.to_json(), separators=(",", ":")))
 
     def record(self, record: Record) -> bool:
         """Record one item; tell live clients when recording starts or stops failing."""
