@@ -162,6 +162,11 @@ export class NowView {
     setText(this.el.calm, reason ?? STATE_WORDS.unknown);
   }
 
+  /** A suggestion's own words replace the state's, which were written when the state began. */
+  onSuggestion(event) {
+    if (typeof event.detail === 'string' && event.detail) setText(this.el.calm, event.detail);
+  }
+
   onMarker(event) {
     const kind = String(event.kind ?? event.marker ?? 'note');
     const tS = num(event.t_s);
