@@ -282,3 +282,18 @@ def test_suggested_reset_measured_through_the_pipeline_on_the_demo_recording() -
     assert final["settle_s"] == settle
     # every metrics update scored in the windows went into the effect, none twice
     assert final["during"]["samples"] == round(reset.duration_s / 5.0) + 1
+
+
+def test_the_index_guard_decides_when_it_is_known() -> None:
+    # Slow spectral peak but no coherent paced breathing: the index kept RMSSD, so do effects;
+    # an ordinary rate while the index set RMSSD aside (a breathing reset): left out here too.
+    samples = [MetricsSample(0.0, 1.0, 70.0, 40.0, 4.0, rmssd_guarded=False),
+               MetricsSample(5.0, 1.0, 70.0, 60.0, 12.0, rmssd_guarded=True),
+               MetricsSample(10.0, 1.0, 70.0, 50.0, 4.0)]  # unknown: the range decides
+    stats = window_stats(samples, 0.0, 10.0)
+    assert stats.rmssd_ms == 40.0 and stats.rmssd_excluded == 2
+    event = {"type": "metrics", "t_s": 0.0, "arousal": 1.0, "heart_rate_bpm": 70.0,
+             "rmssd_ms": 40.0, "respiration_rate_bpm": 4.0, "quality": "good"}
+    assert MetricsSample.from_event(event).rmssd_guarded is False
+    assert MetricsSample.from_event({**event, "quality": "breathing"}).rmssd_guarded is True
+    assert MetricsSample.from_event({**event, "quality": "poor"}).rmssd_guarded is None

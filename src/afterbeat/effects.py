@@ -52,6 +52,9 @@ class MetricsSample:
     heart_rate_bpm: float | None
     rmssd_ms: float | None
     respiration_rate_bpm: float | None = None
+    rmssd_guarded: bool | None = None
+    """True when the activation index set RMSSD aside for paced breathing, False when it used
+    it; None leaves the decision to the respiration range (e.g. when the quality is unknown)."""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> MetricsSample:
@@ -65,8 +68,10 @@ class MetricsSample:
         t_s = num("t_s")
         if t_s is None:
             raise ValueError("metrics event lacks a numeric 't_s'")
+        # The index's own quality says whether it set RMSSD aside for paced breathing.
+        guarded = {"good": False, "breathing": True}.get(str(event.get("quality")))
         return cls(t_s, num("arousal"), num("heart_rate_bpm"), num("rmssd_ms"),
-                   num("respiration_rate_bpm"))
+                   num("respiration_rate_bpm"), rmssd_guarded=guarded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +114,13 @@ def window_stats(samples: Sequence[MetricsSample], start_t_s: float, end_t_s: fl
     for s in inside:
         if s.rmssd_ms is None:
             continue
-        if s.respiration_rate_bpm is None:
-            unguarded += 1
-        elif not min_breaths_per_min <= s.respiration_rate_bpm <= max_breaths_per_min:
+        guarded = s.rmssd_guarded
+        if guarded is None:
+            if s.respiration_rate_bpm is None:
+                unguarded += 1
+            else:
+                guarded = not min_breaths_per_min <= s.respiration_rate_bpm <= max_breaths_per_min
+        if guarded:
             excluded += 1
             continue
         rmssd.append(s.rmssd_ms)

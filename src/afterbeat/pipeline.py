@@ -395,8 +395,10 @@ class Pipeline:
             baseline_provisional=base.provisional if base is not None else None,
             state=str(self.watch.state),
         ))
+        # The same breathing guard as the index: RMSSD is set aside exactly where A drops it.
+        guarded = {Quality.GOOD: False, Quality.BREATHING: True}.get(reading.quality)
         sample = MetricsSample(tick_s, reading.arousal, reading.heart_rate_bpm, reading.rmssd_ms,
-                               reading.respiration_rate_bpm)
+                               reading.respiration_rate_bpm, rmssd_guarded=guarded)
         events.extend(ResetEffectEvent(tick_s, e) for e in self.effects.push_metrics(sample))
         return events
 
