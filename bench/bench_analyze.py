@@ -44,14 +44,10 @@ PEER_STEPS = {
 
 
 def read_rr(path: Path) -> npt.NDArray[np.float64]:
-    """RR (ms) of a one-value-a-line file; stray non-numeric lines (008.txt's '@') skipped."""
-    values = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            values.append(float(line))
-        except ValueError:
-            continue
-    return np.asarray(values, dtype=np.float64)
+    """RR (ms) of an RR file, read by afterbeat's importer (008.txt's stray '@' skipped)."""
+    from afterbeat.importers import load_rr
+
+    return load_rr(path).rr_ms
 
 
 def first_and_best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

@@ -13,27 +13,18 @@ import numpy as np
 
 from afterbeat.artifacts import ArtifactFilter
 from afterbeat.beats import Beat
+from afterbeat.importers import load_rr
 from afterbeat.live import LiveMetricsTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "tests" / "data" / "physionet-healthy-24h" / "000.txt"
 
 
-def load(path: Path) -> np.ndarray:
-    values = []
-    for line in path.read_text().split():
-        try:
-            values.append(float(line))
-        except ValueError:
-            continue
-    return np.asarray(values)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT)
     args = parser.parse_args()
-    rr = load(args.path)
+    rr = load_rr(args.path).rr_ms
     t = np.cumsum(rr) / 1000.0
     beats = [Beat(float(ti), float(r), 0) for ti, r in zip(t, rr, strict=True)]
     print(f"{args.path.name}: {rr.size} beats, {t[-1] / 3600:.1f} h")

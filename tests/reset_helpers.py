@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy.signal import lombscargle
 
 from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect
+from afterbeat.importers import load_rr
 from afterbeat.resets import get_reset
 from afterbeat.session_file import Marker, MarkerKind
 
@@ -26,14 +27,8 @@ Array = npt.NDArray[np.float64]
 
 
 def read_rr_ms(path: Path) -> Array:
-    """RR values (ms) of a one-value-a-line file; non-numeric lines (e.g. '@') are skipped."""
-    values = []
-    for line in path.read_text().split():
-        try:
-            values.append(float(line))
-        except ValueError:
-            continue
-    return np.asarray(values, dtype=float)
+    """RR values (ms) of an RR file, read by afterbeat's importer (stray lines skipped)."""
+    return load_rr(path).rr_ms
 
 
 @dataclass(frozen=True)
