@@ -45,7 +45,7 @@ PEER_STEPS = {
 
 def read_rr(path: Path) -> npt.NDArray[np.float64]:
     """RR (ms) of an RR file, read by afterbeat's importer (008.txt's stray '@' skipped)."""
-    from afterbeat.importers import load_rr
+    from afterbeat.storage.importers import load_rr
 
     return load_rr(path).rr_ms
 
@@ -114,8 +114,8 @@ def run_peer(step: str, path: Path, cap_s: float, memory_gb: float) -> str:
 
 
 def bench_file(path: Path, cap_s: float, memory_gb: float, repeat: int) -> None:
-    from afterbeat import hrv
-    from afterbeat.analysis import analyze
+    from afterbeat.hrv import metrics as hrv
+    from afterbeat.hrv.analysis import analyze
 
     rr = read_rr(path)
     t_s = np.cumsum(rr) / 1000.0

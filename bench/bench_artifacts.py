@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from afterbeat.artifacts import ArtifactFilter, CleanBeat, correct_rr, detect_artifacts
-from afterbeat.beats import Beat
+from afterbeat.hrv.artifacts import ArtifactFilter, CleanBeat, correct_rr, detect_artifacts
+from afterbeat.hrv.beats import Beat
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

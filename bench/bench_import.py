@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from afterbeat.importers import iter_beats, load_rr
-from afterbeat.session_file import write_session
 from afterbeat.sources.replay import open_recording
+from afterbeat.storage.importers import iter_beats, load_rr
+from afterbeat.storage.session_file import write_session
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "physionet-healthy-24h"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from afterbeat.artifacts import ArtifactFilter
-from afterbeat.beats import Beat
-from afterbeat.importers import load_rr
-from afterbeat.live import LiveMetricsTracker
+from afterbeat.hrv.artifacts import ArtifactFilter
+from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.live import LiveMetricsTracker
+from afterbeat.storage.importers import load_rr
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "tests" / "data" / "physionet-healthy-24h" / "000.txt"

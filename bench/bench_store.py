@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from afterbeat.session_file import Header, Notification, Record
-from afterbeat.store import Store
+from afterbeat.records import Header, Notification, Record
+from afterbeat.storage.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from kill_writer import derived_notifications

@@ -13,7 +13,7 @@ import random
 import time
 
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
-from afterbeat.session_file import Notification
+from afterbeat.records import Notification
 from afterbeat.sources.ble import BleSettings, BleSource
 from afterbeat.sources.replay_backend import Link, LinkEnd, ReplayWorld, StrapScript
 

@@ -19,13 +19,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from afterbeat.effects import ResetEffect
-from afterbeat.importers import iter_beats
 from afterbeat.pipeline import Pipeline
-from afterbeat.resets import get_reset
-from afterbeat.session_file import Marker, MarkerKind, Record
+from afterbeat.records import Marker, MarkerKind, Record
+from afterbeat.resets.effects import ResetEffect
+from afterbeat.resets.library import get_reset
+from afterbeat.resets.trends import SessionOutcome, trends
 from afterbeat.sources.replay import derived_notifications, with_marks
-from afterbeat.trends import SessionOutcome, trends
+from afterbeat.storage.importers import iter_beats
 
 
 def _markers(last_t_s: float, baseline_min: float, every_h: float,

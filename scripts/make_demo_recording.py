@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
-from afterbeat.importers import load_rr
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Header,
@@ -23,8 +22,9 @@ from afterbeat.session_file import (
     MarkerKind,
     Notification,
     Record,
-    write_session,
 )
+from afterbeat.storage.importers import load_rr
+from afterbeat.storage.session_file import write_session
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests/data/physionet-healthy-24h/000.txt"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from afterbeat.arousal import Settings
-from afterbeat.baseline import Baseline, RestRecording
-from afterbeat.live import LiveMetrics
+from afterbeat.activation.baseline import Baseline, RestRecording
+from afterbeat.activation.settings import Settings
+from afterbeat.hrv.live import LiveMetrics
 
 
 def metrics(

@@ -13,9 +13,9 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from afterbeat.recorder import Recorder
-from afterbeat.session_file import Header, Marker, MarkerKind
-from afterbeat.store import Store
+from afterbeat.records import Header, Marker, MarkerKind
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.store import Store
 
 LIMIT_BYTES = 256 * 1024
 

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
-from afterbeat.recorder import Recorder
-from afterbeat.session_file import Header, Notification, Record, iter_session
-from afterbeat.store import Store
+from afterbeat.records import Header, Notification, Record
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.session_file import iter_session
+from afterbeat.storage.store import Store
 
 POLAR_H10_PVC = Path(__file__).resolve().parent / "data" / "polar-h10-pvc" / \
     "polar_h10_ecg130hz_hr_rr.csv"

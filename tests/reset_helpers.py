@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lombscargle
 
-from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect
-from afterbeat.importers import load_rr
-from afterbeat.resets import get_reset
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind
+from afterbeat.resets.effects import EffectTracker, MetricsSample, ResetEffect
+from afterbeat.resets.library import get_reset
+from afterbeat.storage.importers import load_rr
 
 Array = npt.NDArray[np.float64]
 

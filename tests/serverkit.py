@@ -20,13 +20,14 @@ import httpx
 import pytest
 import uvicorn
 
-from afterbeat import server
-from afterbeat.security import LaunchTickets, SecurityPolicy
-from afterbeat.server import ServerSettings, create_app
-from afterbeat.server_state import ServerState
-from afterbeat.session_file import Header, Record, iter_session
+from afterbeat.records import Header, Record
+from afterbeat.server import app as server
+from afterbeat.server.app import ServerSettings, create_app
+from afterbeat.server.security import LaunchTickets, SecurityPolicy
+from afterbeat.server.state import ServerState
 from afterbeat.sources import SourceStatus
-from afterbeat.store import Store
+from afterbeat.storage.session_file import iter_session
+from afterbeat.storage.store import Store
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "afterbeat" / "data" / "demo.jsonl"
 LOOPBACK = ("127.0.0.1", "::1")

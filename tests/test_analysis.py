@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from afterbeat.analysis import RESULT_KEYS, AnalysisInputError, analyze
 from afterbeat.cli import main
+from afterbeat.hrv.analysis import RESULT_KEYS, AnalysisInputError, analyze
 
 KUBIOS = Path(__file__).resolve().parent / "data" / "kubios-reference"
 SERIES_1 = KUBIOS / "series_1.npy"

@@ -10,17 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.arousal import (
-    ArousalScorer,
-    InvalidSettings,
-    Quality,
-    Settings,
-    display_score,
-    score_metrics,
-)
-from afterbeat.artifacts import ArtifactFilter
-from afterbeat.beats import Beat
-from afterbeat.live import LiveMetrics, LiveMetricsTracker
+from afterbeat.activation.arousal import ArousalScorer, Quality, display_score, score_metrics
+from afterbeat.activation.settings import InvalidSettings, Settings
+from afterbeat.hrv.artifacts import ArtifactFilter
+from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.live import LiveMetrics, LiveMetricsTracker
 from arousal_helpers import flat_baseline, metrics
 
 S = Settings()

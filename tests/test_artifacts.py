@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from afterbeat.artifacts import (
+from afterbeat.hrv.artifacts import (
     MAX_RR_MS,
     MIN_RR_MS,
     ArtifactFilter,
@@ -20,7 +20,7 @@ from afterbeat.artifacts import (
     correct_rr,
     detect_artifacts,
 )
-from afterbeat.beats import Beat
+from afterbeat.hrv.beats import Beat
 
 DATA = Path(__file__).resolve().parent / "data"
 

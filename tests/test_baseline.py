@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afterbeat.arousal import Settings
-from afterbeat.baseline import Baseline, BaselineError, RestCollector, RestRecording
+from afterbeat.activation.baseline import Baseline, BaselineError, RestCollector, RestRecording
+from afterbeat.activation.settings import Settings
 from arousal_helpers import metrics
 
 S = Settings()

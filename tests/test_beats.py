@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.beats import Beat, BeatTimeline
+from afterbeat.hrv.beats import Beat, BeatTimeline
 
 
 def test_beats_are_back_dated_from_the_first_arrival() -> None:

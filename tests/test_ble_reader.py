@@ -19,12 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.artifacts import detect_artifacts
-from afterbeat.beats import Beat, BeatTimeline
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import SensorContact, decode_measurement
-from afterbeat.recorder import Recorder
-from afterbeat.session_file import (
+from afterbeat.hrv.artifacts import detect_artifacts
+from afterbeat.hrv.beats import Beat, BeatTimeline
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -32,8 +31,6 @@ from afterbeat.session_file import (
     Notification,
     Reconnect,
     Record,
-    encode_record,
-    write_session,
 )
 from afterbeat.sources import ConnectionState, SourceStatus
 from afterbeat.sources.ble import (
@@ -53,7 +50,9 @@ from afterbeat.sources.replay_backend import (
     StrapScript,
     load_script,
 )
-from afterbeat.store import Store
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.session_file import encode_record, write_session
+from afterbeat.storage.store import Store
 from ble_fixtures import derived_h10_frames, run_virtual
 
 Frames = tuple[tuple[float, bytes], ...]

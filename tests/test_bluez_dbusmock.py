@@ -35,7 +35,7 @@ import dbus.bus
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError
 
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from afterbeat.pacing import Direction, Pattern, Phase, Prompt, Timeline, phase_at
+from afterbeat.resets.pacing import Direction, Pattern, Phase, Prompt, Timeline, phase_at
 
 pytestmark = pytest.mark.browser
 
@@ -236,8 +236,8 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
     """The page's phaseAt (web/js/pacer.js) against afterbeat.pacing.phase_at, many cases."""
     import random
 
-    from afterbeat.pacing import change_pattern
-    from afterbeat.resets import LIBRARY, resonance_pattern, timeline_for
+    from afterbeat.resets.library import LIBRARY, resonance_pattern, timeline_for
+    from afterbeat.resets.pacing import change_pattern
 
     rng = random.Random(7)
     cases = []
@@ -345,7 +345,7 @@ def test_pacer_phase_follows_the_clock(page: Any) -> None:
         # the test's own clock around the read, so the round trip does not count) ...
         assert before_s - 0.1 <= shown_at_s <= after_s, (before_s, shown_at_s, after_s)
         assert 0 <= float(sample["readAt"]) - shown_at_s < 0.1, sample
-        # ... and exactly the phase afterbeat.pacing computes for that moment.
+        # ... and exactly the phase afterbeat.resets.pacing computes for that moment.
         expected = phase_at(timeline, shown_at_s)
         assert sample["phase"] == str(expected.phase.direction), (sample, expected)
         assert int(sample["phaseIndex"]) == expected.index

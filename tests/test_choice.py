@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.choice import (
+from afterbeat.resets.choice import (
     ChoiceContext,
     ChoicePolicy,
     ResetSuggestion,
     choose_reset,
     closing_suggestion,
 )
-from afterbeat.plan import plan_from_json
-from afterbeat.resets import LIBRARY, ResetKind, get_reset
+from afterbeat.resets.library import LIBRARY, ResetKind, get_reset
+from afterbeat.resets.plan import plan_from_json
 
 FORBIDDEN = re.compile(r"diagnos|clinical|disorder|ptsd|panic|treat|\bcure|alarm|danger|"
                        r"emergency|\bmust\b|\bshould\b|warning", re.IGNORECASE)

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afterbeat.baseline import BASELINE_DOCUMENT_KEY, Baseline
+from afterbeat.activation.baseline import BASELINE_DOCUMENT_KEY, Baseline
 from afterbeat.cli import main
 from afterbeat.cli.baseline import guided_rest, load_baseline
 from afterbeat.sources.replay import ReplaySource
-from afterbeat.store import Store
+from afterbeat.storage.store import Store
 
 
 def _rest_file(tmp_path: Path, data_dir: Path, start: int, n: int) -> Path:

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from afterbeat.cli import main
-from afterbeat.session_file import Disconnect, Notification
+from afterbeat.records import Disconnect, Notification
 from afterbeat.sources.ble import STRAP_FILENAME, remembered_strap
-from afterbeat.store import Store
+from afterbeat.storage.store import Store
 from ble_fixtures import derived_h10_frames
 
 FRAMES = [p for _, p in derived_h10_frames(20)]

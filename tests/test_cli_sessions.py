@@ -11,8 +11,9 @@ import pytest
 
 from afterbeat.cli import main
 from afterbeat.cli.sessions import format_duration
-from afterbeat.session_file import Marker, MarkerKind, iter_session
-from afterbeat.store import Store
+from afterbeat.records import Marker, MarkerKind
+from afterbeat.storage.session_file import iter_session
+from afterbeat.storage.store import Store
 from kill_writer import derived_notifications
 
 

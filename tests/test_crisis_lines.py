@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from afterbeat.crisis_lines import ALL_LINES, EU_MEMBERS, lines_for_locale, region_of
+from afterbeat.resets.crisis_lines import ALL_LINES, EU_MEMBERS, lines_for_locale, region_of
 
 
 def numbers(locale: str | None) -> list[str]:

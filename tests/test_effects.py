@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from afterbeat.effects import EffectTracker, MetricsSample, ResetEffect, window_stats
 from afterbeat.pipeline import Pipeline
-from afterbeat.resets import get_reset
-from afterbeat.session_file import Marker, MarkerKind, Record, iter_session
+from afterbeat.records import Marker, MarkerKind, Record
+from afterbeat.resets.effects import EffectTracker, MetricsSample, ResetEffect, window_stats
+from afterbeat.resets.library import get_reset
 from afterbeat.sources.replay import with_marks
+from afterbeat.storage.session_file import iter_session
 from reset_helpers import (
     Array,
     Series,

@@ -1,6 +1,6 @@
 """Evaluation of the index and the watch on real recordings: loose guards against regressions.
 
-The numbers themselves are in docs/arousal-evaluation.md (``python -m afterbeat.evaluation``).
+The numbers themselves are in docs/arousal-evaluation.md (``python -m evaluation``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from afterbeat.evaluation import (
+from evaluation import (
     auc,
     calmest_stretch,
     evaluate_calm_stretch,

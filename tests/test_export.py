@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from afterbeat.cli import main
-from afterbeat.export import RR_CSV_COLUMNS, RR_CSV_SCHEMA, rr_csv_rows, write_rr_csv
 from afterbeat.heart_rate import decode_measurement
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -24,7 +23,8 @@ from afterbeat.session_file import (
     Reconnect,
     Record,
 )
-from afterbeat.store import Store
+from afterbeat.storage.export import RR_CSV_COLUMNS, RR_CSV_SCHEMA, rr_csv_rows, write_rr_csv
+from afterbeat.storage.store import Store
 from kill_writer import derived_notifications
 
 

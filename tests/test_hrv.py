@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from afterbeat import hrv
+from afterbeat.hrv import metrics as hrv
 
 with warnings.catch_warnings():
     # nolds 0.6.2 imports pkg_resources, which warns on recent setuptools.

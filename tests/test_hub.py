@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.hub import Hub, SubscriberDropped, TooManySubscribers
+from afterbeat.server.hub import Hub, SubscriberDropped, TooManySubscribers
 
 
 def _clock(start: float = 1_700_000_000.0) -> list[float]:

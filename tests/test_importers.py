@@ -9,16 +9,9 @@ import numpy as np
 import pytest
 
 from afterbeat.errors import AmbiguousUnit, SessionFileError, UnsupportedFormat
-from afterbeat.importers import FileKind, RRUnit, iter_beats, load_rr, read_text_rr
-from afterbeat.session_file import (
-    Header,
-    Marker,
-    MarkerKind,
-    SkipReport,
-    encode_header,
-    encode_record,
-    iter_session,
-)
+from afterbeat.records import Header, Marker, MarkerKind, SkipReport
+from afterbeat.storage.importers import FileKind, RRUnit, iter_beats, load_rr, read_text_rr
+from afterbeat.storage.session_file import encode_header, encode_record, iter_session
 
 
 def test_plain_rr_text_one_per_line(data_dir: Path) -> None:

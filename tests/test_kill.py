@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from afterbeat.session_file import Notification, write_session
-from afterbeat.store import DB_FILENAME, SessionStatus, Store
+from afterbeat.records import Notification
+from afterbeat.storage.session_file import write_session
+from afterbeat.storage.store import DB_FILENAME, SessionStatus, Store
 from kill_writer import derived_notifications
 
 WRITER = Path(__file__).resolve().parent / "kill_writer.py"

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from afterbeat.artifacts import ArtifactFilter, ArtifactKind, CleanBeat
-from afterbeat.beats import Beat
-from afterbeat.live import LiveMetrics, LiveMetricsTracker
+from afterbeat.hrv.artifacts import ArtifactFilter, ArtifactKind, CleanBeat
+from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.live import LiveMetrics, LiveMetricsTracker
 
 DATA = Path(__file__).resolve().parent / "data"
 

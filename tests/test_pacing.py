@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.pacing import (
+from afterbeat.resets.library import LIBRARY, resonance_pattern, timeline_for
+from afterbeat.resets.pacing import (
     Direction,
     Pattern,
     PatternError,
@@ -20,7 +21,6 @@ from afterbeat.pacing import (
     prompt_at,
     start_timeline,
 )
-from afterbeat.resets import LIBRARY, resonance_pattern, timeline_for
 
 BOX = Pattern.of(("Breathe in", 4, "inhale"), ("Hold", 4, "hold"),
                  ("Breathe out", 4, "exhale"), ("Hold", 4, "hold"))

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from evaluation import rest_recording, rr_windows
 
-from afterbeat.baseline import Baseline
-from afterbeat.beats import Beat
-from afterbeat.evaluation import rest_recording, rr_windows
+from afterbeat.activation.baseline import Baseline
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -22,16 +21,10 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.hrv.beats import Beat
 from afterbeat.pipeline import Pipeline, rest_recording_from
-from afterbeat.plan import plan_from_json
-from afterbeat.session_file import (
-    Disconnect,
-    Marker,
-    MarkerKind,
-    Notification,
-    Reconnect,
-    Record,
-)
+from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
+from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import derived_notifications, parse_mark, with_marks
 
 METRICS_KEYS = {"type", "t_s", "heart_rate_bpm", "rmssd_ms", "arousal", "score", "quality"}

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.arousal import Settings
-from afterbeat.plan import THRESHOLD_RANGES, Plan, PlanError, load_plan, plan_from_json
-from afterbeat.resets import LIBRARY, ResetKind
+from afterbeat.activation.settings import Settings
+from afterbeat.resets.library import LIBRARY, ResetKind
+from afterbeat.resets.plan import THRESHOLD_RANGES, Plan, PlanError, load_plan, plan_from_json
 
 FULL: dict[str, Any] = {
     "version": 1,

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from afterbeat.arousal import Settings
-from afterbeat.recovery import RecoverySample, recovery_metrics
+from afterbeat.activation.recovery import RecoverySample, recovery_metrics
+from afterbeat.activation.settings import Settings
 from arousal_helpers import flat_baseline
 
 S = Settings()

@@ -8,16 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afterbeat.beats import Beat
 from afterbeat.heart_rate import decode_measurement
-from afterbeat.session_file import (
-    Disconnect,
-    Marker,
-    MarkerKind,
-    Notification,
-    Reconnect,
-    Record,
-)
+from afterbeat.hrv.beats import Beat
+from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
 from afterbeat.sources import ConnectionState, SourceStatus
 from afterbeat.sources.replay import (
     BadMark,
@@ -109,7 +102,7 @@ async def test_session_clock_scales_with_speed(data_dir: Path) -> None:
 async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) -> None:
     from datetime import UTC, datetime
 
-    from afterbeat.session_file import Header, write_session
+    from afterbeat.storage.session_file import Header, write_session
     _, records = open_recording(data_dir / "polar-hrm" / "rest_rri.txt")
     recs = list(records)[:50]
     path = tmp_path / "s.jsonl"

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from afterbeat.pacing import Direction
-from afterbeat.resets import (
+from afterbeat.resets.library import (
     LIBRARY,
     PaceOutOfRange,
     ResetKind,
@@ -18,6 +17,7 @@ from afterbeat.resets import (
     resonance_pattern,
     timeline_for,
 )
+from afterbeat.resets.pacing import Direction
 
 FORBIDDEN = re.compile(r"diagnos|clinical|disorder|ptsd|panic|treat|\bcure|therap|symptom|"
                        r"patient|alarm|danger|emergency|\bmust\b|\bshould\b", re.IGNORECASE)

@@ -17,10 +17,10 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from afterbeat.recorder import Recorder
-from afterbeat.security import SecurityPolicy
-from afterbeat.server import ServerSettings, create_app
-from afterbeat.store import Store
+from afterbeat.server.app import ServerSettings, create_app
+from afterbeat.server.security import SecurityPolicy
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.store import Store
 from serverkit import demo_records
 
 PORT = 8765

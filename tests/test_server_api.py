@@ -17,12 +17,13 @@ import httpx
 import pytest
 
 from afterbeat.pipeline import Pipeline
-from afterbeat.recorder import Recorder
-from afterbeat.security import SecurityPolicy
-from afterbeat.server import ServerSettings, create_app
-from afterbeat.server_state import ServerState
-from afterbeat.session_file import Marker, MarkerKind, decode_line
-from afterbeat.store import Store
+from afterbeat.records import Marker, MarkerKind
+from afterbeat.server.app import ServerSettings, create_app
+from afterbeat.server.security import SecurityPolicy
+from afterbeat.server.state import ServerState
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.session_file import decode_line
+from afterbeat.storage.store import Store
 from serverkit import QueueSource, demo_records, lifespan, no_egress, scratch_dir, state_of
 
 PORT = 8765
@@ -190,9 +191,9 @@ async def test_resets_start_stop_rate(api: Api) -> None:
 
 async def test_pace_changes_during_a_resonance_reset(api: Api,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from afterbeat import server_state
-    from afterbeat.pacing import change_pattern, phase_at
-    from afterbeat.resets import resonance_pattern
+    from afterbeat.resets.library import resonance_pattern
+    from afterbeat.resets.pacing import change_pattern, phase_at
+    from afterbeat.server import state as server_state
 
     clock = {"t": 1_800_000_000.0}  # the pacer's Unix clock, fixed so the check is exact
     monkeypatch.setattr(server_state, "time", SimpleNamespace(time=lambda: clock["t"]))
@@ -356,7 +357,7 @@ async def test_server_starts_with_a_bad_stored_plan(
 
 
 async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
-    from afterbeat.baseline import Baseline
+    from afterbeat.activation.baseline import Baseline
 
     empty = (await live_api.get("/api/baseline")).json()
     assert empty["baseline"] is None and "No resting baseline yet" in empty["description"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind
 from serverkit import (
     QueueSource,
     QuietPipeline,
@@ -94,8 +94,8 @@ async def test_heartbeat_when_quiet(tmp_path: Path) -> None:
 
 
 def test_heartbeat_interval_is_bounded() -> None:
-    from afterbeat.hub import Hub
-    from afterbeat.server import ServerSettings
+    from afterbeat.server.app import ServerSettings
+    from afterbeat.server.hub import Hub
 
     assert ServerSettings().heartbeat_s <= 15
     with pytest.raises(ValueError):

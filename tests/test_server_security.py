@@ -14,7 +14,7 @@ import psutil
 import pytest
 import pytest_asyncio
 
-from afterbeat.security import CONTENT_SECURITY_POLICY, LaunchTickets, SecurityPolicy
+from afterbeat.server.security import CONTENT_SECURITY_POLICY, LaunchTickets, SecurityPolicy
 from serverkit import QuietPipeline, Running, no_egress, raw_request, running_server
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.usefixtures("no_egress")]
@@ -272,7 +272,7 @@ async def test_logs_hold_no_token_and_no_health_values(
 async def test_lan_policy_allows_only_the_named_host() -> None:
     import httpx
 
-    from afterbeat.security import SecurityMiddleware
+    from afterbeat.server.security import SecurityMiddleware
 
     async def ok(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

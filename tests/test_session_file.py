@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from afterbeat.errors import SessionFileError
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -22,10 +22,8 @@ from afterbeat.session_file import (
     Reconnect,
     Record,
     SkipReport,
-    encode_header,
-    iter_session,
-    write_session,
 )
+from afterbeat.storage.session_file import encode_header, iter_session, write_session
 
 HEADER = Header(
     started_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC),

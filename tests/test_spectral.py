@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afterbeat.spectral import (
+from afterbeat.hrv.spectral import (
     HF_BAND_HZ,
     LF_BAND_HZ,
     RollingLomb,

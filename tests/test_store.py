@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from afterbeat.heart_rate import decode_measurement
-from afterbeat.recorder import GAP_REASON, Recorder
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -31,11 +30,10 @@ from afterbeat.session_file import (
     Notification,
     Reconnect,
     Record,
-    decode_line,
-    encode_record,
-    iter_session,
 )
-from afterbeat.store import (
+from afterbeat.storage.recorder import GAP_REASON, Recorder
+from afterbeat.storage.session_file import decode_line, encode_record, iter_session
+from afterbeat.storage.store import (
     DB_FILENAME,
     SCHEMA_VERSION,
     RecordingFailed,
@@ -540,8 +538,8 @@ def test_one_store_is_safe_to_share_between_threads(store: Store) -> None:
 
 
 def test_an_unstorable_record_is_counted_and_does_not_block_the_rest(tmp_path: Path) -> None:
-    from afterbeat.recorder import Recorder
-    from afterbeat.session_file import Marker, MarkerKind, Reconnect
+    from afterbeat.storage.recorder import Recorder
+    from afterbeat.storage.session_file import Marker, MarkerKind, Reconnect
 
     store = Store.open(tmp_path)
     recorder = Recorder(store, HEADER, "test")

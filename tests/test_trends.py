@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.effects import ResetEffect, WindowStats
-from afterbeat.plan import plan_from_json
-from afterbeat.trends import SessionOutcome, learned_summary, reset_stats, trend_hint, trends
+from afterbeat.resets.effects import ResetEffect, WindowStats
+from afterbeat.resets.plan import plan_from_json
+from afterbeat.resets.trends import SessionOutcome, learned_summary, reset_stats, trend_hint, trends
 from reset_helpers import episodes, read_rr_ms, replay_resets, series_from_rr
 
 ALARM = re.compile(r"alarm|danger|warning|urgent|emergency|diagnos|clinical|disorder|panic|"

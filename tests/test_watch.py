@@ -8,9 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from afterbeat.arousal import ArousalScorer, Settings
-from afterbeat.live import LiveMetrics
-from afterbeat.watch import AfterSessionWatch, StateChange, Suggestion, WatchEvent, WatchState
+from afterbeat.activation.arousal import ArousalScorer
+from afterbeat.activation.settings import Settings
+from afterbeat.activation.watch import (
+    AfterSessionWatch,
+    StateChange,
+    Suggestion,
+    WatchEvent,
+    WatchState,
+)
+from afterbeat.hrv.live import LiveMetrics
 from arousal_helpers import flat_baseline, metrics
 
 S = Settings()

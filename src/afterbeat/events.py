@@ -34,7 +34,7 @@ that replays at any speed give byte-identical JSON. The stable shapes:
 
     {"type": "marker", "t_s": 570.0, "kind": "session_end", "value": null, "text": null}
 
-``reset_effect`` (see :mod:`afterbeat.effects`): ``t_s`` plus ``ResetEffect.to_json()``.
+``reset_effect`` (see :mod:`afterbeat.resets.effects`): ``t_s`` plus ``ResetEffect.to_json()``.
 
 ``baseline`` (at a baseline_end marker)::
 
@@ -48,8 +48,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from afterbeat.effects import ResetEffect
-from afterbeat.recovery import RecoveryMetrics
+from afterbeat.activation.recovery import RecoveryMetrics
+from afterbeat.resets.effects import ResetEffect
 
 __all__ = [
     "BaselineEvent",
@@ -149,7 +149,7 @@ class SuggestionEvent:
 
 @dataclass(frozen=True, slots=True)
 class RecoveryEvent:
-    """Recovery metrics of one session (see afterbeat.recovery)."""
+    """Recovery metrics of one session (see afterbeat.activation.recovery)."""
 
     t_s: float
     recovery: RecoveryMetrics
@@ -191,7 +191,7 @@ class BaselineEvent:
 
 @dataclass(frozen=True, slots=True)
 class ResetEffectEvent:
-    """A reset's measured effect changed (see afterbeat.effects)."""
+    """A reset's measured effect changed (see afterbeat.resets.effects)."""
 
     t_s: float
     effect: ResetEffect

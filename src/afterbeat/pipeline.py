@@ -31,18 +31,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from afterbeat.arousal import (
-    DEFAULT_SETTINGS,
-    ArousalReading,
-    ArousalScorer,
-    Quality,
-    Settings,
-)
-from afterbeat.artifacts import ArtifactFilter, CleanBeat
-from afterbeat.baseline import Baseline, BaselineError, RestCollector, RestRecording
-from afterbeat.beats import BeatTimeline
-from afterbeat.choice import ChoiceContext, ResetSuggestion, choose_reset
-from afterbeat.effects import EffectTracker, MetricsSample
+from afterbeat.activation.arousal import ArousalReading, ArousalScorer, Quality
+from afterbeat.activation.baseline import Baseline, BaselineError, RestCollector, RestRecording
+from afterbeat.activation.recovery import RecoverySample, recovery_metrics
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
+from afterbeat.activation.watch import AfterSessionWatch, StateChange, Suggestion, WatchEvent
 from afterbeat.errors import AfterbeatError, MalformedMeasurement
 from afterbeat.events import (
     BaselineEvent,
@@ -55,11 +48,10 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.heart_rate import SensorContact, decode_measurement
-from afterbeat.live import LiveMetrics, LiveMetricsTracker
-from afterbeat.plan import Plan, plan_from_json
-from afterbeat.recovery import RecoverySample, recovery_metrics
-from afterbeat.resets import ResetKind, UnknownReset, get_reset
-from afterbeat.session_file import (
+from afterbeat.hrv.artifacts import ArtifactFilter, CleanBeat
+from afterbeat.hrv.beats import BeatTimeline
+from afterbeat.hrv.live import LiveMetrics, LiveMetricsTracker
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -69,7 +61,10 @@ from afterbeat.session_file import (
     Reconnect,
     Record,
 )
-from afterbeat.watch import AfterSessionWatch, StateChange, Suggestion, WatchEvent
+from afterbeat.resets.choice import ChoiceContext, ResetSuggestion, choose_reset
+from afterbeat.resets.effects import EffectTracker, MetricsSample
+from afterbeat.resets.library import ResetKind, UnknownReset, get_reset
+from afterbeat.resets.plan import Plan, plan_from_json
 
 __all__ = ["Pipeline", "PipelineStats", "rest_recording_from"]
 

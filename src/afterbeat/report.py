@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from afterbeat.ingest import EventPipeline
-from afterbeat.session_file import Disconnect, Header, Marker, Reconnect, Record
+from afterbeat.records import Disconnect, Header, Marker, Reconnect, Record
+from afterbeat.server.ingest import EventPipeline
 
 __all__ = ["build_report"]
 

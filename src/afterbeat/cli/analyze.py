@@ -8,8 +8,8 @@ import sys
 import time
 from typing import TextIO
 
-from afterbeat.analysis import RESULT_KEYS, AnalysisResult, ProgressCallback, analyze
-from afterbeat.importers import load_rr
+from afterbeat.hrv.analysis import RESULT_KEYS, AnalysisResult, ProgressCallback, analyze
+from afterbeat.storage.importers import load_rr
 
 __all__ = ["format_table", "register", "run"]
 

@@ -8,14 +8,14 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from afterbeat.arousal import DEFAULT_SETTINGS, Settings
-from afterbeat.baseline import BASELINE_DOCUMENT_KEY, Baseline, BaselineError
+from afterbeat.activation.baseline import BASELINE_DOCUMENT_KEY, Baseline, BaselineError
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.events import BaselineEvent
 from afterbeat.pipeline import Pipeline
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind
 from afterbeat.sources import Source, SourceStatus
-from afterbeat.store import Store
+from afterbeat.storage.store import Store
 
 __all__ = ["guided_rest", "load_baseline", "register", "run"]
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import SensorContact, decode_measurement
-from afterbeat.recorder import Recorder, RecorderStatus
-from afterbeat.session_file import Record
+from afterbeat.records import Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
-from afterbeat.store import Store
+from afterbeat.storage.recorder import Recorder, RecorderStatus
+from afterbeat.storage.store import Store
 
 __all__ = ["LiveLine", "register", "run"]
 

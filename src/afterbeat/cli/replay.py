@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from afterbeat.arousal import DEFAULT_SETTINGS, Settings
-from afterbeat.baseline import Baseline, RestRecording
+from afterbeat.activation.baseline import Baseline, RestRecording
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -20,7 +20,7 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.pipeline import Pipeline, rest_recording_from
-from afterbeat.session_file import Header
+from afterbeat.records import Header
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.replay import ReplaySource, open_recording, parse_mark
 

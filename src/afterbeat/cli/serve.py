@@ -25,7 +25,7 @@ from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.errors import AfterbeatError
-from afterbeat.security import LaunchTickets, SecurityPolicy
+from afterbeat.server.security import LaunchTickets, SecurityPolicy
 from afterbeat.sources import Source
 
 __all__ = ["SERVER_FILE", "add_server_options", "register", "run", "run_server"]
@@ -120,8 +120,8 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
     """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``."""
     import uvicorn  # here, not at the top: other commands need not load the web stack
 
-    from afterbeat.server import ServerSettings, create_app, state_of
-    from afterbeat.store import Store
+    from afterbeat.server.app import ServerSettings, create_app, state_of
+    from afterbeat.storage.store import Store
 
     host = _bind_host(args)
     sock = _open_socket(host, args.port)

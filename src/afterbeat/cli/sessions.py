@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
-from afterbeat.export import write_rr_csv
-from afterbeat.session_file import Marker, SkipReport, iter_session
-from afterbeat.store import SessionSummary, Store
+from afterbeat.records import Marker, SkipReport
+from afterbeat.storage.export import write_rr_csv
+from afterbeat.storage.session_file import iter_session
+from afterbeat.storage.store import SessionSummary, Store
 
 __all__ = ["format_duration", "register", "run", "summary_fields"]
 

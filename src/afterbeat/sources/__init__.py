@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from afterbeat.heart_rate import SensorContact
-from afterbeat.session_file import Header, Record
+from afterbeat.records import Header, Record
 
 __all__ = ["ConnectionState", "Source", "SourceStatus"]
 

@@ -45,7 +45,7 @@ from afterbeat.heart_rate import (
     decode_body_sensor_location,
     decode_measurement,
 )
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
     Disconnect,

@@ -24,11 +24,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from datetime import UTC, datetime
 from pathlib import Path
 
-from afterbeat.beats import Beat
 from afterbeat.errors import AfterbeatError
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
-from afterbeat.importers import FileKind, ImportInfo, detect_kind, iter_beats
-from afterbeat.session_file import (
+from afterbeat.hrv.beats import Beat
+from afterbeat.records import (
     Disconnect,
     Header,
     Marker,
@@ -36,9 +35,10 @@ from afterbeat.session_file import (
     Notification,
     Reconnect,
     Record,
-    iter_session,
 )
 from afterbeat.sources import ConnectionState, SourceStatus
+from afterbeat.storage.importers import FileKind, ImportInfo, detect_kind, iter_beats
+from afterbeat.storage.session_file import iter_session
 
 __all__ = [
     "BadMark",

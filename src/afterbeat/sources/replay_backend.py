@@ -30,7 +30,8 @@ from bleak.exc import BleakDeviceNotFoundError, BleakError
 from bleak.uuids import normalize_uuid_16
 
 from afterbeat.errors import SessionFileError
-from afterbeat.session_file import Disconnect, Notification, Reconnect, iter_session
+from afterbeat.records import Disconnect, Notification, Reconnect
+from afterbeat.storage.session_file import iter_session
 
 if TYPE_CHECKING:
     from afterbeat.sources.ble import BackendPair

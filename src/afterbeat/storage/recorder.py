@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from afterbeat.errors import AfterbeatError
-from afterbeat.session_file import Disconnect, Header, Reconnect, Record
-from afterbeat.store import Store
+from afterbeat.records import Disconnect, Header, Reconnect, Record
+from afterbeat.storage.store import Store
 
 __all__ = ["GAP_REASON", "Recorder", "RecorderStatus"]
 

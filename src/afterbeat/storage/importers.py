@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from afterbeat.beats import Beat, BeatTimeline
 from afterbeat.errors import (
     AmbiguousUnit,
     MalformedMeasurement,
@@ -33,14 +32,9 @@ from afterbeat.errors import (
     UnsupportedFormat,
 )
 from afterbeat.heart_rate import decode_measurement
-from afterbeat.session_file import (
-    FORMAT_NAME,
-    Disconnect,
-    Notification,
-    Reconnect,
-    SkipReport,
-    iter_session,
-)
+from afterbeat.hrv.beats import Beat, BeatTimeline
+from afterbeat.records import Disconnect, Notification, Reconnect, SkipReport
+from afterbeat.storage.session_file import FORMAT_NAME, iter_session
 
 __all__ = [
     "BeatArrays",

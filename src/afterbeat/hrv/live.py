@@ -14,8 +14,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from afterbeat.artifacts import ArtifactKind, CleanBeat
-from afterbeat.spectral import RollingLomb, summarize_spectrum
+from afterbeat.hrv.artifacts import ArtifactKind, CleanBeat
+from afterbeat.hrv.spectral import RollingLomb, summarize_spectrum
 
 __all__ = ["LiveMetrics", "LiveMetricsTracker"]
 

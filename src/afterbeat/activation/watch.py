@@ -31,7 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from afterbeat.arousal import DEFAULT_SETTINGS, ArousalReading, Quality, Settings
+from afterbeat.activation.arousal import ArousalReading, Quality
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 
 __all__ = ["AfterSessionWatch", "StateChange", "Suggestion", "WatchEvent", "WatchState"]
 

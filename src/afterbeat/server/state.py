@@ -1,6 +1,6 @@
 """What one running server holds and does: recording, resets, sessions, person documents.
 
-The route functions in :mod:`afterbeat.server` are thin; the work happens here so each piece
+The route functions in :mod:`afterbeat.server.app` are thin; the work happens here so each piece
 can be read in one place. Only this module and the server touch the store from the web side.
 """
 
@@ -19,19 +19,19 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 
 from afterbeat import __version__
-from afterbeat.api_models import PersonSettings
 from afterbeat.errors import AfterbeatError
-from afterbeat.hub import Hub
-from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
-from afterbeat.recorder import Recorder
-from afterbeat.session_file import Marker, MarkerKind, Record
+from afterbeat.records import Marker, MarkerKind, Record
+from afterbeat.server.hub import Hub
+from afterbeat.server.ingest import EventPipeline, Ingest, LiveStatus
+from afterbeat.server.models import PersonSettings
 from afterbeat.sources import Source
-from afterbeat.store import SessionStatus, SessionSummary, Store
+from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.store import SessionStatus, SessionSummary, Store
 
 if TYPE_CHECKING:
-    from afterbeat.pacing import Timeline
-    from afterbeat.security import LaunchTickets, SecurityPolicy
-    from afterbeat.server import ServerSettings
+    from afterbeat.resets.pacing import Timeline
+    from afterbeat.server.app import ServerSettings
+    from afterbeat.server.security import LaunchTickets, SecurityPolicy
 
 __all__ = ["ServerState", "open_pipeline"]
 
@@ -47,10 +47,10 @@ def open_pipeline(store: Store | None, notes: dict[str, str] | None = None) -> E
     and described in ``notes`` (keyed ``baseline`` / ``plan``) for the status line: a bad
     document never stops the server from starting.
     """
-    from afterbeat.arousal import DEFAULT_SETTINGS
-    from afterbeat.baseline import Baseline
+    from afterbeat.activation.baseline import Baseline
+    from afterbeat.activation.settings import DEFAULT_SETTINGS
     from afterbeat.pipeline import Pipeline
-    from afterbeat.plan import plan_from_json
+    from afterbeat.resets.plan import plan_from_json
 
     baseline = plan = None
     if store is not None:
@@ -212,7 +212,7 @@ class ServerState:
         }
 
     def _baseline_summary(self) -> dict[str, Any] | None:
-        from afterbeat.arousal import DEFAULT_SETTINGS
+        from afterbeat.activation.settings import DEFAULT_SETTINGS
 
         doc = self.document("baseline")
         if not isinstance(doc, dict):
@@ -224,8 +224,8 @@ class ServerState:
 
     def get_baseline(self) -> dict[str, Any]:
         """The stored baseline document with a plain description (``baseline`` None if none)."""
-        from afterbeat.arousal import DEFAULT_SETTINGS
-        from afterbeat.baseline import Baseline
+        from afterbeat.activation.baseline import Baseline
+        from afterbeat.activation.settings import DEFAULT_SETTINGS
 
         needed = DEFAULT_SETTINGS.baseline_recordings_needed
         doc = self.document("baseline")
@@ -273,13 +273,13 @@ class ServerState:
 
     def reset_library(self) -> list[dict[str, Any]]:
         """The reset library as JSON."""
-        from afterbeat.resets import library_json
+        from afterbeat.resets.library import library_json
 
         return library_json()
 
     def start_reset(self, reset_id: str, breaths_per_min: float | None) -> dict[str, Any]:
         """Begin a reset now; the pacer's timeline runs on Unix time (real time, any speed)."""
-        from afterbeat.resets import get_reset, timeline_for
+        from afterbeat.resets.library import get_reset, timeline_for
 
         reset = get_reset(reset_id)
         if breaths_per_min is None and reset.adjustable_pace:
@@ -296,8 +296,8 @@ class ServerState:
 
     def change_pace(self, breaths_per_min: float) -> dict[str, Any]:
         """A new pace for the running resonance reset from now on, continuing the breath."""
-        from afterbeat.pacing import change_pattern
-        from afterbeat.resets import get_reset, resonance_pattern
+        from afterbeat.resets.library import get_reset, resonance_pattern
+        from afterbeat.resets.pacing import change_pattern
 
         if self.reset is None or self.reset_timeline is None:
             raise HTTPException(409, "no reset is running")
@@ -433,7 +433,7 @@ class ServerState:
 
     def get_plan(self) -> dict[str, Any]:
         """The stored plan (validated) or an empty one."""
-        from afterbeat.plan import Plan, plan_from_json
+        from afterbeat.resets.plan import Plan, plan_from_json
 
         doc = self.document("plan")
         plan = Plan()
@@ -450,7 +450,7 @@ class ServerState:
         Validation checks the thresholds against the default settings, which the live pipeline
         is built on, so the plan marker that carries the plan down the live path applies.
         """
-        from afterbeat.plan import plan_from_json
+        from afterbeat.resets.plan import plan_from_json
 
         plan = plan_from_json(body).to_json()
         store = self._store()
@@ -478,9 +478,9 @@ class ServerState:
 
     def trends(self) -> dict[str, Any]:
         """Across-session summary: what settled you fastest, settling and rating trends."""
-        from afterbeat.effects import ResetEffect
-        from afterbeat.plan import plan_from_json
-        from afterbeat.trends import SessionOutcome, trends
+        from afterbeat.resets.effects import ResetEffect
+        from afterbeat.resets.plan import plan_from_json
+        from afterbeat.resets.trends import SessionOutcome, trends
 
         store = self._store()
         outcomes = []
@@ -507,7 +507,7 @@ class ServerState:
 
     def crisis_lines(self, locale: str | None) -> dict[str, Any]:
         """Crisis lines for ``locale`` (default: plan, then settings locale)."""
-        from afterbeat.crisis_lines import lines_for_locale
+        from afterbeat.resets.crisis_lines import lines_for_locale
 
         if locale is None:
             plan = self.document("plan")

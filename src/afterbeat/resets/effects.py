@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from afterbeat.session_file import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind
 
 __all__ = ["EffectTracker", "MetricsSample", "ResetEffect", "WindowStats", "window_stats"]
 

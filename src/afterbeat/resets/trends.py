@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from afterbeat.effects import ResetEffect
-from afterbeat.plan import Plan
-from afterbeat.resets import UnknownReset, get_reset
+from afterbeat.resets.effects import ResetEffect
+from afterbeat.resets.library import UnknownReset, get_reset
+from afterbeat.resets.plan import Plan
 
 __all__ = [
     "ResetStats",

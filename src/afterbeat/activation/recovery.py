@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import curve_fit
 
-from afterbeat.arousal import DEFAULT_SETTINGS, Settings
-from afterbeat.baseline import Baseline
+from afterbeat.activation.baseline import Baseline
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 
 __all__ = ["RecoveryMetrics", "RecoverySample", "recovery_metrics"]
 

@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from afterbeat.resets import LIBRARY
+from afterbeat.resets.library import LIBRARY
 
 __all__ = [
     "BaselineDeletedOut",

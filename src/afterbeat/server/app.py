@@ -41,7 +41,17 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
-from afterbeat.api_models import (
+from afterbeat.errors import AfterbeatError
+from afterbeat.records import MarkerKind
+from afterbeat.server.hub import (
+    Hub,
+    SubscriberDropped,
+    Subscription,
+    TooManySubscribers,
+    encode_data,
+)
+from afterbeat.server.ingest import EventPipeline, Ingest, LiveStatus
+from afterbeat.server.models import (
     BaselineDeletedOut,
     BaselineOut,
     DeletedOut,
@@ -63,20 +73,10 @@ from afterbeat.api_models import (
     StatusOut,
     SuggestionDismissIn,
 )
-from afterbeat.errors import AfterbeatError
-from afterbeat.hub import (
-    Hub,
-    SubscriberDropped,
-    Subscription,
-    TooManySubscribers,
-    encode_data,
-)
-from afterbeat.ingest import EventPipeline, Ingest, LiveStatus
-from afterbeat.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
-from afterbeat.server_state import ServerState, open_pipeline
-from afterbeat.session_file import MarkerKind
+from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
+from afterbeat.server.state import ServerState, open_pipeline
 from afterbeat.sources import Source
-from afterbeat.store import Store
+from afterbeat.storage.store import Store
 
 __all__ = ["ServerSettings", "create_app", "state_of", "web_dir"]
 
@@ -110,7 +110,7 @@ def web_dir() -> Path:
     installed = importlib.resources.files("afterbeat") / "web"
     if installed.is_dir():
         return Path(str(installed))
-    return Path(__file__).resolve().parents[2] / "web"
+    return Path(__file__).resolve().parents[3] / "web"
 
 
 def create_app(
@@ -199,8 +199,8 @@ def state_of(app: ASGIApp) -> ServerState:
 
 def _field_of(exc: AfterbeatError) -> list[str] | None:
     """The request field an error is about, for a 422 shaped like FastAPI's own."""
-    from afterbeat.plan import PlanError
-    from afterbeat.resets import PaceOutOfRange, UnknownReset
+    from afterbeat.resets.library import PaceOutOfRange, UnknownReset
+    from afterbeat.resets.plan import PlanError
 
     if isinstance(exc, PlanError):
         return [exc.field]

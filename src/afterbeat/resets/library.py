@@ -2,7 +2,7 @@
 
 Pure data and small pure helpers. The words are afterbeat's own: plain and warm, no promises
 and no fix-it prompts. Whatever came up in the session can keep unfolding later; a reset only
-helps the body come down a little. Choosing among resets lives in ``afterbeat.choice``.
+helps the body come down a little. Choosing among resets lives in ``afterbeat.resets.choice``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from afterbeat.errors import AfterbeatError
-from afterbeat.pacing import Pattern, Prompt, Timeline, start_timeline
+from afterbeat.resets.pacing import Pattern, Prompt, Timeline, start_timeline
 
 __all__ = [
     "LIBRARY",

@@ -29,7 +29,7 @@ from typing import IO, Any, Final
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.paths import ensure_private_dir
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     Disconnect,
     Header,
@@ -37,11 +37,8 @@ from afterbeat.session_file import (
     Notification,
     Reconnect,
     Record,
-    decode_line,
-    encode_header,
-    encode_record,
-    write_session,
 )
+from afterbeat.storage.session_file import decode_line, encode_header, encode_record, write_session
 
 __all__ = [
     "DB_FILENAME",

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from afterbeat.arousal import DEFAULT_SETTINGS, InvalidSettings
+from afterbeat.activation.settings import DEFAULT_SETTINGS, InvalidSettings
 from afterbeat.errors import AfterbeatError
-from afterbeat.resets import (
+from afterbeat.resets.library import (
     LIBRARY,
     RESONANCE_MAX_BREATHS_PER_MIN,
     RESONANCE_MIN_BREATHS_PER_MIN,

@@ -36,8 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from afterbeat.plan import Plan
-from afterbeat.resets import LIBRARY, Reset, ResetKind, UnknownReset, get_reset
+from afterbeat.resets.library import LIBRARY, Reset, ResetKind, UnknownReset, get_reset
+from afterbeat.resets.plan import Plan
 
 __all__ = [
     "DEFAULT_ORDER",

@@ -1,10 +1,10 @@
 """Offline HRV analysis of a whole recording: every metric of ``afterbeat analyze`` (pure code).
 
 ``analyze`` takes beat arrays (times in s, RR in ms, segment numbers), optionally a time range,
-corrects artifacts (``afterbeat.artifacts``) and returns an ``AnalysisResult`` whose JSON form
+corrects artifacts (``afterbeat.hrv.artifacts``) and returns an ``AnalysisResult`` whose JSON form
 has a fixed set of keys; a value that cannot be computed is None with the reason in ``notes``.
 
-Choices (see ``afterbeat.hrv`` for the metric conventions):
+Choices (see ``afterbeat.hrv.metrics`` for the metric conventions):
 - Detrending (smoothness priors, lambda 500) applies to the spectrum only; time-domain values,
   Poincare, DFA and SampEn use the (corrected) RR series as it is, the standard definitions.
 - Segments: successive differences, DFA windows and SampEn templates stay inside segments;
@@ -22,8 +22,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from afterbeat import hrv
 from afterbeat.errors import AfterbeatError
+from afterbeat.hrv import metrics as hrv
 
 __all__ = ["RESULT_KEYS", "AnalysisInputError", "AnalysisResult", "ProgressCallback", "analyze"]
 
@@ -113,9 +113,9 @@ def _correct(
     segment: npt.NDArray[np.int64],
     notes: list[str],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], float | None]:
-    """Corrected RR (ms), segments and the corrected share (%) via ``afterbeat.artifacts``."""
+    """Corrected RR (ms), segments and the corrected share (%) via ``afterbeat.hrv.artifacts``."""
     try:
-        from afterbeat.artifacts import correct_beats
+        from afterbeat.hrv.artifacts import correct_beats
     except ImportError:  # pragma: no cover - depends on the signal-live module being present
         notes.append("corrected_beats_pct: artifact correction is not available; "
                      "analysed the RR series uncorrected")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from afterbeat.errors import AfterbeatError
-from afterbeat.hub import Hub
-from afterbeat.session_file import DeviceEvent, DeviceEventKind, Marker, Record
+from afterbeat.records import DeviceEvent, DeviceEventKind, Marker, Record
+from afterbeat.server.hub import Hub
 from afterbeat.sources import ConnectionState, Source, SourceStatus
 
 __all__ = ["EventPipeline", "Ingest", "LiveStatus", "RecordSink"]

@@ -42,7 +42,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.ndimage import rank_filter
 
-from afterbeat.beats import Beat
+from afterbeat.hrv.beats import Beat
 
 __all__ = [
     "MAX_RR_MS",

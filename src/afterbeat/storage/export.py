@@ -17,7 +17,7 @@ from typing import IO, Final
 
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import decode_measurement
-from afterbeat.session_file import (
+from afterbeat.records import (
     DeviceEvent,
     Disconnect,
     Header,

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from afterbeat.arousal import DEFAULT_SETTINGS, Settings
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.errors import AfterbeatError
-from afterbeat.live import LiveMetrics
+from afterbeat.hrv.live import LiveMetrics
 
 __all__ = [
     "BASELINE_DOCUMENT_KEY",

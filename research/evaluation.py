@@ -8,7 +8,7 @@ each person (GUDB), how many suggestions fire per hour of calm night (PhysioNet 
 and whether stress tasks raise the heart-rate-only index over the rests between them
 (Stress-Predict, baseline from the rests between the tasks).
 
-Run ``python -m afterbeat.evaluation [DATA_DIR] [--grid] [--pipeline]`` (default
+Run ``python -m evaluation [DATA_DIR] [--grid] [--pipeline]`` (default
 ``tests/data``) for the numbers in docs/arousal-evaluation.md; ``tests/test_evaluation.py``
 guards them loosely.
 """
@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from afterbeat.arousal import DEFAULT_SETTINGS, ArousalScorer, Settings, score_metrics
-from afterbeat.artifacts import correct_rr
-from afterbeat.baseline import Baseline, RestRecording
-from afterbeat.beats import Beat
-from afterbeat.live import LiveMetrics
-from afterbeat.watch import AfterSessionWatch, Suggestion
+from afterbeat.activation.arousal import ArousalScorer, score_metrics
+from afterbeat.activation.baseline import Baseline, RestRecording
+from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
+from afterbeat.activation.watch import AfterSessionWatch, Suggestion
+from afterbeat.hrv.artifacts import correct_rr
+from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.live import LiveMetrics
 
 __all__ = [
     "CalmResult",
@@ -299,8 +300,8 @@ def evaluate_calm_pipeline(label: str, rr_ms: FloatArray,
     """The same calm check through the full live pipeline (derived notifications, markers)."""
     from afterbeat.events import MetricsEvent, SuggestionEvent
     from afterbeat.pipeline import Pipeline
-    from afterbeat.session_file import Marker, MarkerKind
     from afterbeat.sources.replay import derived_notifications, with_marks
+    from afterbeat.storage.session_file import Marker, MarkerKind
 
     t = np.cumsum(rr_ms) / 1000.0
     beats = (Beat(float(ts), float(v), 0) for ts, v in zip(t, rr_ms, strict=True))

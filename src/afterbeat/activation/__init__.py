@@ -1,0 +1,1 @@
+"""Activation relative to the person's own baseline: settings, index, watch, recovery (pure)."""

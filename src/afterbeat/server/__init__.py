@@ -1,0 +1,1 @@
+"""The local web service: app and routes, security, live hub, ingest, API models and services."""
