@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def mint_link(info: dict[str, Any], timeout_s: float = 5.0) -> str:
+def mint_link(info: dict[str, Any], timeout_s: float = 20.0) -> str:
     """A new launch link from the server described by ``info`` (its ``server.json``)."""
     base = str(info.get("local_url") or info.get("url") or "")
     token = info.get("token")
