@@ -266,7 +266,7 @@ def _loopback_only(address: Any) -> None:
 
 @pytest.fixture
 def no_egress(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connect to a non-loopback address fails the test (DATA-5)."""
+    """Any connect to a non-loopback address fails the test (docs/security.md D-EGRESS)."""
 
     def connect(self: socket.socket, address: Any) -> None:
         _loopback_only(address)
