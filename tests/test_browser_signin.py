@@ -135,7 +135,7 @@ def listener(server: Server) -> Iterator[Listener]:
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server hook's name
+        def do_GET(self) -> None:
             seen.append(f"{self.requestline}\n{self.headers.as_string()}")
             body = (_THIEF_PAGE % {"target": server.url}).encode()
             self.send_response(200)

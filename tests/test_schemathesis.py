@@ -1,4 +1,6 @@
-"""schemathesis over the OpenAPI schema, in-process: no 5xx, responses match the schema (docs/security.md W-FUZZ).
+"""schemathesis over the OpenAPI schema, in-process: no 5xx, answers match the schema.
+
+docs/security.md W-FUZZ.
 
 The token is added to every generated request (as a browser-less client would send it) and
 requests go to the allowed Host. The live stream is left to tests/test_server_live.py: it
