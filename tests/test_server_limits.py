@@ -167,6 +167,62 @@ async def test_connection_cap_evicts_the_oldest_waiting_connection() -> None:
     assert guard.refused == 1 and not busy.dropped and not other_busy.dropped
 
 
+async def test_slow_headers_and_slow_bodies_are_closed_at_the_deadline() -> None:
+    """A real uvicorn with the guard at a 0.5 s deadline: dribbling does not extend it."""
+    import uvicorn
+
+    from afterbeat.server.connections import guarded_protocol
+    from serverkit import free_socket
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    guard = ConnectionGuard(max_connections=16, request_timeout_s=0.5)
+    sock = free_socket()
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(echo, http=guarded_protocol(guard), lifespan="off",
+                                           log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+
+        async def dribble(head: bytes) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(head)
+                for _ in range(40):  # a byte every 0.25 s, for at most 10 s
+                    with contextlib.suppress(TimeoutError):
+                        data = await asyncio.wait_for(reader.read(1024), 0.25)
+                        return data
+                    writer.write(b"x")
+                return b"still open"
+            except OSError:
+                return b""
+            finally:
+                writer.close()
+
+        slow_head = await dribble(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        slow_body = await dribble(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  b"Content-Length: 1000\r\n\r\nabc")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            good = await client.post("/", content=b"a" * 1000)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+    assert (slow_head, slow_body) == (b"", b""), "closed without an answer"
+    assert guard.timed_out == 2
+    assert good.status_code == 200 and good.text == "ok"
+
+
 # -- a live-stream client that stops reading is dropped, freeing its slot --------------------
 
 async def _open_stream(port: int, token: str) -> tuple[asyncio.StreamReader,

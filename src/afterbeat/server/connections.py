@@ -7,15 +7,15 @@ descriptors, every new ``accept()`` fails and asyncio logs a traceback per failu
 (h11) with three additions:
 
 - **Request deadline**: a connection waiting for a request (new, or idle after a response)
-  must deliver the request's headers within ``request_timeout_s``, counted from when it
-  started waiting (not per byte, so dribbling a byte at a time does not extend it); else it
-  is closed.
+  must deliver the whole request (headers and body) within ``request_timeout_s``, counted
+  from when it started waiting (not per byte, so dribbling a byte at a time does not extend
+  it); else it is closed.
 - **Connection cap**: at most ``max_connections`` open at once. A new connection beyond the
-  cap closes the oldest connection that is still *waiting for a request* (a slow or idle one;
-  never one whose request is being answered, such as a live stream); when every connection is
-  busy the new one is closed instead. A flood of partial requests therefore cannot hold more
-  descriptors than the cap, and a real request, which sends its headers at once, is not
-  starved.
+  cap closes the oldest connection that is still *waiting for a request* or its body (a slow
+  or idle one; never one whose request is being answered, such as a live stream); when every
+  connection is busy the new one is closed instead. A flood of partial requests therefore
+  cannot hold more descriptors than the cap, and a real request, which sends its headers at
+  once, is not starved.
 - **Send buffer**: each socket's kernel send buffer is fixed at ``send_buffer_bytes``, so a
   client that stops reading backs up into the live stream's bounded queue quickly (and is
   dropped there) instead of into megabytes of kernel buffer.
@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = [
@@ -110,8 +111,9 @@ class _Guarded(H11Protocol):
 
     @property
     def waiting(self) -> bool:
-        """True while no request is being answered on this connection."""
-        return self.cycle is None or self.cycle.response_complete
+        """True until a whole request (headers and body) is in and being answered."""
+        return (self.cycle is None or self.cycle.response_complete
+                or self.conn.their_state is h11.SEND_BODY)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -129,7 +131,7 @@ class _Guarded(H11Protocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if not self.waiting:
-            self._disarm()  # the headers are in: the request is being answered
+            self._disarm()  # the whole request is in: it is being answered
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
