@@ -29,7 +29,7 @@ class NotRunning(AfterbeatError):
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``open`` sub-command."""
     parser = subparsers.add_parser(
-        "open", help="open the running dashboard in the browser with a fresh one-time link",
+        "open", help="open the running dashboard with a fresh one-time link",
         description="Ask the afterbeat server running on this computer (serve or demo) for a "
         "new one-time sign-in link and open it in the browser.")
     parser.add_argument("--demo", action="store_true",
