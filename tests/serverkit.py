@@ -23,6 +23,7 @@ import uvicorn
 from afterbeat.records import Header, Record
 from afterbeat.server import app as server
 from afterbeat.server.app import ServerSettings, create_app
+from afterbeat.server.connections import ConnectionGuard, guarded_protocol
 from afterbeat.server.security import LaunchTickets, SecurityPolicy
 from afterbeat.server.state import ServerState
 from afterbeat.sources import SourceStatus
@@ -144,7 +145,7 @@ async def running_server(data_dir: Path, source: Any = None, *, pipeline: Any = 
                          pipeline=pipeline)
         config = uvicorn.Config(app, access_log=False, proxy_headers=False,
                                 log_level=log_level, log_config=None, server_header=False,
-                                lifespan="on",
+                                lifespan="on", http=guarded_protocol(ConnectionGuard()),
                                 ws="none", timeout_graceful_shutdown=1)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -265,7 +266,7 @@ def _loopback_only(address: Any) -> None:
 
 @pytest.fixture
 def no_egress(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connect to a non-loopback address fails the test (DATA-5)."""
+    """Any connect to a non-loopback address fails the test (docs/security.md D-EGRESS)."""
 
     def connect(self: socket.socket, address: Any) -> None:
         _loopback_only(address)

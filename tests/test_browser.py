@@ -211,9 +211,10 @@ def _breath_fraction(timeline: Timeline, state: Any) -> float:
 
 
 def _api(page: Any, path: str) -> Any:
-    """GET an API path from inside the page (same origin, with its cookie)."""
+    """GET an API path from inside the page (same origin, with the page's token header)."""
     return page.evaluate(
-        "async (p) => { const r = await fetch(p, {credentials: 'same-origin'}); "
+        "async (p) => { const { authHeaders } = await import('/js/api.js'); "
+        "const r = await fetch(p, {headers: authHeaders()}); "
         "return {status: r.status, body: await r.json()}; }", path)
 
 

@@ -18,7 +18,7 @@ def test_each_entry_has_a_source_and_a_recent_check_date() -> None:
     for line in ALL_LINES:
         assert line.source_url.startswith(("https://", "http://")), line
         assert line.dial.isdigit() and line.dial == line.number.replace(" ", "")
-        # SAFE-3: re-check entries at least yearly (this test fails when one goes stale)
+        # A-CRISIS (docs/security.md): re-check entries yearly; this fails when one goes stale
         assert date.today() - line.checked <= timedelta(days=366), line
         assert line.checked <= date.today() + timedelta(days=1)
 

@@ -1,4 +1,6 @@
-"""schemathesis over the OpenAPI schema, in-process: no 5xx, responses match the schema (FUZZ-1).
+"""schemathesis over the OpenAPI schema, in-process: no 5xx, answers match the schema.
+
+docs/security.md W-FUZZ.
 
 The token is added to every generated request (as a browser-less client would send it) and
 requests go to the allowed Host. The live stream is left to tests/test_server_live.py: it
@@ -53,7 +55,7 @@ schema = schemathesis.openapi.from_asgi(
 CROSS_FIELD = {("PUT", "/api/plan"), ("POST", "/api/resets/start"), ("POST", "/api/markers")}
 
 
-# FUZZ-1 asks for 100 examples per operation: set AFTERBEAT_FUZZ_EXAMPLES=100 (nightly); the
+# Nightly runs use 100 examples per operation: set AFTERBEAT_FUZZ_EXAMPLES=100 (nightly); the
 # default keeps the ordinary run within its time budget.
 EXAMPLES = int(os.environ.get("AFTERBEAT_FUZZ_EXAMPLES", "30"))
 

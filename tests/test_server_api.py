@@ -30,7 +30,7 @@ PORT = 8765
 TOKEN = "test-token-not-secret"
 AUTH = {"X-Afterbeat-Token": TOKEN}
 
-pytestmark = pytest.mark.usefixtures("no_egress")  # DATA-5: loopback only
+pytestmark = pytest.mark.usefixtures("no_egress")  # docs/security.md D-EGRESS: loopback only
 __all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 

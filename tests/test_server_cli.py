@@ -66,9 +66,10 @@ def test_demo_serves_with_a_private_server_file_and_cleans_up(
         status = client.get("/api/status", headers={"X-Afterbeat-Token": info["token"]})
         assert status.status_code == 200 and status.json()["demo"] is True
         assert client.get("/api/status").status_code == 401
-        launched = client.get(info["launch_url"].removeprefix(info["url"]))
-        assert launched.status_code == 303 and "HttpOnly" in launched.headers["set-cookie"]
-        assert client.get("/api/sessions").status_code == 200  # the cookie from the link
+        assert info["launch_url"].startswith(f"{info['url']}/#launch=")
+        ticket = info["launch_url"].split("#launch=", 1)[1]
+        signed_in = client.post("/api/session", json={"ticket": ticket}).json()
+        assert signed_in == {"signed_in": True, "token": info["token"]}
         assert "<html" in client.get("/").text.lower()
         with client.stream("GET", "/api/live") as live:  # an open tab must not hold up exit
             lines = live.iter_lines()
@@ -105,3 +106,81 @@ def test_unsafe_binds_are_refused(tmp_path: Path, args: list[str],
     assert status == 2
     assert "afterbeat:" in capsys.readouterr().err
     assert not (tmp_path / "server.json").exists()
+
+
+@pytest.fixture
+def calm_demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any], Path]]:
+    """The demo at real-time speed: light on a busy machine, for tests of the server itself."""
+    proc = _afterbeat("demo", "--no-open", "--port", "0", "--speed", "1",
+                      "--data-dir", str(tmp_path))
+    server_file = tmp_path / "demo" / "server.json"
+    try:
+        yield proc, _wait_for(server_file, proc), server_file
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def test_a_second_server_on_the_same_folder_is_refused(
+        calm_demo: tuple[subprocess.Popen[str], dict[str, Any], Path]) -> None:
+    proc, info, server_file = calm_demo
+    second = subprocess.run(
+        [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0", "--speed", "1",
+         "--data-dir", str(server_file.parent.parent)], env=ENV, text=True, capture_output=True,
+        timeout=60)
+    assert second.returncode == 2
+    assert "already running" in second.stderr and info["url"] in second.stderr
+    assert "Traceback" not in second.stderr
+    assert json.loads(server_file.read_text()) == info  # neither overwritten nor deleted
+    assert proc.poll() is None
+
+
+def test_open_mints_a_fresh_link_for_the_running_server(
+        calm_demo: tuple[subprocess.Popen[str], dict[str, Any], Path]) -> None:
+    _, info, server_file = calm_demo
+    opened = subprocess.run(
+        [sys.executable, "-m", "afterbeat", "open", "--no-open", "--data-dir",
+         str(server_file.parent.parent)], env=ENV, text=True, capture_output=True, timeout=60)
+    assert opened.returncode == 0, opened.stderr
+    assert info["token"] not in opened.stdout + opened.stderr
+    link = opened.stdout.strip().rsplit(" ", 1)[-1]
+    assert link.startswith(f"{info['url']}/#launch=") and link != info["launch_url"]
+    with httpx.Client(base_url=info["url"], timeout=10) as client:
+        ticket = link.split("#launch=", 1)[1]
+        assert client.post("/api/session", json={"ticket": ticket}).json()["signed_in"] is True
+        assert client.post("/api/session", json={"ticket": ticket}).json()["signed_in"] is False
+
+
+def test_open_without_a_running_server_says_how_to_start(tmp_path: Path) -> None:
+    (tmp_path / "server.json").write_text('{"url": "http://127.0.0.1:9", "token": "x"}')
+    opened = subprocess.run(
+        [sys.executable, "-m", "afterbeat", "open", "--no-open", "--data-dir", str(tmp_path)],
+        env=ENV, text=True, capture_output=True, timeout=60)
+    assert opened.returncode == 2
+    assert "afterbeat demo" in opened.stderr and "Traceback" not in opened.stderr
+
+
+def test_ipv6_loopback_serves_a_working_link(tmp_path: Path) -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    proc = _afterbeat("demo", "--no-open", "--host", "::1", "--port", "0", "--speed", "1",
+                      "--data-dir", str(tmp_path))
+    try:
+        info = _wait_for(tmp_path / "demo" / "server.json", proc)
+        assert info["url"] == f"http://[::1]:{info['port']}"
+        assert info["launch_url"].startswith(f"http://[::1]:{info['port']}/#launch=")
+        ticket = info["launch_url"].split("#launch=", 1)[1]
+        with httpx.Client(base_url=info["url"], timeout=10) as client:
+            answer = client.post("/api/session", json={"ticket": ticket},
+                                 headers={"Origin": info["url"]})
+            assert answer.json()["signed_in"] is True
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"http://[::1]:{info['port']}/#launch=" in out

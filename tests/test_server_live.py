@@ -28,7 +28,7 @@ from serverkit import (
 
 EVENT_TIMEOUT_S = 20.0  # a guard against hanging, not a performance limit
 
-pytestmark = pytest.mark.usefixtures("no_egress")  # DATA-5: loopback only
+pytestmark = pytest.mark.usefixtures("no_egress")  # docs/security.md D-EGRESS: loopback only
 __all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 

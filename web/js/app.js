@@ -13,8 +13,8 @@
 //   #marks-list li[data-kind], body[data-live] (open|reconnecting), window.afterbeatLive
 //   (.counts and .last by event type; markers also as last.marker_<kind>)
 
-import { api } from './api.js';
-import { byId } from './dom.js';
+import { api, onSignedOut, signIn } from './api.js';
+import { byId, setText } from './dom.js';
 import { HistoryView, ReportView } from './history.js';
 import { LiveStream } from './live.js';
 import { NowView } from './now.js';
@@ -67,18 +67,17 @@ async function refreshStatus() {
     resets.onStatus(status ?? {});
     report.baseline = status?.baseline ?? null;
     document.body.dataset.statusLoaded = 'true';
-    byId('login-banner').hidden = true;
   } catch (error) {
-    // 401/403: the per-launch cookie no longer matches (afterbeat restarted).
-    if (error.status === 401 || error.status === 403) byId('login-banner').hidden = false;
-    console.info('afterbeat: status not available:', error.message);
+    // 401: the per-launch token no longer matches (afterbeat restarted): see onSignedOut.
+    if (error.status !== 401) console.info('afterbeat: status not available:', error.message);
   }
 }
 
 function startLive() {
   // last_event_id=0 on first load: the server sends its kept backlog, so the charts fill at once.
   const live = new LiveStream('/api/live?last_event_id=0');
-  live.on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
+  live.on('unauthorized', () => showSignIn('restarted'))
+    .on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
     .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); refreshStatus(); })
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => now.onState(d))
@@ -100,11 +99,39 @@ function startLive() {
   window.afterbeatLive = live; // for the browser tests: event counts by type
 }
 
-window.addEventListener('hashchange', route);
-// The library gives suggestions and reports their titles, the status the baseline band:
-// load both before the first view and the stream.
-Promise.allSettled([resets.loadLibrary(), refreshStatus(), settings.load()]).then(() => {
-  route();
-  startLive();
+const SIGN_IN_REASONS = {
+  none: 'This page is not signed in to afterbeat yet.',
+  used_or_expired: 'That link was already used or has expired: each link works once, for ten minutes.',
+  restarted: 'afterbeat was restarted or stopped since this page was opened.',
+};
+
+let statusTimer = null;
+
+/** The calm signed-out page: how to get in, and nothing that needs the server. */
+function showSignIn(reason) {
+  clearInterval(statusTimer);
+  window.afterbeatLive?.stop();
+  setText(byId('signin-reason'), SIGN_IN_REASONS[reason] ?? SIGN_IN_REASONS.none);
+  document.body.dataset.signedIn = 'false';
+  byId('signin').hidden = false;
+  byId('main').hidden = true;
+  byId('signin-title').focus({ preventScroll: true });
+}
+
+onSignedOut((reason) => showSignIn(reason));
+
+signIn().then(({ signedIn, reason }) => {
+  if (!signedIn) {
+    showSignIn(reason);
+    return;
+  }
+  document.body.dataset.signedIn = 'true';
+  window.addEventListener('hashchange', route);
+  // The library gives suggestions and reports their titles, the status the baseline band:
+  // load both before the first view and the stream.
+  Promise.allSettled([resets.loadLibrary(), refreshStatus(), settings.load()]).then(() => {
+    route();
+    if (document.body.dataset.signedIn === 'true') startLive();
+  });
+  statusTimer = setInterval(refreshStatus, 5000);
 });
-setInterval(refreshStatus, 5000);

@@ -57,14 +57,19 @@ export class ReportView {
     this.rmssd = new TimeChart(byId('report-rmssd'), { color: '--chart-rmssd', minSpan: 15, xLabels: 'session', maxGapS: 60, floorZero: true });
     this.id = null;
     this.el.del.addEventListener('click', () => this.erase());
+    // The export needs the token header, so it is fetched rather than followed as a link.
+    this.el.exportLink.addEventListener('click', (event) => {
+      event.preventDefault();
+      if (this.id === null) return;
+      api.download(`/api/sessions/${encodeURIComponent(this.id)}/export`, `afterbeat-session-${this.id}.jsonl`)
+        .catch((error) => console.info('afterbeat: export failed:', error.message));
+    });
   }
 
   async show(id) {
     this.id = id;
     setText(this.el.title, 'Session');
     setText(this.el.meta, 'Loading…');
-    this.el.exportLink.href = `/api/sessions/${encodeURIComponent(id)}/export`;
-    this.el.exportLink.setAttribute('download', `afterbeat-session-${id}.jsonl`);
     let report;
     let summary = {};
     try {

@@ -1,5 +1,9 @@
 // The live stream: Server-Sent Events from /api/live, dispatched by event type.
-// EventSource reconnects by itself and sends Last-Event-ID, so the server resumes where we were.
+// Read with fetch() rather than EventSource, so that it carries the X-Afterbeat-Token header
+// (EventSource cannot send headers, and afterbeat uses no cookie). It reconnects by itself
+// and sends Last-Event-ID, so the server resumes where we were.
+
+import { authHeaders } from './api.js';
 
 const EVENT_TYPES = [
   'metrics', 'state', 'suggestion', 'recovery', 'marker', 'status', 'reset', 'reset_start',
@@ -12,8 +16,10 @@ export class LiveStream {
   constructor(url = '/api/live') {
     this.url = url;
     this.handlers = new Map();
-    this.source = null;
+    this.controller = null;
     this.connected = false;
+    this.lastEventId = null;
+    this.retryMs = 2000;
     this.lastEventAt = 0;
     this.counts = {};
     this.last = {}; // the latest event of each type (markers also by kind), for tests and views
@@ -37,37 +43,98 @@ export class LiveStream {
     }
   }
 
+  /** Open the stream (again); a previous connection of this object is closed first. */
   start() {
-    const source = new EventSource(this.url, { withCredentials: false });
-    this.source = source;
-    source.addEventListener('open', () => {
-      this.connected = true;
-      this.emit('open', {});
-    });
-    source.addEventListener('error', () => {
-      this.connected = source.readyState === EventSource.OPEN;
-      this.emit('error', { closed: source.readyState === EventSource.CLOSED });
-      if (source.readyState === EventSource.CLOSED) {
-        // The server closed for good (e.g. it dropped a slow client): try again shortly.
-        setTimeout(() => { if (this.source === source) this.start(); }, 3000);
-      }
-    });
-    const dispatch = (event) => {
-      this.lastEventAt = Date.now();
-      let data = null;
+    this.stop();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.run(controller.signal);
+  }
+
+  /** Close the stream for good (until start is called again). */
+  stop() {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.connected = false;
+  }
+
+  async run(signal) {
+    let first = true;
+    while (!signal.aborted) {
+      const headers = authHeaders({ Accept: 'text/event-stream' });
+      if (this.lastEventId !== null) headers['Last-Event-ID'] = String(this.lastEventId);
+      let retryMs = this.retryMs;
       try {
-        data = event.data ? JSON.parse(event.data) : {};
+        const response = await fetch(first ? this.url : this.url.split('?')[0], {
+          headers, cache: 'no-store', credentials: 'omit', signal,
+        });
+        if (response.status === 401) {
+          this.connected = false;
+          this.emit('unauthorized', {});
+          return;
+        }
+        if (!response.ok || !response.body) {
+          if (response.status === 503) retryMs = Math.max(retryMs, 5000);
+          throw new Error(`live stream answered ${response.status}`);
+        }
+        first = false;
+        this.connected = true;
+        this.emit('open', {});
+        await this.read(response.body.getReader(), signal);
       } catch {
-        return;
+        // network error, refused or ended: reconnect below unless stopped
       }
-      const type = (data && typeof data.type === 'string' && event.type === 'message') ? data.type : event.type;
-      this.counts[type] = (this.counts[type] ?? 0) + 1;
-      this.last[type] = data;
-      if (type === 'marker' && data && typeof data.kind === 'string') this.last[`marker_${data.kind}`] = data;
-      this.emit(type, data);
-      this.emit('*', { type, data });
-    };
-    source.addEventListener('message', dispatch);
-    for (const type of EVENT_TYPES) source.addEventListener(type, dispatch);
+      if (signal.aborted) return;
+      this.connected = false;
+      this.emit('error', { closed: true });
+      await new Promise((resolve) => { setTimeout(resolve, retryMs); });
+    }
+  }
+
+  async read(reader, signal) {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let event = { type: 'message', data: [], id: null };
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || signal.aborted) return;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + (buffer[cut] === '\r' && buffer[cut + 1] === '\n' ? 2 : 1));
+        if (line === '') {
+          if (event.data.length) this.dispatch(event.type, event.data.join('\n'));
+          event = { type: 'message', data: [], id: null };
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const name = colon < 0 ? line : line.slice(0, colon);
+        let field = colon < 0 ? '' : line.slice(colon + 1);
+        if (field.startsWith(' ')) field = field.slice(1);
+        if (name === 'event') event.type = field || 'message';
+        else if (name === 'data') event.data.push(field);
+        else if (name === 'id' && /^\d+$/.test(field)) this.lastEventId = Number(field);
+        else if (name === 'retry' && /^\d+$/.test(field)) this.retryMs = Math.min(Number(field), 30_000);
+      }
+    }
+  }
+
+  dispatch(eventType, text) {
+    this.lastEventAt = Date.now();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch {
+      return;
+    }
+    const type = (data && typeof data.type === 'string' && eventType === 'message') ? data.type : eventType;
+    if (eventType !== 'message' && !EVENT_TYPES.includes(type)) return;
+    this.counts[type] = (this.counts[type] ?? 0) + 1;
+    this.last[type] = data;
+    if (type === 'marker' && data && typeof data.kind === 'string') this.last[`marker_${data.kind}`] = data;
+    this.emit(type, data);
+    this.emit('*', { type, data });
   }
 }

@@ -21,6 +21,7 @@ __all__ = ["build_parser", "main"]
 COMMANDS: dict[str, str] = {
     "demo": "run the dashboard on the bundled demo recording",
     "serve": "run the dashboard for a live heart-rate strap",
+    "open": "open the running dashboard with a fresh one-time link",
     "scan": "list nearby heart-rate straps (Heart Rate Service 0x180D)",
     "record": "record a heart-rate strap into the data directory (no web page)",
     "baseline": "record a 5-minute seated rest for your personal baseline, or show/reset it",

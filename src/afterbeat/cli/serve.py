@@ -1,9 +1,12 @@
 """``afterbeat serve``: the dashboard for a live strap, on http://127.0.0.1:8765 by default.
 
-Also holds the runner shared with ``afterbeat demo``: bind the socket first (so ``--port 0``
-works), build the app with that port, write ``server.json`` (url, port, pid, token; mode
-0600) into the data directory, open the browser on a one-time launch link, run uvicorn
-with the access log and proxy headers off, and remove ``server.json`` at exit.
+Also holds the runner shared with ``afterbeat demo``: take the data folder's lock (a second
+server on the same folder is refused instead of overwriting ``server.json``), bind the socket
+first (so ``--port 0`` works), build the app with that port, write ``server.json`` (url, port,
+pid, token; mode 0600) into the data directory, open the browser on a one-time launch link
+(``/#launch=<ticket>``), run uvicorn with the access log and proxy headers off and with the
+connection guard of :mod:`afterbeat.server.connections`, and remove ``server.json`` at exit.
+``afterbeat open`` finds a running server through :func:`running_server_info`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -28,11 +32,21 @@ from afterbeat.errors import AfterbeatError
 from afterbeat.server.security import LaunchTickets, SecurityPolicy
 from afterbeat.sources import Source
 
-__all__ = ["SERVER_FILE", "add_server_options", "register", "run", "run_server"]
+__all__ = [
+    "LOCK_FILE",
+    "SERVER_FILE",
+    "DataFolderLock",
+    "add_server_options",
+    "register",
+    "run",
+    "run_server",
+    "running_server_info",
+]
 
 log = logging.getLogger(__name__)
 
 SERVER_FILE = "server.json"
+LOCK_FILE = "server.lock"
 LOOPBACK_BINDS = ("127.0.0.1", "::1", "localhost")
 
 
@@ -105,6 +119,67 @@ def _open_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class DataFolderLock:
+    """An exclusive lock on ``<data dir>/server.lock``, held while a server runs (0600 file)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not _lock_fd(fd):
+                os.close(fd)
+                return False
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Let the lock go (the file stays: removing it could race with a new holder)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _lock_fd(fd: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - platform
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def running_server_info(data_dir: Path) -> dict[str, Any] | None:
+    """``server.json`` of the server running on ``data_dir``, or None when none runs there."""
+    path = data_dir / SERVER_FILE
+    if not path.is_file():
+        return None
+    probe = DataFolderLock(data_dir)
+    try:
+        if probe.try_acquire():  # nobody holds it: the file is left over from a crash
+            probe.release()
+            return None
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def write_server_file(data_dir: Path, info: dict[str, Any]) -> Path:
     """Write ``server.json`` with mode 0600 (it holds the token)."""
     path = data_dir / SERVER_FILE
@@ -121,35 +196,53 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
     import uvicorn  # here, not at the top: other commands need not load the web stack
 
     from afterbeat.server.app import ServerSettings, create_app, state_of
+    from afterbeat.server.connections import (
+        ConnectionGuard,
+        guarded_protocol,
+        quiet_accept_errors,
+    )
     from afterbeat.storage.store import Store
 
     host = _bind_host(args)
-    sock = _open_socket(host, args.port)
+    lock = DataFolderLock(data_dir)
+    if not lock.try_acquire():
+        other = running_server_info(data_dir) or {}
+        where = f" at {other['url']} (process {other.get('pid')})" if "url" in other else ""
+        raise ServeError(f"another afterbeat server is already running on the data folder "
+                         f"{data_dir}{where}; run `afterbeat open` to get a link to it, or "
+                         "stop it first")
+    try:
+        sock = _open_socket(host, args.port)
+    except BaseException:
+        lock.release()
+        raise
     port = int(sock.getsockname()[1])
     lan = getattr(args, "lan", None)
     https = bool(getattr(args, "tls_cert", None))
-    policy = SecurityPolicy.for_launch(port, lan)
-    if https:
-        policy = SecurityPolicy(port=port, token=policy.token, lan_host=lan, https=True)
+    policy = SecurityPolicy.for_launch(port, lan, https=https, bind_host=host)
     tickets = LaunchTickets()
+    guard = ConnectionGuard()
     store = Store.open(data_dir)
     settings = ServerSettings(port=port, host=host, lan_host=lan, demo=demo)
     app = create_app(settings, source, store, policy=policy, tickets=tickets)
-    scheme = "https" if https else "http"
-    url = f"{scheme}://{lan or '127.0.0.1'}:{port}"
-    launch_url = f"{url}/?launch={tickets.issue()}"
+    url = policy.base_url
+    local = "[::1]" if host == "::1" else "127.0.0.1"
+    local_url = f"{'https' if https else 'http'}://{local}:{port}"
+    launch_url = policy.launch_url(tickets.issue())
     server_file = write_server_file(data_dir, {
-        "url": url, "port": port, "pid": os.getpid(), "token": policy.token,
-        "launch_url": launch_url, "demo": demo})
+        "url": url, "local_url": local_url, "port": port, "pid": os.getpid(),
+        "token": policy.token, "launch_url": launch_url, "demo": demo})
     say = banner or (lambda text: print(text, flush=True))
     if lan:
         say(f"*** afterbeat is VISIBLE ON YOUR NETWORK at {url} (listening on {host}). ***\n"
             "*** Anyone who gets the link below can see your readings: stop with Ctrl+C when "
             "you are done. ***")
     say(f"afterbeat {'demo ' if demo else ''}is running at {url}")
-    say(f"Open this link once in your browser (it logs the browser in): {launch_url}")
+    say(f"Open this link once in your browser (it signs the browser in): {launch_url}")
+    say("Need a new link later? Run: afterbeat open" + (" --demo" if demo else ""))
     config = uvicorn.Config(app, access_log=False, proxy_headers=False, server_header=False,
                             log_level="warning", lifespan="on", ws="none",
+                            http=guarded_protocol(guard), timeout_keep_alive=5,
                             timeout_graceful_shutdown=5,
                             ssl_certfile=getattr(args, "tls_cert", None),
                             ssl_keyfile=getattr(args, "tls_key", None))
@@ -168,6 +261,7 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
 
     async def main() -> None:
         loop_box.append(asyncio.get_running_loop())
+        quiet_accept_errors(loop_box[0])
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         if not args.no_open:
             while not server.started and not serving.done():
@@ -190,6 +284,7 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
         server_file.unlink(missing_ok=True)
         store.close()
         sock.close()
+        lock.release()
     return 0
 
 

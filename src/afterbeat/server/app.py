@@ -442,6 +442,6 @@ def _routes(app: FastAPI, state: ServerState) -> None:
               response_model=LaunchOut)
     async def launch() -> dict[str, str]:
         """A fresh one-time browser link (for clients holding the token)."""
-        assert state.tickets is not None
-        return {"url": f"{state.base_url()}/?launch={state.tickets.issue()}"}
+        assert state.tickets is not None and state.policy is not None
+        return {"url": state.policy.launch_url(state.tickets.issue())}
 

@@ -1,10 +1,13 @@
-"""Fan-out of live events to Server-Sent-Events subscribers (security note STREAM-10/11).
+"""Fan-out of live events to Server-Sent-Events subscribers (docs/security.md W-FROZEN, W-RESUME).
 
 ``Hub.publish`` is synchronous and never awaits a client: it numbers the event (``seq``, the
 SSE ``id``), stamps ``emitted_at`` (Unix seconds) into its data, serialises the JSON once,
 keeps it in a ring buffer for ``Last-Event-ID`` resume, and appends it to each subscriber's
-bounded queue. A subscriber whose queue is full is dropped (its stream ends; the browser
-reconnects and resumes from its last id). At most ``max_subscribers`` streams at once.
+bounded queue. A subscriber is dropped (its stream ends and its slot is free at once; the
+browser reconnects and resumes from its last id) when its queue is full, or when the oldest
+event waiting in it has waited more than ``max_lag_s``: a client that stopped reading backs up
+its socket (whose send buffer the server keeps small) and then its queue, so it is found
+within seconds even on a quiet stream. At most ``max_subscribers`` streams at once.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ DEFAULT_HEARTBEAT_S: Final = 10.0
 DEFAULT_QUEUE_SIZE: Final = 256
 DEFAULT_RING_SIZE: Final = 2048
 DEFAULT_MAX_SUBSCRIBERS: Final = 16
+DEFAULT_MAX_LAG_S: Final = 30.0
 
 
 class TooManySubscribers(AfterbeatError):
@@ -76,10 +80,13 @@ def encode_data(data: Mapping[str, Any]) -> str:
 class Subscription:
     """One client's bounded queue; ``get`` waits for the next event or a heartbeat timeout."""
 
-    def __init__(self, hub: Hub, capacity: int, backlog: list[HubEvent]) -> None:
+    def __init__(self, hub: Hub, capacity: int, backlog: list[HubEvent],
+                 max_lag_s: float = DEFAULT_MAX_LAG_S) -> None:
         self._hub = hub
         self._capacity = capacity + len(backlog)
-        self._queue: deque[HubEvent] = deque(backlog)
+        self._max_lag_s = max_lag_s
+        now = hub.now()
+        self._queue: deque[tuple[HubEvent, float]] = deque((e, now) for e in backlog)
         self._wake = asyncio.Event()
         if backlog:
             self._wake.set()
@@ -88,13 +95,16 @@ class Subscription:
         self.closed = False
 
     def offer(self, event: HubEvent) -> bool:
-        """Queue one event without waiting; False (and the subscriber is dropped) when full."""
-        if len(self._queue) >= self._capacity:
+        """Queue one event without waiting; False (and the subscriber is dropped) when the
+        queue is full or its oldest event has waited more than ``max_lag_s`` (hub clock)."""
+        now = self._hub.now()
+        stale = bool(self._queue) and now - self._queue[0][1] > self._max_lag_s
+        if len(self._queue) >= self._capacity or stale:
             self.dropped = True
             self._queue.clear()
             self._wake.set()
             return False
-        self._queue.append(event)
+        self._queue.append((event, now))
         self._wake.set()
         return True
 
@@ -119,7 +129,7 @@ class Subscription:
             raise SubscriberDropped("live stream client fell behind and was dropped")
         if not self._queue:
             return None
-        return self._queue.popleft()
+        return self._queue.popleft()[0]
 
     def end(self) -> None:
         """End this stream now (server shutdown): ``get`` raises instead of waiting."""
@@ -143,6 +153,7 @@ class Hub:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         ring_size: int = DEFAULT_RING_SIZE,
         heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+        max_lag_s: float = DEFAULT_MAX_LAG_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if heartbeat_s <= 0 or heartbeat_s > 15:
@@ -150,6 +161,7 @@ class Hub:
         self.max_subscribers = max_subscribers
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
+        self.max_lag_s = max_lag_s
         self._clock = clock
         self._ring: deque[HubEvent] = deque(maxlen=ring_size)
         self._subscribers: list[Subscription] = []
@@ -198,7 +210,7 @@ class Hub:
         if last_event_id is not None and last_event_id > self._seq:
             last_event_id = 0  # an id from before a restart: send everything still kept
         backlog = [] if last_event_id is None else self.since(last_event_id)
-        sub = Subscription(self, self.queue_size, backlog)
+        sub = Subscription(self, self.queue_size, backlog, self.max_lag_s)
         self._subscribers.append(sub)
         return sub
 
