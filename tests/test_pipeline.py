@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from evaluation import rest_recording, rr_windows
 
 from afterbeat.activation.baseline import Baseline
 from afterbeat.events import (
@@ -26,6 +25,7 @@ from afterbeat.pipeline import Pipeline, rest_recording_from
 from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
 from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import derived_notifications, parse_mark, with_marks
+from evaluation import rest_recording, rr_windows
 
 METRICS_KEYS = {"type", "t_s", "heart_rate_bpm", "rmssd_ms", "arousal", "score", "quality"}
 
