@@ -20,6 +20,7 @@ import { LiveStream } from './live.js';
 import { NowView } from './now.js';
 import { ResetCards } from './resetcard.js';
 import { settings } from './settings.js';
+import { PlanFiles, SummaryPanel } from './sharing.js';
 import { StatusChips } from './status.js';
 import { SupportView } from './support.js';
 import { TrendsView } from './trends.js';
@@ -34,6 +35,13 @@ const report = new ReportView({
 });
 const trends = new TrendsView();
 const support = new SupportView({ library: () => resets.library });
+const summaryPanel = new SummaryPanel();
+new PlanFiles({
+  onApplied: (plan) => {
+    support.showPlan(plan, false);
+    support.loadLines(plan);
+  },
+});
 
 function route() {
   const hash = location.hash || '#/now';
@@ -54,7 +62,10 @@ function route() {
   document.body.dataset.currentView = found ? name : 'now';
   if (name === 'history') history.show();
   else if (name === 'report' && arg) report.show(decodeURIComponent(arg));
-  else if (name === 'trends') trends.show();
+  else if (name === 'trends') {
+    trends.show();
+    summaryPanel.show();
+  }
   else if (name === 'support') support.show();
   if (found && name !== 'now') byId('main').focus({ preventScroll: true });
 }

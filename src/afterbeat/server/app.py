@@ -74,6 +74,7 @@ from afterbeat.server.models import (
     SuggestionDismissIn,
 )
 from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
+from afterbeat.server.sharing import install_sharing_routes
 from afterbeat.server.state import ServerState, open_pipeline
 from afterbeat.sources import Source
 from afterbeat.storage.store import Store
@@ -161,6 +162,7 @@ def create_app(
     app.state.afterbeat = state
     _install_errors(app)
     _routes(app, state)
+    install_sharing_routes(app, state._store)
     static = settings.web_dir or web_dir()
     pages = None
     if static.is_dir():  # a small app of its own, so its 404s are answered, not raised
