@@ -119,6 +119,7 @@ async def test_plan_file_round_trip_through_preview_and_put(srv: Running) -> Non
     (b'{"text": "breaths_per_min = 40"}', "breaths_per_min"),
     (b'{"text": "[thresholds]\\nsustain_s = 1e400"}', "thresholds.sustain_s"),
     (b'{"text": "preferred = ["}', "(file)"),
+    (b'{"text": "coping_text = \\"\\ud800\\""}', "text"),
 ])
 async def test_hostile_plan_files_are_422_naming_the_field(srv: Running, raw: bytes,
                                                            field: str) -> None:
