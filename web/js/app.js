@@ -27,6 +27,7 @@ import { TrendsView } from './trends.js';
 const chips = new StatusChips();
 const resets = new ResetCards();
 const now = new NowView({ titleFor: (id) => resets.titleFor(id) });
+now.listen((m) => resets.onMetrics(m));
 const history = new HistoryView();
 const report = new ReportView({
   onDeleted: () => { location.hash = '#/history'; },
