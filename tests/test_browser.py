@@ -5,8 +5,8 @@ story order: the page loads clean, the charts move, a typed note stays text, the
 session end leads to a suggestion that starts by itself after a countdown, the replay slows to
 real time while the pacer follows the clock, a focus mode gives the reset the screen, and
 screenshots are kept in ``test-artifacts/``. axe-core (axe-playwright-python) scans every view
-in light and dark for serious or critical violations. The note goes in early so that it is part of the recording the report
-page replays (the demo ends about 50 s after it starts). Every request the browser makes is
+in light and dark for serious or critical violations. The note goes in early so that it is
+part of the recording the report page replays. Every request the browser makes is
 recorded; anything not addressed to the demo server is aborted and fails the test.
 """
 
@@ -551,8 +551,9 @@ def test_focus_mode_gives_the_reset_the_screen(page: Any) -> None:
     page.set_viewport_size(PHONE)
     try:
         page.wait_for_timeout(300)
-        stage = page.eval_on_selector(".pacer-stage", "el => { const r = el.getBoundingClientRect();"
-                                      " return [r.left, r.right, innerWidth]; }")
+        stage = page.eval_on_selector(
+            ".pacer-stage", "el => { const r = el.getBoundingClientRect();"
+            " return [r.left, r.right, innerWidth]; }")
         assert _in_viewport(page, ".pacer-stage"), "the pacer is whole on the phone"
         assert abs(stage[0] - (stage[2] - stage[1])) <= 2, f"the pacer is centred: {stage}"
         page.screenshot(path=str(ARTIFACTS / "pacer-focus-phone.png"))
