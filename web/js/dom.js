@@ -74,6 +74,15 @@ export function sessionMinutesText(tS, long = true) {
   return long ? `${amount} into the recording` : `${amount} in`;
 }
 
+/** A reset's settling in the same words as the after card (SETTLED_MEANS is the rule). */
+export function settleWords(effect) {
+  const settleS = typeof effect.settle_s === 'number' && Number.isFinite(effect.settle_s) ? effect.settle_s : null;
+  if (settleS === null) return '';
+  if (effect.started_activated === false) return 'Already close to your usual when it began.';
+  if (settleS < 60) return 'Settled within a minute of the reset beginning.';
+  return `Settled ${durationText(settleS)} after the reset began.`;
+}
+
 /** Words for a marker kind. */
 export const MARK_WORDS = {
   baseline_start: 'Baseline started',

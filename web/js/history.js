@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText } from './dom.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settleWords } from './dom.js';
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -197,14 +197,15 @@ function resetItem(r, titleFor) {
   const before = r.before ?? {};
   const after = r.after ?? {};
   const parts = [];
-  const pair = (label, a, b, unit = '') => {
+  const pair = (label, a, b, unit, direction) => {
     if (num(a) === null && num(b) === null) return;
-    parts.push(`${label} ${fmt(num(a))}${unit} → ${fmt(num(b))}${unit}`);
+    parts.push(`${label} ${fmt(num(a))} → ${fmt(num(b))}${unit} (${direction})`);
   };
-  pair('Heart rate', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm (lower usually means calmer)');
-  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms (higher usually means more relaxed)');
-  pair('Stirred up', r.rating_before, r.rating_after, ' of 10 (lower means calmer)');
-  if (num(r.settle_s) !== null) parts.push(`settled ${durationText(r.settle_s)} after the reset began`);
+  pair('Heart rate', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm', 'lower usually means calmer');
+  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms', 'higher usually means more relaxed');
+  pair('Stirred up', r.rating_before, r.rating_after, ' of 10', 'lower means calmer');
+  const settled = settleWords(r);
+  if (settled) parts.push(settled);
   const when = num(r.start_t_s ?? r.t_s);
   return h('li', {},
     h('strong', {}, String(title)),

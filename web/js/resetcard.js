@@ -2,7 +2,7 @@
 // after card with an optional rating and the before-and-after numbers.
 
 import { api } from './api.js';
-import { byId, clear, durationText, fmt, h, SETTLED_MEANS, setText } from './dom.js';
+import { byId, clear, fmt, h, SETTLED_MEANS, setText, settleWords } from './dom.js';
 import { PacerView } from './pacer.js';
 import { settings } from './settings.js';
 
@@ -266,8 +266,9 @@ export class ResetCards {
         h('td', {}, fmt(a)), h('td', {}, fmt(b))));
     }
     const settle = byId('effect-settle');
-    settle.hidden = num(effect.settle_s) === null;
-    setText(settle, settle.hidden ? '' : `Settled ${durationText(effect.settle_s)} after the reset began.`);
+    const settled = settleWords(effect);
+    settle.hidden = !settled;
+    setText(settle, settled);
     const title = this.resetFrom(effect.reset_id)?.title;
     this.el.effectTable.dataset.resetId = String(effect.reset_id ?? '');
     this.el.effectTable.dataset.final = String(Boolean(effect.final));
