@@ -172,12 +172,23 @@ export class NowView {
     const state = String(event.state ?? 'unknown');
     const reason = typeof event.reason === 'string' && event.reason ? event.reason : STATE_WORDS[state];
     this.el.calm.dataset.state = state;
-    setText(this.el.calm, reason ?? STATE_WORDS.unknown);
+    this.calmText = reason ?? STATE_WORDS.unknown;
+    if (!this.resetRunning) setText(this.el.calm, this.calmText);
+  }
+
+  /** A reset started or ended: say so while it runs, then go back to the latest words. */
+  onReset(running) {
+    this.resetRunning = running;
+    setText(this.el.calm, running
+      ? 'A reset is running. Take your time; the numbers here follow along.'
+      : (this.calmText ?? STATE_WORDS[this.el.calm.dataset.state] ?? STATE_WORDS.unknown));
   }
 
   /** A suggestion's own words replace the state's, which were written when the state began. */
   onSuggestion(event) {
-    if (typeof event.detail === 'string' && event.detail) setText(this.el.calm, event.detail);
+    if (typeof event.detail !== 'string' || !event.detail) return;
+    this.calmText = event.detail;
+    if (!this.resetRunning) setText(this.el.calm, event.detail);
   }
 
   onMarker(event) {

@@ -71,6 +71,7 @@ export class ResetCards {
     this.demo = false;
     this.countdown = null; // {timer, endsAt} while the demo counts down to a suggested reset
     this.focusWanted = readFocus();
+    this.onRunning = () => {}; // told true when a reset starts showing, false when it ends
     this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
     for (const el of document.querySelectorAll('.settle-definition')) setText(el, SETTLED_MEANS);
     this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
@@ -143,7 +144,7 @@ export class ResetCards {
     el.suggestion.dataset.tS = String(num(event.t_s) ?? '');
     el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
     el.suggestion.hidden = false;
-    el.afterCard.hidden = true;
+    if (chosen) el.afterCard.hidden = true; // a later suggestion leaves the results in place
     // The demo starts its first suggested reset by itself (a later suggestion arriving during
     // the countdown keeps it going); one chosen from the library never does.
     if (chosen) this.cancelCountdown(true);
@@ -314,6 +315,7 @@ export class ResetCards {
     setText(byId('follow-words'), followWords(null));
     byId('follow-fill').style.width = '0%';
     this.applyFocus();
+    this.onRunning(true);
     // The Start button the person pressed just disappeared: keep keyboard focus in the reset.
     if (hadFocus && hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
   }
@@ -336,6 +338,7 @@ export class ResetCards {
     this.pacer.stop();
     this.activeReset = null;
     this.applyFocus();
+    this.onRunning(false);
     const hadFocus = this.el.pacerCard.contains(document.activeElement);
     this.el.pacerCard.hidden = true;
     this.el.afterCard.hidden = false;

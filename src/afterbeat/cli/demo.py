@@ -27,7 +27,8 @@ from afterbeat.sources.replay import ReplaySource
 __all__ = ["DEFAULT_SPEED", "FINISHED_TEXT", "DemoReplay", "demo_recording", "register", "run"]
 
 DEFAULT_SPEED = 15.0
-"""Session seconds per real second: the 45-minute demo story in about three minutes."""
+"""Session seconds per real second outside resets: the 45-minute recording in about three
+minutes, plus a two-minute reset in real time: about five minutes in all."""
 
 
 FINISHED_TEXT = ("The demo has finished. The page stays open to look around; press Ctrl+C in "
@@ -71,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "through the live dashboard. Its data is kept apart, in <data-dir>/demo.")
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
-                      help=f"replay speed, session seconds per second (default "
-                      f"{DEFAULT_SPEED:g}: about three minutes)")
+                      help=f"replay speed outside resets, session seconds per second "
+                      f"(default {DEFAULT_SPEED:g}: the whole story in about five minutes)")
     pace.add_argument("--fast", action="store_true",
                       help="replay as fast as the server goes (benchmarks)")
     parser.add_argument("--recording", type=Path, default=None,
