@@ -427,6 +427,7 @@ def test_the_demo_starts_the_reset_by_itself_and_slows_to_real_time(page: Any) -
     reset = _api(page, "/api/status")["body"]["reset"]
     assert reset and reset["timeline"]["clock"] == "unix", reset
     assert "shortened for the demo" in page.inner_text("#pacer-total")
+    assert "reset is running" in page.inner_text("#calm-line"), "the words agree with the pacer"
     # While the reset runs, the session clock runs in real time (60x before it).
     clock = "() => window.afterbeatLive.last.metrics.t_s"
     first = float(page.evaluate(clock))
@@ -594,6 +595,7 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     page.click("#btn-reset-stop")
     _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
     assert page.query_selector("#pacer-card[hidden]")
+    assert "reset is running" not in page.inner_text("#calm-line")
     page.click("#rating-after button:nth-child(4)")  # 3 of 10
     _wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
               "the rating marker echoed back")

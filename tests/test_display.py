@@ -72,3 +72,11 @@ def test_the_demo_is_not_pinned_at_the_top_and_words_match_numbers() -> None:
         assert m["score_band"] == m["state"] == band_of_score(int(m["score"])).state
         assert m["score_words"] == band_of_score(int(m["score"])).words
     json.dumps(scored)  # plain JSON, as sent to the page
+
+
+def test_the_page_shows_the_servers_score_and_never_computes_one() -> None:
+    scripts = Path(__file__).resolve().parents[1] / "web" / "js"
+    text = "\n".join(p.read_text() for p in sorted(scripts.glob("*.js")))
+    assert "m.score_words" in text and "m.score_band" in text
+    assert "Math.exp(-1.7" not in text and "scoreFromIndex" not in text
+    assert ".index)" not in text, "no score made from a reset effect's index on the page"

@@ -127,6 +127,7 @@ export class ResetCards {
 
   onSuggestion(event, chosen = false) {
     if (this.activeReset) return; // never interrupt a reset in progress
+    if (this.countdown && !chosen) return; // nor the demo's countdown to the one on offer
     byId('reset-picker-box').hidden = !chosen;
     const reset = this.resetFrom(event.reset);
     if (!reset) return;
@@ -145,8 +146,8 @@ export class ResetCards {
     el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
     el.suggestion.hidden = false;
     if (chosen) el.afterCard.hidden = true; // a later suggestion leaves the results in place
-    // The demo starts its first suggested reset by itself (a later suggestion arriving during
-    // the countdown keeps it going); one chosen from the library never does.
+    // The demo starts its first suggested reset by itself; one chosen from the library never
+    // does.
     if (chosen) this.cancelCountdown(true);
     else if (this.demo && !this.demoAutoStarted && !event.gentle) this.startCountdown();
   }
