@@ -79,4 +79,4 @@ def test_the_page_shows_the_servers_score_and_never_computes_one() -> None:
     text = "\n".join(p.read_text() for p in sorted(scripts.glob("*.js")))
     assert "m.score_words" in text and "m.score_band" in text
     assert "Math.exp(-1.7" not in text and "scoreFromIndex" not in text
-    assert ".index)" not in text, "no score made from a reset effect's index on the page"
+    assert "before.index" not in text and "after.index" not in text, "no score from an index"
