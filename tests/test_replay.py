@@ -200,7 +200,8 @@ async def test_a_reset_slows_the_replay_to_real_time_without_a_jump(data_dir: Pa
     now[0] += 1.0
     assert source.now_s() == pytest.approx(55.0)
     await source.aclose()
-    assert [item async for item in stream][-1].state is ConnectionState.STOPPED  # type: ignore[union-attr]
+    rest = [item async for item in stream]
+    assert isinstance(rest[-1], SourceStatus) and rest[-1].state is ConnectionState.STOPPED
 
 
 async def test_without_a_reset_speed_a_reset_leaves_the_speed_alone(data_dir: Path) -> None:
@@ -215,7 +216,8 @@ async def test_without_a_reset_speed_a_reset_leaves_the_speed_alone(data_dir: Pa
     with pytest.raises(ValueError):
         source.set_speed(0.0)
     await source.aclose()
-    await stream.aclose()
+    rest = [item async for item in stream]
+    assert isinstance(rest[-1], SourceStatus) and rest[-1].state is ConnectionState.STOPPED
 
 
 async def test_the_demo_says_in_the_terminal_that_it_has_finished_and_how_to_stop(
