@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afterbeat.activation.arousal import ArousalScorer, Quality, display_score, score_metrics
+from afterbeat.activation.arousal import ArousalScorer, Quality, score_metrics
 from afterbeat.activation.settings import InvalidSettings, Settings
 from afterbeat.hrv.artifacts import ArtifactFilter
 from afterbeat.hrv.beats import Beat
@@ -27,7 +27,7 @@ def test_index_is_mean_of_heart_rate_and_rmssd_z_scores() -> None:
     assert r.z_heart_rate == pytest.approx(2.0)
     assert r.z_ln_rmssd == pytest.approx(2.0)
     assert r.arousal == pytest.approx(2.0)
-    assert r.score == pytest.approx(100 / (1 + math.exp(-3.4)))
+    assert r.score == pytest.approx(100 - 20 * math.exp(-0.5 / S.score_tail_index))
     assert r.heart_rate_delta_bpm == pytest.approx(6.0)
     assert r.ln_rmssd_delta == pytest.approx(-0.3)
     assert r.meets_effect_floor(S)
@@ -165,14 +165,6 @@ def test_settings_overrides_validate_keys_and_types() -> None:
     with pytest.raises(InvalidSettings, match="hysteresis"):
         S.with_overrides({"settled_index": 2.0})
     assert set(S.to_json()) == set(Settings.keys())
-
-
-@given(st.floats(min_value=-50, max_value=50, allow_nan=False))
-def test_display_score_is_monotonic_and_bounded(a: float) -> None:
-    s = display_score(a)
-    assert 0.0 <= s <= 100.0
-    assert display_score(a + 0.1) >= s
-    assert display_score(-a) == pytest.approx(100.0 - s, abs=1e-9)
 
 
 @given(

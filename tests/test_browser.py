@@ -2,9 +2,11 @@
 
 One `afterbeat demo --no-open --port 0` subprocess and one page serve the whole module, in
 story order: the page loads clean, the charts move, a typed note stays text, the demo's marked
-session end leads to a suggestion, the pacer follows the clock, and screenshots are kept in
-``test-artifacts/``. The note goes in early so that it is part of the recording the report
-page replays (the demo ends about 50 s after it starts). Every request the browser makes is
+session end leads to a suggestion that starts by itself after a countdown, the replay slows to
+real time while the pacer follows the clock, a focus mode gives the reset the screen, and
+screenshots are kept in ``test-artifacts/``. axe-core (axe-playwright-python) scans every view
+in light and dark for serious or critical violations. The note goes in early so that it is
+part of the recording the report page replays. Every request the browser makes is
 recorded; anything not addressed to the demo server is aborted and fails the test.
 """
 
@@ -39,6 +41,60 @@ CHROMIUM_ARGS = [
 DEMO_SPEED = "60"
 """Session seconds per real second: the demo's session end (570 s) arrives within ~10 s."""
 XSS_NOTE = "<img src=x onerror=alert(1)>"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+SCOLDING = ("poor", "bad", "fail", "wrong", "low score", "try harder", "not good")
+
+
+def _axe_serious(page: Any) -> list[str]:
+    """Serious or critical axe-core violations on the page as it is now (ids and targets)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    found = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in ("serious", "critical"):
+            targets = [n.get("target") for n in violation.get("nodes", [])][:5]
+            found.append(f"{violation['id']} ({violation['impact']}): {targets}")
+    return found
+
+
+def _axe_clean_light_and_dark(page: Any, view: str) -> None:
+    """Zero serious/critical axe violations on ``view`` in the light and the dark scheme."""
+    problems = {}
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(150)
+        found = _axe_serious(page)
+        if found:
+            problems[scheme] = found
+    page.emulate_media(color_scheme="light")
+    assert problems == {}, f"axe on the {view} view: {problems}"
+
+
+def _labels_whole_and_apart(page: Any, selector: str) -> list[dict[str, Any]]:
+    """The chart's drawn labels (data-labels): inside the canvas and never overlapping."""
+    data = _dataset(page, selector)
+    width, height = (float(v) for v in data["size"].split("x"))
+    labels: list[dict[str, Any]] = json.loads(data["labels"])
+    for box in labels:
+        assert 0 <= box["x0"] and box["x1"] <= width, (selector, box, width)
+        assert 0 <= box["y0"] and box["y1"] <= height, (selector, box, height)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            apart = (a["x1"] <= b["x0"] or b["x1"] <= a["x0"] or a["y1"] <= b["y0"]
+                     or b["y1"] <= a["y0"])
+            assert apart, f"{selector}: {a} overlaps {b}"
+    return labels
+
+
+def _in_viewport(page: Any, selector: str) -> bool:
+    box = page.eval_on_selector(
+        selector, "el => { const r = el.getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,"
+        " w: innerWidth, h: innerHeight}; }")
+    return bool(box["top"] >= 0 and box["bottom"] <= box["h"] and box["left"] >= 0
+                and box["right"] <= box["w"])
 
 
 def _browser_or_skip() -> Any:
@@ -146,7 +202,7 @@ def page(sync_playwright: Any, demo: Demo, watch: Watch) -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                      args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
+        context = browser.new_context(viewport=DESKTOP,
                                       locale="en-US", timezone_id="UTC")
 
         def route(route: Any) -> None:
@@ -233,6 +289,12 @@ def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: Demo,
     assert watch.console_errors == [], watch.console_errors
 
 
+def test_now_view_passes_axe_in_light_and_dark(page: Any) -> None:
+    _wait_for(lambda: int(_dataset(page, "#chart-hr").get("points") or 0) >= 2, 20,
+              "the first chart points")
+    _axe_clean_light_and_dark(page, "now")
+
+
 def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
     """The page's phaseAt (web/js/pacer.js) against afterbeat.pacing.phase_at, many cases."""
     import random
@@ -303,6 +365,27 @@ def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
     assert watch.dialogs == [], "no script from the note ran"
 
 
+def test_score_and_words_are_the_servers_and_say_what_50_means(page: Any) -> None:
+    read = ("() => ({last: window.afterbeatLive.last.metrics ?? null,"
+            " text: document.getElementById('score-value').textContent.trim(),"
+            " words: document.getElementById('score-words').textContent.trim(),"
+            " band: document.getElementById('score').dataset.band,"
+            " now: document.getElementById('score-meter').getAttribute('aria-valuenow'),"
+            " label: document.getElementById('score-label').textContent})")
+
+    def shown() -> Any:
+        got = page.evaluate(read)  # one read: the page and the last event it showed
+        last = got["last"]
+        return got if last and last.get("score") is not None else None
+
+    got = _wait_for(shown, 20, "a scored update on the page")
+    last = got["last"]
+    assert got["text"] == got["now"] == str(int(last["score"])), got
+    assert got["words"] == last["score_words"] and got["words"], got
+    assert last["score_band"] == last["state"] == got["band"], got
+    assert "50 is your usual" in got["label"]
+
+
 def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
     _wait_for(lambda: page.query_selector('#marks-list li[data-kind="session_end"]'), 30,
               "the demo's session end marker on the page")
@@ -319,11 +402,42 @@ def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
         "the suggestion shows the reset's title from the library"
     calm = page.inner_text("#calm-line").strip()
     assert calm, "the calm line says what is happening"
+    # The demo counts down before starting it by itself, visibly.
+    countdown = page.inner_text("#suggestion-countdown")
+    assert "starts this by itself in" in countdown, countdown
+    # Before Start: the title and at most two short sentences; the rest is folded away.
+    reason = page.inner_text("#suggestion-reason").strip()
+    assert 0 < reason.count(".") <= 2 and len(reason.split()) <= 40, reason
+    assert not page.is_visible("#suggestion-instructions"), "instructions fold under Start"
+    page.set_viewport_size(PHONE)
+    try:
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(150)
+        for selector in ("#suggestion-title", "#suggestion-reason", "#btn-reset-start"):
+            assert _in_viewport(page, selector), f"{selector} is not on the phone's first screen"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "suggestion-phone.png"))
+    finally:
+        page.set_viewport_size(DESKTOP)
+
+
+def test_the_demo_starts_the_reset_by_itself_and_slows_to_real_time(page: Any) -> None:
+    _wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 15,
+              "the demo to start the suggested reset after its countdown",
+              detail=lambda: page.inner_text("#suggestion-countdown"))
+    reset = _api(page, "/api/status")["body"]["reset"]
+    assert reset and reset["timeline"]["clock"] == "unix", reset
+    assert "shortened for the demo" in page.inner_text("#pacer-total")
+    assert "reset is running" in page.inner_text("#calm-line"), "the words agree with the pacer"
+    # While the reset runs, the session clock runs in real time (60x before it).
+    clock = "() => window.afterbeatLive.last.metrics.t_s"
+    first = float(page.evaluate(clock))
+    time.sleep(6.0)
+    later = float(page.evaluate(clock))
+    assert 0.0 < later - first <= 15.0, (first, later)  # at 60x it would be about 360 s
 
 
 def test_pacer_phase_follows_the_clock(page: Any) -> None:
-    page.click("#rating-before button:nth-child(6)")  # 5 of 10
-    page.click("#btn-reset-start")
     _wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 5, "the pacer card")
     status = _api(page, "/api/status")
     assert status["status"] == 200
@@ -413,6 +527,45 @@ def test_pace_chosen_during_resonance_breathing_applies_at_once(page: Any) -> No
     assert page.inner_text("#pacer-pace-status") == ""
 
 
+def test_coherence_is_shown_in_calm_words_during_breathing(page: Any) -> None:
+    _wait_for(lambda: page.is_visible("#follow"), 5, "the heart-follows-breath line")
+    value = _wait_for(lambda: _dataset(page, "#follow").get("coherence"), 20,
+                      "a coherence value from the live metrics")
+    last = page.evaluate("() => window.afterbeatLive.last.metrics.coherence")
+    words = page.inner_text("#follow-words")
+    expected = page.evaluate(
+        "async (c) => (await import('/js/resetcard.js')).followWords(c)", float(value))
+    assert words == expected and float(value) == pytest.approx(float(last), abs=0.5)
+    assert not any(word in words.lower() for word in SCOLDING), words
+    fill = page.eval_on_selector("#follow-fill", "el => parseFloat(el.style.width)")
+    assert 0 <= fill < 100
+
+
+def test_focus_mode_gives_the_reset_the_screen(page: Any) -> None:
+    assert _dataset(page, "body").get("focus") == "off", "desktop: everything, by default"
+    page.click("#btn-focus")
+    _wait_for(lambda: _dataset(page, "body").get("focus") == "on", 3, "focus mode")
+    assert not page.is_visible("header.top") and not page.is_visible(".charts-card")
+    assert _in_viewport(page, ".pacer-stage") and _in_viewport(page, "#btn-reset-stop")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "pacer-focus.png"))
+    _axe_clean_light_and_dark(page, "pacer")
+    page.set_viewport_size(PHONE)
+    try:
+        page.wait_for_timeout(300)
+        stage = page.eval_on_selector(
+            ".pacer-stage", "el => { const r = el.getBoundingClientRect();"
+            " return [r.left, r.right, innerWidth]; }")
+        assert _in_viewport(page, ".pacer-stage"), "the pacer is whole on the phone"
+        assert abs(stage[0] - (stage[2] - stage[1])) <= 2, f"the pacer is centred: {stage}"
+        page.screenshot(path=str(ARTIFACTS / "pacer-focus-phone.png"))
+    finally:
+        page.set_viewport_size(DESKTOP)
+    page.click("#btn-focus")
+    _wait_for(lambda: _dataset(page, "body").get("focus") == "off", 3, "everything back")
+    assert page.is_visible("header.top")
+
+
 def test_screenshots_are_kept(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(300)
@@ -443,6 +596,7 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     page.click("#btn-reset-stop")
     _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
     assert page.query_selector("#pacer-card[hidden]")
+    assert "reset is running" not in page.inner_text("#calm-line")
     page.click("#rating-after button:nth-child(4)")  # 3 of 10
     _wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
               "the rating marker echoed back")
@@ -451,27 +605,42 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
                       "the before-and-after numbers of the reset")
     text = table.inner_text()
     assert "Heart rate" in text and "Before" in text and "After" in text, text
+    assert "lower usually means calmer" in text and "higher usually means more relaxed" in text
+    assert "2 minutes" in page.inner_text("#after-card .settle-definition")
+    _axe_clean_light_and_dark(page, "results")
+
+
+def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> None:
+    banner = _wait_for(lambda: page.query_selector("#demo-banner:not([hidden])"), 60,
+                       "the demo's end", detail=lambda: page.inner_text("#chip-connection"))
+    assert "Ctrl+C" in banner.inner_text()
 
 
 def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:
     page.focus("a.skip")  # start from the top of the page, as after a fresh load
     reached = []
-    for _ in range(60):
+    for _ in range(80):
         page.keyboard.press("Tab")
         info = page.evaluate(
             "() => { const el = document.activeElement; const cs = getComputedStyle(el);"
             " return {tag: el.tagName, mark: el.dataset.mark ?? '', id: el.id,"
             " text: el.textContent.trim().slice(0, 40), outline: cs.outlineStyle}; }")
         reached.append(info)
-        if info["id"] == "note-text":
+        if info["id"] == "marks-list":
             break
     marks = [r["mark"] for r in reached if r["mark"]]
     assert marks == ["baseline_start", "baseline_end", "session_start", "session_end"], reached
-    assert all(r["tag"] in ("A", "BUTTON", "INPUT", "SELECT") for r in reached), \
+    assert all(r["tag"] in ("A", "BUTTON", "INPUT", "SELECT", "SUMMARY") for r in reached[:-1]), \
         [(r["tag"], r["id"], r["text"]) for r in reached]
     buttons = [r for r in reached if r["tag"] == "BUTTON"]
-    assert buttons and all(r["outline"] != "none" for r in buttons), "focus is visible"
-    assert reached[-1]["id"] == "note-text"
+    assert buttons and all(r["outline"] != "none" for r in reached), "focus is visible"
+    ids = [r["id"] for r in reached]
+    assert "note-text" in ids and ids[-1] == "marks-list", "the marks list is reachable"
+    # ... and scrolls from the keyboard.
+    page.keyboard.press("End")
+    _wait_for(lambda: page.eval_on_selector(
+        "#marks-list", "el => el.scrollHeight > el.clientHeight + 1 ? el.scrollTop > 0 : true"),
+        3, "the marks list to scroll from the keyboard")
 
 
 def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
@@ -489,10 +658,30 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
     assert page.evaluate("() => document.querySelectorAll('img').length") == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    recovery = page.inner_text("#report-recovery")
+    assert "after the session ended" in recovery, recovery
+    assert ":" not in page.inner_text("#report-markers .mark-time >> nth=0"), "no clock-like times"
+    _labels_whole_and_apart(page, "#report-hr")
+    page.set_viewport_size(PHONE)
+    try:
+        page.wait_for_timeout(500)  # the charts redraw at the new width
+        labels = _labels_whole_and_apart(page, "#report-hr")
+        _labels_whole_and_apart(page, "#report-rmssd")
+        assert labels, "the phone report still labels its chart"
+        page.screenshot(path=str(ARTIFACTS / "report-phone.png"), full_page=True)
+    finally:
+        page.set_viewport_size(DESKTOP)
+    _axe_clean_light_and_dark(page, "report")
+    page.click('nav a[data-view-link="history"]')
+    _wait_for(lambda: page.query_selector("#session-list a.session-link"), 5, "the list")
+    _axe_clean_light_and_dark(page, "history")
     page.click('nav a[data-view-link="trends"]')
     _wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
+    assert "2 minutes" in page.inner_text("#view-trends .settle-definition")
+    _axe_clean_light_and_dark(page, "trends")
     page.click('nav a[data-view-link="support"]')
     _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
+    _axe_clean_light_and_dark(page, "support")
     assert "not a medical device" in page.inner_text("#view-support")
     assert "988" in page.inner_text("#crisis-lines"), "en-US browser: the US line"
 

@@ -114,7 +114,7 @@ def test_activation_after_session_leads_to_a_suggestion_then_settles(story: list
     sugg = of(events, SuggestionEvent)
     assert sugg and sugg[0].t_s >= 150.0 + 300.0
     assert sugg[0].reset == "resonance" and not sugg[0].gentle
-    assert "own resting baseline" in (sugg[0].detail or "")
+    assert "usual calm" in (sugg[0].detail or "")
     elevated_at = min(t for t, s in states if s == "elevated")
     settled_after = [t for t, s in states if s == "settled" and t > elevated_at]
     assert settled_after, states

@@ -182,3 +182,52 @@ def test_bundled_demo_tells_the_story() -> None:
     sugg = [e for e in events if isinstance(e, SuggestionEvent)]
     assert sugg and sugg[0].t_s >= end_s + 300.0 and not sugg[0].gentle
     assert any(s == "settled" and t > elevated[-1] for t, s in states)
+
+
+async def test_a_reset_slows_the_replay_to_real_time_without_a_jump(data_dir: Path) -> None:
+    now = [100.0]
+    source = ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=15.0,
+                          clock=lambda: now[0], reset_speed=1.0)
+    stream = source.stream()
+    await anext(stream)
+    now[0] += 2.0
+    assert source.now_s() == pytest.approx(30.0)
+    source.reset_running(True)  # the demo: real time while the reset runs
+    assert source.now_s() == pytest.approx(30.0)
+    now[0] += 10.0
+    assert source.now_s() == pytest.approx(40.0)
+    source.reset_running(False)
+    now[0] += 1.0
+    assert source.now_s() == pytest.approx(55.0)
+    await source.aclose()
+    rest = [item async for item in stream]
+    assert isinstance(rest[-1], SourceStatus) and rest[-1].state is ConnectionState.STOPPED
+
+
+async def test_without_a_reset_speed_a_reset_leaves_the_speed_alone(data_dir: Path) -> None:
+    now = [0.0]
+    source = ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=15.0,
+                          clock=lambda: now[0])
+    stream = source.stream()
+    await anext(stream)
+    source.reset_running(True)
+    now[0] += 1.0
+    assert source.now_s() == pytest.approx(15.0)
+    with pytest.raises(ValueError):
+        source.set_speed(0.0)
+    await source.aclose()
+    rest = [item async for item in stream]
+    assert isinstance(rest[-1], SourceStatus) and rest[-1].state is ConnectionState.STOPPED
+
+
+async def test_the_demo_says_in_the_terminal_that_it_has_finished_and_how_to_stop(
+        data_dir: Path) -> None:
+    from afterbeat.cli.demo import FINISHED_TEXT, DemoReplay
+
+    said: list[str] = []
+    source = DemoReplay(data_dir / "polar-hrm" / "rest_rri.txt", None, say=said.append)
+    items = [item async for item in source.stream()]
+    last = items[-1]
+    assert isinstance(last, SourceStatus) and last.state is ConnectionState.FINISHED
+    assert said == [FINISHED_TEXT] and "Ctrl+C" in said[0]
+    assert DemoReplay(data_dir / "polar-hrm" / "rest_rri.txt", 15.0).reset_speed == 1.0

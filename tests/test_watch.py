@@ -74,7 +74,7 @@ def test_elevated_after_sustain_then_suggestion_after_grace_then_gentle_repeat()
     assert (180.0, WatchState.ELEVATED) in states(events)
     sug = suggestions(events)
     assert [(s.t_s, s.gentle) for s in sug] == [(300.0, False), (900.0, True)]
-    assert "own resting baseline" in sug[0].reason
+    assert "usual calm" in sug[0].reason
     assert w.settled_at_s is None
 
 
@@ -261,7 +261,7 @@ def test_reasons_use_wellness_wording() -> None:
     events = w.session_end(0.0) + run(w, [(0.0, 1000.0, level(HIGH)),
                                           (1000.0, 1200.0, level(CALM))])
     text = " ".join(e.reason for e in events).lower()
-    assert "baseline" in text
+    assert "usual" in text and text.count("baseline") == 0
     for word in ("alarm", "panic", "diagnos", "clinical", "disorder", "danger", "warning"):
         assert word not in text
 

@@ -10,10 +10,14 @@ that replays at any speed give byte-identical JSON. The stable shapes:
      "arousal": 1.234, "score": 89.1, "quality": "good", "ln_rmssd": 3.44,
      "respiration_rate_bpm": 14.2, "coherence": 0.8, "coverage": 0.99, "corrected_pct": 0.0,
      "rr_available": true, "baseline_heart_rate_bpm": 64.0, "baseline_rmssd_ms": 42.0,
-     "baseline_provisional": false, "state": "activated"}
+     "baseline_provisional": false, "state": "activated", "score_band": "activated",
+     "score_words": "Somewhat above your usual"}
 
-  ``arousal``/``score`` are null when unscored; ``quality`` is one of good, hr_only,
-  breathing (RMSSD term dropped), movement, poor, warming_up, no_baseline, no_beats.
+  ``score`` (a whole number, 50 = your usual), ``score_band`` and ``score_words`` come from
+  :func:`afterbeat.activation.display.display` (index and watch state; the page shows them as
+  sent and never recomputes them). ``arousal``/``score`` are null when unscored; ``quality``
+  is one of good, hr_only, breathing (RMSSD term dropped), movement, poor, warming_up,
+  no_baseline, no_beats.
 
 ``state`` (on every change, and at the session end or when settling early)::
 
@@ -87,6 +91,8 @@ class MetricsEvent:
     baseline_rmssd_ms: float | None = None
     baseline_provisional: bool | None = None
     state: str | None = None
+    score_band: str | None = None
+    score_words: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON body of the ``metrics`` SSE event."""
@@ -108,6 +114,8 @@ class MetricsEvent:
             "baseline_rmssd_ms": _r(self.baseline_rmssd_ms, 2),
             "baseline_provisional": self.baseline_provisional,
             "state": self.state,
+            "score_band": self.score_band,
+            "score_words": self.score_words,
         }
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 from afterbeat.activation.arousal import ArousalReading, ArousalScorer, Quality
 from afterbeat.activation.baseline import Baseline, BaselineError, RestCollector, RestRecording
+from afterbeat.activation.display import display
 from afterbeat.activation.recovery import RecoverySample, recovery_metrics
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.activation.watch import AfterSessionWatch, StateChange, Suggestion, WatchEvent
@@ -372,12 +373,14 @@ class Pipeline:
         events = self._watch_events(self.watch.push(reading))
         events.extend(self._switch_offer(reading))
         base = self.baseline
+        # One mapping for the number and the words: the index under the state just shown.
+        shown = display(reading.arousal, str(self.watch.state), self.settings)
         events.insert(0, MetricsEvent(
             t_s=tick_s,
             heart_rate_bpm=reading.heart_rate_bpm,
             rmssd_ms=reading.rmssd_ms,
             arousal=reading.arousal,
-            score=reading.score,
+            score=None if shown is None else float(shown.score),
             quality=str(reading.quality),
             ln_rmssd=reading.ln_rmssd,
             respiration_rate_bpm=reading.respiration_rate_bpm,
@@ -389,6 +392,8 @@ class Pipeline:
             baseline_rmssd_ms=base.rmssd_ms if base is not None else None,
             baseline_provisional=base.provisional if base is not None else None,
             state=str(self.watch.state),
+            score_band=None if shown is None else shown.band,
+            score_words=None if shown is None else shown.words,
         ))
         # The same breathing guard as the index: RMSSD is set aside exactly where A drops it.
         guarded = {Quality.GOOD: False, Quality.BREATHING: True}.get(reading.quality)

@@ -200,6 +200,34 @@ export class TimeChart {
     const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * plotW;
     const Y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * plotH;
 
+    // Every label drawn inside the canvas is placed through `place`, which keeps it whole inside
+    // the canvas and clear of the labels before it (else it is left out; its line still shows).
+    // The boxes are published as data-labels for the browser tests.
+    const placed = [];
+    const LABEL_H = 12;
+    const place = (text, xs, rows, align = 'left', bounds = [0, w]) => {
+      if (!text) return false;
+      const width = ctx.measureText(text).width;
+      for (const y of rows) {
+        for (const x of xs) {
+          let left = x;
+          if (align === 'center') left = x - width / 2;
+          else if (align === 'right') left = x - width;
+          const box = { text, x0: left, x1: left + width, y0: y, y1: y + LABEL_H };
+          if (box.x0 < bounds[0] || box.x1 > bounds[1] || box.y0 < 0 || box.y1 > h) continue;
+          if (placed.some((b) => box.x0 < b.x1 + 2 && b.x0 < box.x1 + 2 && box.y0 < b.y1 && b.y0 < box.y1)) continue;
+          placed.push(box);
+          const saved = [ctx.textAlign, ctx.textBaseline];
+          ctx.textAlign = 'left';
+          ctx.textBaseline = 'top';
+          ctx.fillText(text, box.x0, box.y0);
+          [ctx.textAlign, ctx.textBaseline] = saved;
+          return true;
+        }
+      }
+      return false;
+    };
+
     // grid and y labels
     ctx.font = '11px system-ui, -apple-system, "Segoe UI", sans-serif';
     ctx.fillStyle = COLORS.text;
@@ -213,7 +241,7 @@ export class TimeChart {
       ctx.moveTo(pad.l, y);
       ctx.lineTo(pad.l + plotW, y);
       ctx.stroke();
-      ctx.fillText(String(Math.round(v * 10) / 10), pad.l - 6, y);
+      place(String(Math.round(v * 10) / 10), [pad.l - 6], [y - LABEL_H / 2], 'right');
     }
 
     // x labels
@@ -223,8 +251,8 @@ export class TimeChart {
       const minutes = this.options.windowS / 60;
       for (let m = 0; m <= minutes; m += minutes / 2) {
         const x = X(x0 + m * 60);
-        ctx.textAlign = m === 0 ? 'left' : m === minutes ? 'right' : 'center';
-        ctx.fillText(m === minutes ? 'now' : `−${minutes - m} min`, x, h - 4);
+        place(m === minutes ? 'now' : `−${minutes - m} min`, [x], [h - LABEL_H - 2],
+          m === 0 ? 'left' : m === minutes ? 'right' : 'center');
       }
     } else if (xl === 'index' && this.points.length) {
       const n = this.points.length;
@@ -233,7 +261,7 @@ export class TimeChart {
       for (let i = 1; i <= n; i += 1) {
         if ((i - 1) % every !== 0 && i !== n) continue;
         const label = i === 1 && this.options.indexLabel ? this.options.indexLabel(i) : String(i);
-        ctx.fillText(label, X(i), h - 4);
+        place(label, [X(i) - ctx.measureText(label).width / 2, X(i) - 4], [h - LABEL_H - 2]);
       }
     }
     if (!values.length && this.options.emptyText) {
@@ -242,9 +270,8 @@ export class TimeChart {
       ctx.fillText(this.options.emptyText, pad.l + plotW / 2, pad.t + plotH / 2);
       ctx.textBaseline = 'alphabetic';
     } else if (xl === 'session' && this.points.length) {
-      for (const [i, t] of [x0, (x0 + x1) / 2, x1].entries()) {
-        ctx.textAlign = i === 0 ? 'left' : i === 2 ? 'right' : 'center';
-        ctx.fillText(minutesLabel(t), X(t), h - 4);
+      for (const [i, t] of [x0, x1, (x0 + x1) / 2].entries()) {
+        place(minutesLabel(t), [X(t)], [h - LABEL_H - 2], i === 0 ? 'left' : i === 1 ? 'right' : 'center');
       }
     }
 
@@ -280,10 +307,9 @@ export class TimeChart {
       ctx.fillRect(a, pad.t, b - a, plotH);
       if (span.label) {
         ctx.fillStyle = COLORS.spanText;
-        ctx.fillText(span.label, a + 4, pad.t + 2);
+        place(span.label, [a + 4, b - 4 - ctx.measureText(span.label).width], [pad.t + 2, pad.t + 2 + LABEL_H], 'left', [pad.l, pad.l + plotW]);
       }
     }
-    let labelEnd = -Infinity;
     ctx.strokeStyle = COLORS.mark;
     ctx.fillStyle = COLORS.mark;
     ctx.textAlign = 'left';
@@ -296,10 +322,10 @@ export class TimeChart {
       ctx.moveTo(x, pad.t);
       ctx.lineTo(x, pad.t + plotH);
       ctx.stroke();
-      // Skip a label that would run into the previous one; the line still shows.
-      if (m.label && x + 3 > labelEnd) {
-        ctx.fillText(m.label, x + 3, pad.t + 1);
-        labelEnd = x + 3 + ctx.measureText(m.label).width + 6;
+      // Right of the line, else left of it (near the right edge), on one of three rows.
+      if (m.label) {
+        const width = ctx.measureText(m.label).width;
+        place(m.label, [x + 3, x - 3 - width], [pad.t + 1, pad.t + 1 + LABEL_H, pad.t + 1 + 2 * LABEL_H], 'left', [pad.l, pad.l + plotW]);
       }
     }
     ctx.setLineDash([]);
@@ -363,6 +389,8 @@ export class TimeChart {
       ctx.fill();
     }
     ctx.restore();
+    canvas.dataset.labels = JSON.stringify(placed.map((b) => ({ text: b.text, x0: +b.x0.toFixed(1), x1: +b.x1.toFixed(1), y0: b.y0, y1: b.y1 })));
+    canvas.dataset.size = `${w}x${h}`;
     canvas.dataset.lastValue = lastValue ? lastValue[1].toFixed(this.options.decimals) : '';
   }
 }

@@ -62,6 +62,27 @@ export function dateText(value) {
   });
 }
 
+/** The one definition of settling, said the same way wherever a settling time is shown
+ *  (the watch, a reset's effect, the report and the trends all use this rule). */
+export const SETTLED_MEANS = 'Settled means your readings stayed close to your usual for 2 minutes.';
+
+/** Minutes on the session clock as words: "21 min into the recording" (never clock-like). */
+export function sessionMinutesText(tS, long = true) {
+  if (typeof tS !== 'number' || !Number.isFinite(tS)) return '';
+  const minutes = Math.max(0, Math.floor(tS / 60));
+  const amount = minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return long ? `${amount} into the recording` : `${amount} in`;
+}
+
+/** A reset's settling in the same words as the after card (SETTLED_MEANS is the rule). */
+export function settleWords(effect) {
+  const settleS = typeof effect.settle_s === 'number' && Number.isFinite(effect.settle_s) ? effect.settle_s : null;
+  if (settleS === null) return '';
+  if (effect.started_activated === false) return 'Already close to your usual when it began.';
+  if (settleS < 60) return 'Settled within a minute of the reset beginning.';
+  return `Settled ${durationText(settleS)} after the reset began.`;
+}
+
 /** Words for a marker kind. */
 export const MARK_WORDS = {
   baseline_start: 'Baseline started',
@@ -93,7 +114,7 @@ export function markerItem(m, titleFor = () => null) {
     detail = `${m.value} of 10${when === 'before' || when === 'after' ? ` (${when} a reset)` : ''}`;
   } else if (typed && kind !== 'plan') detail = typed;
   return h('li', { dataset: { kind } },
-    h('span', { class: 'mark-time' }, sessionTimeText(typeof m.t_s === 'number' ? m.t_s : NaN)),
+    h('span', { class: 'mark-time' }, sessionMinutesText(typeof m.t_s === 'number' ? m.t_s : NaN, false)),
     h('span', { class: 'mark-kind' }, MARK_WORDS[kind] ?? kind),
     detail ? h('span', { class: 'mark-text' }, detail) : null);
 }

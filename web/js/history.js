@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionTimeText, setText } from './dom.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settleWords } from './dom.js';
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -175,10 +175,10 @@ function seriesRows(series) {
 }
 
 const RECOVERY_LABELS = [
-  ['time_to_settle_s', 'Time to settle', (v) => durationText(v)],
-  ['heart_rate_half_recovery_s', 'Heart rate halfway back', (v) => durationText(v)],
-  ['heart_rate_residual_bpm', 'Heart rate left above baseline', (v) => `${fmt(v)} bpm`],
-  ['ln_rmssd_recovered_share_10min', 'RMSSD recovered at 10 min', (v) => `${fmt(v * 100)}%`],
+  ['time_to_settle_s', 'Settled', (v) => `${durationText(v)} after the session ended`],
+  ['heart_rate_half_recovery_s', 'Heart rate halfway back to usual', (v) => `${durationText(v)} after the session ended`],
+  ['heart_rate_residual_bpm', 'Heart rate still above usual', (v) => `${fmt(v)} bpm (lower is closer to usual)`],
+  ['ln_rmssd_recovered_share_10min', 'RMSSD back toward usual, 10 min after', (v) => `${fmt(v * 100)}% of the way (higher is closer)`],
 ];
 
 /** Recovery metrics of the last session end in the recording (afterbeat.recovery). */
@@ -187,7 +187,7 @@ function renderRecovery(dl, recoveries) {
   const list = Array.isArray(recoveries) ? recoveries : [recoveries];
   const recovery = list.length ? list[list.length - 1] ?? {} : {};
   if (recovery.settled_within_grace === true) {
-    dl.append(h('div', { class: 'wide' }, h('dd', {}, 'You settled within the first minutes after the session.')));
+    dl.append(h('div', { class: 'wide' }, h('dd', {}, 'You settled within the first 5 minutes after the session.')));
   }
   for (const [key, label, format] of RECOVERY_LABELS) {
     const v = num(recovery[key]);
@@ -202,19 +202,18 @@ function resetItem(r, titleFor) {
   const before = r.before ?? {};
   const after = r.after ?? {};
   const parts = [];
-  const pair = (label, a, b, unit = '') => {
+  const pair = (label, a, b, unit, direction) => {
     if (num(a) === null && num(b) === null) return;
-    parts.push(`${label} ${fmt(num(a))}${unit} → ${fmt(num(b))}${unit}`);
+    parts.push(`${label} ${fmt(num(a))} → ${fmt(num(b))}${unit} (${direction})`);
   };
-  const score = (index) => (num(index) === null ? null : 100 / (1 + Math.exp(-1.7 * index)));
-  pair('score', score(before.index), score(after.index));
-  pair('HR', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm');
-  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms');
-  pair('rating', r.rating_before, r.rating_after);
-  if (num(r.settle_s) !== null) parts.push(`settled after ${durationText(r.settle_s)}`);
+  pair('Heart rate', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm', 'lower usually means calmer');
+  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms', 'higher usually means more relaxed');
+  pair('Stirred up', r.rating_before, r.rating_after, ' of 10', 'lower means calmer');
+  const settled = settleWords(r);
+  if (settled) parts.push(settled);
   const when = num(r.start_t_s ?? r.t_s);
   return h('li', {},
     h('strong', {}, String(title)),
-    when !== null ? h('span', { class: 'muted' }, ` at ${sessionTimeText(when)}`) : null,
-    parts.length ? h('div', { class: 'small' }, parts.join(' · ')) : h('div', { class: 'small muted' }, 'No before-and-after numbers.'));
+    when !== null ? h('span', { class: 'muted' }, `, ${sessionMinutesText(when)}`) : null,
+    parts.length ? parts.map((part) => h('div', { class: 'small' }, part)) : h('div', { class: 'small muted' }, 'No before-and-after numbers.'));
 }

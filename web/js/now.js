@@ -10,9 +10,9 @@ const WINDOW_S = 600;
 
 const STATE_WORDS = {
   calibrating: 'Getting to know your rhythm. Readings settle in over the first minutes.',
-  settled: 'Your body looks settled, close to your own baseline.',
-  activated: 'A little more activated than your own baseline.',
-  elevated: 'Still activated compared with your own baseline.',
+  settled: 'Your body looks settled, close to your usual.',
+  activated: 'Somewhat above your usual.',
+  elevated: 'Above your usual for a while.',
   unknown: 'The signal is unclear right now, so afterbeat is holding off on reading it.',
 };
 
@@ -30,6 +30,7 @@ export class NowView {
       scoreValue: byId('score-value'),
       scoreFill: byId('score-fill'),
       scoreMeter: byId('score-meter'),
+      scoreWords: byId('score-words'),
       hr: byId('num-hr'),
       rmssd: byId('num-rmssd'),
       resp: byId('num-resp'),
@@ -45,6 +46,7 @@ export class NowView {
     };
     this.baseline = null;
     this.lastT = null;
+    this.metricsListeners = [];
     settings.onChange((values) => {
       const minutes = Number(values.chart_minutes) || 10;
       for (const chart of Object.values(this.charts)) chart.setWindow(minutes * 60);
@@ -69,7 +71,13 @@ export class NowView {
 
   // ---- live events ------------------------------------------------------------------
 
+  /** Hear every metrics event after this view has shown it (the reset card's coherence). */
+  listen(listener) {
+    this.metricsListeners.push(listener);
+  }
+
   onMetrics(m) {
+    for (const listener of this.metricsListeners) listener(m);
     const tS = num(m.t_s);
     if (tS === null) return;
     if (this.lastT !== null && tS < this.lastT - 1) this.clearLive();
@@ -85,7 +93,9 @@ export class NowView {
     byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes, now ${fmt(rmssd)} ms`);
     setText(this.el.resp, fmt(num(m.respiration_rate_bpm), 1));
     setText(this.el.quality, qualityWords(m.quality));
-    this.setScore(num(m.score));
+    // The number and its words come from the server's one mapping (activation/display.py).
+    this.setScore(num(m.score), typeof m.score_words === 'string' ? m.score_words : '',
+      typeof m.score_band === 'string' ? m.score_band : '');
     this.updateBand(m);
   }
 
@@ -97,7 +107,7 @@ export class NowView {
     clear(this.el.marks);
   }
 
-  setScore(score) {
+  setScore(score, words = '', band = '') {
     const el = this.el;
     if (score === null) {
       // Not read right now (warming up, patchy signal, moving): keep the last value, dimmed.
@@ -111,12 +121,15 @@ export class NowView {
       return;
     }
     el.score.dataset.held = 'false';
-    const s = Math.max(0, Math.min(100, score));
-    setText(el.scoreValue, String(Math.round(s)));
-    el.score.dataset.score = String(Math.round(s));
-    el.scoreFill.style.width = `${s.toFixed(1)}%`;
-    el.scoreMeter.setAttribute('aria-valuenow', String(Math.round(s)));
-    el.scoreMeter.setAttribute('aria-valuetext', `${Math.round(s)} of 100, 50 is your usual`);
+    // Shown exactly as sent: a whole number 0-100 from the server.
+    const shown = String(score);
+    setText(el.scoreValue, shown);
+    setText(el.scoreWords, words);
+    el.score.dataset.score = shown;
+    el.score.dataset.band = band;
+    el.scoreFill.style.width = `${Math.max(0, Math.min(100, score))}%`;
+    el.scoreMeter.setAttribute('aria-valuenow', shown);
+    el.scoreMeter.setAttribute('aria-valuetext', `${shown} of 100, 50 is your usual${words ? `: ${words.toLowerCase()}` : ''}`);
   }
 
   /** The baseline band: the person's resting median ± one spread (HR) or × e^±spread (RMSSD). */
@@ -159,12 +172,23 @@ export class NowView {
     const state = String(event.state ?? 'unknown');
     const reason = typeof event.reason === 'string' && event.reason ? event.reason : STATE_WORDS[state];
     this.el.calm.dataset.state = state;
-    setText(this.el.calm, reason ?? STATE_WORDS.unknown);
+    this.calmText = reason ?? STATE_WORDS.unknown;
+    if (!this.resetRunning) setText(this.el.calm, this.calmText);
+  }
+
+  /** A reset started or ended: say so while it runs, then go back to the latest words. */
+  onReset(running) {
+    this.resetRunning = running;
+    setText(this.el.calm, running
+      ? 'A reset is running. Take your time; the numbers here follow along.'
+      : (this.calmText ?? STATE_WORDS[this.el.calm.dataset.state] ?? STATE_WORDS.unknown));
   }
 
   /** A suggestion's own words replace the state's, which were written when the state began. */
   onSuggestion(event) {
-    if (typeof event.detail === 'string' && event.detail) setText(this.el.calm, event.detail);
+    if (typeof event.detail !== 'string' || !event.detail) return;
+    this.calmText = event.detail;
+    if (!this.resetRunning) setText(this.el.calm, event.detail);
   }
 
   onMarker(event) {

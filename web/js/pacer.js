@@ -189,6 +189,8 @@ export class PacerView {
     this.cues = new Cues();
     this.lastKey = '';
     this.finishedSent = false;
+    this.cutS = null; // an earlier end (Unix s) than the timeline's: the demo's shorter reset
+    this.cutNote = '';
     this.reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
     this.cueCount = 0;
     this.scheduled = new Set(); // "cycle:index" of tones already handed to the audio clock
@@ -247,10 +249,11 @@ export class PacerView {
     if (!timeline) return;
     const nowS = clockNowS(timeline, this.sessionNowS);
     const origin = timeline.origin_s ?? timeline.start_s;
+    const endS = this.endS(timeline);
     if (!this.el.movement.hidden) {
-      setText(this.el.total, ''); // the timer shows the time left
-    } else if (timeline.end_s !== null && timeline.end_s !== undefined) {
-      setText(this.el.total, `${clockText(timeline.end_s - nowS)} left of this reset`);
+      setText(this.el.total, this.cutNote.trim()); // the timer shows the time left
+    } else if (endS !== null) {
+      setText(this.el.total, `${clockText(endS - nowS)} left of this reset${this.cutNote}`);
     } else {
       setText(this.el.total, `${clockText(nowS - origin)} so far`);
     }
@@ -260,7 +263,7 @@ export class PacerView {
       setText(this.el.prompt, prompt ? prompt.text : '');
     }
     if (!this.el.movement.hidden) this.drawMovement(timeline, nowS);
-    const finished = timeline.end_s !== null && timeline.end_s !== undefined && nowS >= timeline.end_s;
+    const finished = endS !== null && nowS >= endS;
     if (finished && !this.finishedSent) {
       this.finishedSent = true;
       if (this.onFinished) this.onFinished();
@@ -322,10 +325,17 @@ export class PacerView {
     }
   }
 
+  /** When this reset ends on the clock (s): the timeline's end, or the earlier cut; null if open. */
+  endS(timeline) {
+    const end = timeline.end_s !== null && timeline.end_s !== undefined ? timeline.end_s : null;
+    if (this.cutS === null || !Number.isFinite(this.cutS)) return end;
+    return end === null ? this.cutS : Math.min(end, this.cutS);
+  }
+
   drawMovement(timeline, nowS) {
     const origin = timeline.origin_s ?? timeline.start_s;
     const elapsed = Math.max(0, nowS - origin);
-    const end = timeline.end_s;
+    const end = this.endS(timeline);
     const total = end !== null && end !== undefined ? end - origin : null;
     setText(this.el.movementTime, total ? clockText(total - elapsed) : clockText(elapsed));
     const prompt = promptAt(timeline, nowS);

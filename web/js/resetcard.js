@@ -2,11 +2,32 @@
 // after card with an optional rating and the before-and-after numbers.
 
 import { api } from './api.js';
-import { byId, clear, fmt, h, setText } from './dom.js';
+import { byId, clear, fmt, h, SETTLED_MEANS, setText, settleWords } from './dom.js';
 import { PacerView } from './pacer.js';
 import { settings } from './settings.js';
 
 const PACES = [4.5, 5, 5.5, 6, 6.5, 7];
+/** The demo starts a suggested reset by itself after this countdown (s) ... */
+export const DEMO_COUNTDOWN_S = 10;
+/** ... and ends it after this long (s), so the whole story fits in about five minutes. */
+export const DEMO_RESET_S = 120;
+const FOCUS_KEY = 'afterbeat.focus';
+
+/**
+ * Calm words for the coherence value the server sends with every metrics event (how much of
+ * the heart rhythm's slow variation sits at one rhythm, as the breath paces it). Never a grade.
+ */
+export function followWords(coherence) {
+  if (coherence === null) return 'Settling in: the first reading comes after about a minute.';
+  if (coherence < 0.25) return 'Finding the rhythm. Just keep following the circle.';
+  if (coherence < 0.6) return 'Your heart rhythm is starting to follow your breath.';
+  return 'Your heart rhythm is following your breath closely.';
+}
+
+/** Fill (0-1) of the coherence bar: rises with the value and never quite fills. */
+export function followFill(coherence) {
+  return coherence === null ? 0 : Math.max(0, coherence) / (Math.max(0, coherence) + 0.4);
+}
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -18,9 +39,14 @@ export function findTimeline(data) {
   return timeline && typeof timeline === 'object' && 'start_s' in timeline ? timeline : null;
 }
 
-/** Display score 0-100 from the arousal index, as afterbeat.arousal: 100 / (1 + e^(-1.7 A)). */
-export function scoreFromIndex(index) {
-  return index === null ? null : 100 / (1 + Math.exp(-1.7 * index));
+/** The person's focus-mode choice (true/false), or null for the default (on for phones). */
+function readFocus() {
+  try {
+    const value = localStorage.getItem(FOCUS_KEY);
+    return value === 'on' ? true : value === 'off' ? false : null;
+  } catch {
+    return null;
+  }
 }
 
 export class ResetCards {
@@ -42,7 +68,12 @@ export class ResetCards {
     this.suggested = null; // reset JSON on offer
     this.activeReset = null; // reset JSON being paced
     this.ratingBefore = null;
+    this.demo = false;
+    this.countdown = null; // {timer, endsAt} while the demo counts down to a suggested reset
+    this.focusWanted = readFocus();
+    this.onRunning = () => {}; // told true when a reset starts showing, false when it ends
     this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
+    for (const el of document.querySelectorAll('.settle-definition')) setText(el, SETTLED_MEANS);
     this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
     this.buildRatings('rating-after', (value) => this.rate('after', value));
     this.buildPaces();
@@ -51,6 +82,12 @@ export class ResetCards {
     });
     byId('btn-reset-start').addEventListener('click', () => this.startReset(this.suggested));
     byId('btn-not-now').addEventListener('click', () => this.notNow());
+    byId('btn-countdown-cancel').addEventListener('click', () => this.cancelCountdown(true));
+    byId('btn-focus').addEventListener('click', () => this.toggleFocus());
+    for (const id of ['suggestion-more', 'pace', 'reset-picker']) {
+      // Choosing anything in the card is choosing otherwise: the demo stops counting down.
+      byId(id).addEventListener(id === 'suggestion-more' ? 'toggle' : 'change', () => this.cancelCountdown(true));
+    }
     byId('btn-reset-stop').addEventListener('click', () => this.stopReset());
     byId('btn-reset-other').addEventListener('click', () => this.otherReset());
     byId('btn-after-close').addEventListener('click', () => { this.el.afterCard.hidden = true; });
@@ -64,6 +101,7 @@ export class ResetCards {
 
   /** A running reset in /api/status (after a reload, or started in another window). */
   onStatus(status) {
+    if (typeof status.demo === 'boolean') this.demo = status.demo;
     const active = status.reset;
     const timeline = findTimeline(active);
     if (active && timeline && !this.activeReset) {
@@ -89,6 +127,7 @@ export class ResetCards {
 
   onSuggestion(event, chosen = false) {
     if (this.activeReset) return; // never interrupt a reset in progress
+    if (this.countdown && !chosen) return; // nor the demo's countdown to the one on offer
     byId('reset-picker-box').hidden = !chosen;
     const reset = this.resetFrom(event.reset);
     if (!reset) return;
@@ -106,12 +145,85 @@ export class ResetCards {
     el.suggestion.dataset.tS = String(num(event.t_s) ?? '');
     el.suggestion.dataset.gentle = event.gentle ? 'true' : 'false';
     el.suggestion.hidden = false;
-    el.afterCard.hidden = true;
+    if (chosen) el.afterCard.hidden = true; // a later suggestion leaves the results in place
+    // The demo starts its first suggested reset by itself; one chosen from the library never
+    // does.
+    if (chosen) this.cancelCountdown(true);
+    else if (this.demo && !this.demoAutoStarted && !event.gentle) this.startCountdown();
+  }
+
+  /** The demo: start the suggested reset by itself after a short, visible countdown. */
+  startCountdown() {
+    this.demoAutoStarted = true;
+    const endsAt = Date.now() + DEMO_COUNTDOWN_S * 1000;
+    const box = byId('suggestion-countdown');
+    const show = () => {
+      const left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+      setText(byId('countdown-text'), `The demo starts this by itself in ${left} s.`);
+      box.dataset.leftS = String(left);
+      if (left <= 0) {
+        this.cancelCountdown(false);
+        if (!this.activeReset && !this.el.suggestion.hidden) this.startReset(this.suggested);
+      }
+    };
+    box.hidden = false;
+    this.countdown = { timer: setInterval(show, 250) };
+    show();
+  }
+
+  /** Stop the demo's countdown (the person chose otherwise, or the card went away). */
+  cancelCountdown(byPerson) {
+    if (!this.countdown) return;
+    clearInterval(this.countdown.timer);
+    this.countdown = null;
+    const box = byId('suggestion-countdown');
+    box.hidden = true;
+    box.dataset.cancelled = String(Boolean(byPerson));
+  }
+
+  /** A metrics event: during a breathing reset, show how closely the heart follows the breath. */
+  onMetrics(m) {
+    const box = byId('follow');
+    const breathing = Boolean(this.activeReset && this.pacer.timeline?.pattern?.phases?.length);
+    box.hidden = !breathing;
+    if (!breathing) return;
+    const c = typeof m.coherence === 'number' && Number.isFinite(m.coherence) ? m.coherence : null;
+    box.dataset.coherence = c === null ? '' : String(c);
+    byId('follow-fill').style.width = `${(followFill(c) * 100).toFixed(1)}%`;
+    setText(byId('follow-words'), followWords(c));
+  }
+
+  /** Focus mode: the running reset takes the screen (always on a phone, on request elsewhere). */
+  applyFocus() {
+    const narrow = window.matchMedia('(max-width: 820px)').matches;
+    const on = Boolean(this.activeReset) && (this.focusWanted ?? narrow);
+    document.body.dataset.focus = on ? 'on' : 'off';
+    const button = byId('btn-focus');
+    button.setAttribute('aria-pressed', String(on));
+    setText(button, on ? 'Show everything' : 'Only the reset on screen');
+    for (const el of document.querySelectorAll('.top, .foot, .banner, .col > .card:not(.pacer-card)')) {
+      if (on) el.setAttribute('inert', '');
+      else el.removeAttribute('inert');
+    }
+    if (on) window.scrollTo(0, 0);
+  }
+
+  toggleFocus() {
+    const on = document.body.dataset.focus === 'on';
+    this.focusWanted = !on;
+    try {
+      localStorage.setItem(FOCUS_KEY, this.focusWanted ? 'on' : 'off');
+    } catch {
+      // storage may be off; the choice still holds for this page
+    }
+    this.applyFocus();
+    byId('btn-focus').focus();
   }
 
   /** "Not now" was recorded (here or in another window): put the suggestion away. */
   onDismissed() {
     if (!this.activeReset) this.el.suggestion.hidden = true;
+    this.cancelCountdown(true);
   }
 
   /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
@@ -142,23 +254,29 @@ export class ResetCards {
     if (this.activeReset && effect.reset_id === this.activeReset.id && !effect.end_t_s) return;
     const before = effect.before ?? {};
     const after = effect.after ?? {};
+    // Every number with its direction; nothing here is recomputed from the index.
     const rows = [
-      ['Activation score', scoreFromIndex(num(before.index)), scoreFromIndex(num(after.index))],
-      ['Heart rate (bpm)', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
-      ['RMSSD (ms)', num(before.rmssd_ms), num(after.rmssd_ms)],
-      ['Your rating (0-10)', num(effect.rating_before), num(effect.rating_after)],
-    ].filter(([, a, b]) => a !== null || b !== null);
+      ['Heart rate (bpm)', 'lower usually means calmer', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
+      ['RMSSD (ms)', 'higher usually means more relaxed', num(before.rmssd_ms), num(after.rmssd_ms)],
+      ['How stirred up (0-10)', 'lower means calmer', num(effect.rating_before), num(effect.rating_after)],
+    ].filter(([, , a, b]) => a !== null || b !== null);
     if (!rows.length) return;
     clear(this.el.effectBody);
-    for (const [label, a, b] of rows) {
-      this.el.effectBody.append(h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, fmt(a)), h('td', {}, fmt(b))));
+    for (const [label, direction, a, b] of rows) {
+      this.el.effectBody.append(h('tr', {},
+        h('th', { scope: 'row' }, label, h('small', { class: 'direction' }, direction)),
+        h('td', {}, fmt(a)), h('td', {}, fmt(b))));
     }
+    const settle = byId('effect-settle');
+    const settled = settleWords(effect);
+    settle.hidden = !settled;
+    setText(settle, settled);
     const title = this.resetFrom(effect.reset_id)?.title;
     this.el.effectTable.dataset.resetId = String(effect.reset_id ?? '');
     this.el.effectTable.dataset.final = String(Boolean(effect.final));
     this.el.effectTable.hidden = false;
     setText(byId('effect-note'), effect.after
-      ? `${title ? `${title}: ` : ''}medians of the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
+      ? `${title ? `${title}: ` : ''}the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
       : 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.');
     if (!this.activeReset) this.el.afterCard.hidden = false;
   }
@@ -188,8 +306,17 @@ export class ResetCards {
     this.el.pacerCard.hidden = false;
     this.el.pacerCard.dataset.resetId = this.activeReset.id ?? '';
     const hadFocus = document.activeElement;
+    this.cancelCountdown(false);
     this.showPacePicker(this.activeReset, timeline);
+    // The demo ends a reset after DEMO_RESET_S (a real one runs its whole length).
+    this.pacer.cutS = this.demo ? Math.min(timeline.end_s ?? Infinity, Date.now() / 1000 + DEMO_RESET_S) : null;
+    this.pacer.cutNote = this.demo ? ' (shortened for the demo)' : '';
     this.pacer.start(timeline);
+    byId('follow').hidden = !(timeline.pattern?.phases?.length);
+    setText(byId('follow-words'), followWords(null));
+    byId('follow-fill').style.width = '0%';
+    this.applyFocus();
+    this.onRunning(true);
     // The Start button the person pressed just disappeared: keep keyboard focus in the reset.
     if (hadFocus && hadFocus.closest('#suggestion')) byId('btn-reset-stop').focus();
   }
@@ -211,6 +338,8 @@ export class ResetCards {
   finishResetView() {
     this.pacer.stop();
     this.activeReset = null;
+    this.applyFocus();
+    this.onRunning(false);
     const hadFocus = this.el.pacerCard.contains(document.activeElement);
     this.el.pacerCard.hidden = true;
     this.el.afterCard.hidden = false;

@@ -50,6 +50,8 @@ export class StatusChips {
       else if (state === 'streaming' && conn.device_name) words = `Connected to ${conn.device_name}`;
       chip('chip-connection', words, state === 'streaming' ? 'good' : 'quiet');
       byId('chip-connection').dataset.state = state;
+      // The demo's story is over: say so, and how to stop it (the terminal says it too).
+      byId('demo-banner').hidden = !(this.demo && state === 'finished');
     }
 
     const battery = num(status.battery_pct) ?? num(conn.battery_pct);

@@ -2,7 +2,8 @@
 
 The index compares the last minute of heart rate and the last two minutes of ln RMSSD with
 the person's own calm: ``zHR = (HR60 - base_HR) / s_HR``, ``zV = (base_lnR - lnR120) / s_lnR``,
-``A = 0.5 * zHR + 0.5 * zV``, shown as ``S = 100 / (1 + exp(-1.7 * A))`` (0-100, 50 = baseline).
+``A = 0.5 * zHR + 0.5 * zV``, shown as a 0-100 score (50 = baseline) by
+:mod:`afterbeat.activation.display`, the one mapping from A and the watch state to the page.
 With no RR from the strap, or while breathing is paced (respiration above 24/min, below 9/min
 with a coherent spectral peak, or a breathing reset running and 2 minutes after it), the RMSSD
 term is dropped and ``A = zHR``.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from afterbeat.activation.baseline import Baseline
+from afterbeat.activation.display import score_curve
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.hrv.live import LiveMetrics
 
@@ -28,7 +30,6 @@ __all__ = [
     "ArousalReading",
     "ArousalScorer",
     "Quality",
-    "display_score",
     "score_metrics",
 ]
 
@@ -56,14 +57,6 @@ class Quality(enum.StrEnum):
     def scored(self) -> bool:
         """Whether readings of this quality carry an index."""
         return self in (Quality.GOOD, Quality.HR_ONLY, Quality.BREATHING)
-
-
-def display_score(arousal: float, slope: float = 1.7) -> float:
-    """Display score 0-100 from the index A (50 = at baseline)."""
-    x = -slope * arousal
-    if x > 700.0:
-        return 0.0
-    return 100.0 / (1.0 + math.exp(x))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +166,7 @@ def score_metrics(
     return ArousalReading(
         quality=quality,
         arousal=arousal,
-        score=display_score(arousal, settings.score_slope),
+        score=score_curve(arousal, settings),
         z_heart_rate=z_hr,
         z_ln_rmssd=z_v,
         heart_rate_delta_bpm=hr_delta,

@@ -28,8 +28,9 @@ class Settings:
     # Index
     heart_rate_weight: float = 0.5
     """Weight of zHR in A; zV gets the rest."""
-    score_slope: float = 1.7
-    """Slope of the logistic display score S = 100 / (1 + exp(-slope * A))."""
+    score_tail_index: float = 2.5
+    """Index units over which the display score above elevated_index closes 1/e of its
+    remaining gap to 100 (afterbeat.activation.display)."""
     min_respiration_bpm: float = 9.0
     max_respiration_bpm: float = 24.0
     """Breaths/min outside [min, max] mean paced breathing: the RMSSD term is dropped."""

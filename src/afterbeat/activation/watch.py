@@ -79,15 +79,17 @@ class _Update:
 
 
 def _fmt_delta(reading: ArousalReading) -> str:
+    """Heart rate and RMSSD against the person's usual, each with its direction in words."""
     parts = []
     hr = reading.heart_rate_delta_bpm
-    if hr is not None:
-        parts.append(f"heart rate {hr:+.0f} bpm")
+    if hr is not None and round(hr) != 0:
+        parts.append(f"heart rate {abs(hr):.0f} bpm {'higher' if hr > 0 else 'lower'}")
     ln = reading.ln_rmssd_delta
     if ln is not None:
         pct = (math.exp(ln) - 1.0) * 100.0
-        parts.append(f"RMSSD {pct:+.0f} %")
-    return ", ".join(parts) + " against your resting baseline" if parts else ""
+        if round(pct) != 0:
+            parts.append(f"RMSSD {abs(pct):.0f} % {'higher' if pct > 0 else 'lower'}")
+    return ", ".join(parts)
 
 
 _UNSCORED_REASON = {
@@ -95,7 +97,7 @@ _UNSCORED_REASON = {
     "movement ends.",
     Quality.POOR: "The signal is patchy right now (missed or corrected beats); holding until "
     "it is clean again. Moistening the strap's electrodes can help.",
-    Quality.WARMING_UP: "Collecting two minutes of beats before comparing with your baseline.",
+    Quality.WARMING_UP: "Collecting two minutes of beats before comparing with your usual.",
     Quality.NO_BEATS: "No beats are arriving from the strap; holding until they come back.",
     Quality.NO_BASELINE: "No resting baseline yet: mark a few minutes of seated rest so "
     "readings can be compared with your own calm.",
@@ -231,13 +233,12 @@ class AfterSessionWatch:
         minutes = (reading.t_s - t0) / 60.0
         if reading.t_s <= t0 + s.grace_s:
             reason = (
-                f"Settled within {minutes:.0f} minutes of the session end: your readings are "
-                "back near your own resting baseline. No reset needed."
+                f"Settled within {minutes:.0f} minutes of the session end: back close to your "
+                "usual. No reset needed."
             )
         else:
             reason = (
-                f"Settled {minutes:.0f} minutes after the session end: your readings are back "
-                "near your own resting baseline."
+                f"Settled {minutes:.0f} minutes after the session end: back close to your usual."
             )
         change = StateChange(reading.t_s, WatchState.SETTLED, reason, self.state)
         self.state = WatchState.SETTLED
@@ -258,38 +259,30 @@ class AfterSessionWatch:
         self._session_note_pending = False
         if self.in_session or t_s >= t0 + self.settings.grace_s:
             return ""
-        grace_min = self.settings.grace_s / 60.0
-        return (f" Watching gently since the session ended ({grace_min:.0f} min before anything "
-                "is suggested).")
+        return " Watching gently since the session ended."
 
     def _return_reason(self, level: WatchState) -> str:
         """Plain words for the held level coming back after a pause (no current numbers)."""
         if level is WatchState.ELEVATED:
             settle_min = self.settings.settle_s / 60.0
-            return ("Readings are clear again. Before the pause, activation had stayed above "
-                    "your own resting baseline; it counts as settled once readings stay near "
-                    f"your baseline for {settle_min:.0f} minutes.")
+            return ("Readings are clear again. Before the pause they had stayed above your "
+                    f"usual; settled means close to your usual for {settle_min:.0f} minutes.")
         if level is WatchState.ACTIVATED:
-            return ("Readings are clear again. Before the pause, activation was somewhat above "
-                    "your own resting baseline.")
-        return ("Readings are clear again. Before the pause, your readings were close to your "
-                "own resting baseline.")
+            return ("Readings are clear again. Before the pause they were somewhat above your "
+                    "usual.")
+        return "Readings are clear again. Before the pause they were close to your usual."
 
     def _reason(self, level: WatchState, reading: ArousalReading) -> str:
         delta = _fmt_delta(reading)
         suffix = f" ({delta})." if delta else "."
         if reading.quality is Quality.BREATHING:
-            suffix += (" Breathing looks slow and even (or a breathing reset is running), so only "
-                       "heart rate counts for now.")
+            suffix += " While breathing is slow, only heart rate counts."
         if level is WatchState.SETTLED:
-            return "Your readings are close to your own resting baseline" + suffix
+            return "Your body looks settled, close to your usual" + suffix
         if level is WatchState.ACTIVATED:
-            return "Activation is somewhat above your own resting baseline" + suffix
+            return "Somewhat above your usual" + suffix
         minutes = self.settings.sustain_s / 60.0
-        return (
-            f"Activation has stayed above your own resting baseline for {minutes:.0f} minutes"
-            + suffix
-        )
+        return f"Above your usual for {minutes:.0f} minutes now" + suffix
 
     def _maybe_suggest(self, reading: ArousalReading, high: bool) -> list[WatchEvent]:
         s = self.settings
@@ -308,8 +301,8 @@ class AfterSessionWatch:
         if self._episode_suggestions == 0:
             gentle = False
             reason = (
-                "Since the session ended, activation has stayed above your own resting baseline "
-                "for a few minutes. A short reset may help your body settle."
+                "Your body has stayed above its usual calm for a few minutes since the session. "
+                "A short reset may help it settle."
             )
         elif (
             self._episode_suggestions == 1
@@ -318,8 +311,8 @@ class AfterSessionWatch:
         ):
             gentle = True
             reason = (
-                "Activation is still above your own baseline. If you like, try something gentle; "
-                "it is also fine to let it be. This can unfold later."
+                "Still above your usual. Something gentle can help, or let it be: this can "
+                "unfold later."
             )
         else:
             return []

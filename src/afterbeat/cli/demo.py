@@ -4,24 +4,52 @@ The bundled ``afterbeat/data/demo.jsonl`` (real Holter RR re-encoded as notifica
 illustrative baseline and session markers) is replayed at ``--speed`` (default 15: the
 45-minute story plays in about three minutes) through exactly the live path, and recorded
 like a live session, but into ``<data-dir>/demo`` so it never mixes with real sessions. A
-reset's pacer always runs in real time: its timeline is on the wall clock.
+reset's pacer always runs in real time (its timeline is on the wall clock), so while a reset
+runs the replay slows to real time too and the numbers follow the pacer; the page starts the
+suggested reset after a short countdown and ends it after two minutes, so the whole story takes
+about five minutes. When the recording ends, the terminal and the page say how to stop.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from afterbeat.cli.common import data_dir_from
 from afterbeat.cli.serve import add_server_options, run_server
 from afterbeat.paths import ensure_private_dir
-from afterbeat.sources import Source
+from afterbeat.records import Record
+from afterbeat.sources import ConnectionState, Source, SourceStatus
+from afterbeat.sources.replay import ReplaySource
 
-__all__ = ["DEFAULT_SPEED", "demo_recording", "register", "run"]
+__all__ = ["DEFAULT_SPEED", "FINISHED_TEXT", "DemoReplay", "demo_recording", "register", "run"]
 
 DEFAULT_SPEED = 15.0
-"""Session seconds per real second: the 45-minute demo story in about three minutes."""
+"""Session seconds per real second outside resets: the 45-minute recording in about three
+minutes, plus a two-minute reset in real time: about five minutes in all."""
+
+
+FINISHED_TEXT = ("The demo has finished. The page stays open to look around; press Ctrl+C in "
+                 "this terminal to stop afterbeat.")
+"""Said in the terminal when the demo recording has played to its end."""
+
+
+class DemoReplay(ReplaySource):
+    """The demo's replay: real time while a reset runs; says in the terminal when it ends."""
+
+    def __init__(self, path: Path, speed: float | None,
+                 say: Callable[[str], None] = lambda text: print(text, flush=True)) -> None:
+        super().__init__(path, speed=speed, reset_speed=None if speed is None else 1.0)
+        self._say = say
+
+    async def stream(self) -> AsyncIterator[Record | SourceStatus]:
+        """The replay's records and statuses, then the closing words once it has finished."""
+        async for item in super().stream():
+            yield item
+            if isinstance(item, SourceStatus) and item.state is ConnectionState.FINISHED:
+                self._say(FINISHED_TEXT)
 
 
 def demo_recording() -> Path:
@@ -44,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "through the live dashboard. Its data is kept apart, in <data-dir>/demo.")
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
-                      help=f"replay speed, session seconds per second (default "
-                      f"{DEFAULT_SPEED:g}: about three minutes)")
+                      help=f"replay speed outside resets, session seconds per second "
+                      f"(default {DEFAULT_SPEED:g}: the whole story in about five minutes)")
     pace.add_argument("--fast", action="store_true",
                       help="replay as fast as the server goes (benchmarks)")
     parser.add_argument("--recording", type=Path, default=None,
@@ -55,10 +83,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def open_replay(path: Path, speed: float | None) -> Source:
-    """A replay source of ``path`` at ``speed`` (the live pipeline's replay path)."""
-    from afterbeat.sources.replay import ReplaySource
-
-    return ReplaySource(path, speed=speed)
+    """The demo's replay of ``path`` at ``speed`` (the live pipeline's replay path)."""
+    return DemoReplay(path, speed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -228,9 +228,8 @@ def choose_reset(
     reset = ranked[0]
     from_plan = plan is not None and plan.preference_rank(reset) is not None
     if gentle:
-        reason = ("Your body is still a little activated compared with your usual calm. "
-                  f"There's nothing you need to do. If you like, {reset.short_name} is a "
-                  "gentle option.")
+        reason = ("Still a little above your usual calm; there's nothing you need to do. "
+                  f"If you like, {reset.short_name} is a gentle option.")
     else:
         reason = ("Your body seems more activated than your usual calm. If you like, "
                   f"{reset.short_name} can help it come down a little.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from afterbeat.errors import AfterbeatError
-from afterbeat.records import DeviceEvent, DeviceEventKind, Marker, Record
+from afterbeat.records import DeviceEvent, DeviceEventKind, Marker, MarkerKind, Record
 from afterbeat.server.hub import Hub
 from afterbeat.sources import ConnectionState, Source, SourceStatus
 
@@ -109,6 +109,8 @@ class Ingest:
         self._on_event = on_event
         self._status_json = status_json or status.to_json
         self.finished = False
+        self.source: object | None = None
+        """The source being consumed (set by ``run``)."""
 
     def handle(self, item: Record | SourceStatus) -> None:
         """Process one item from the source (or from the API); never raises."""
@@ -129,6 +131,12 @@ class Ingest:
             log.exception("pipeline failed on a %s record", type(item).__name__)
             return
         kinds = self.publish_events(events)
+        if isinstance(item, Marker) and item.kind in (MarkerKind.RESET_START,
+                                                      MarkerKind.RESET_END):
+            # A replay may slow to real time while a reset runs (the demo): pacer and data agree.
+            hook = getattr(self.source, "reset_running", None)
+            if callable(hook):
+                hook(item.kind is MarkerKind.RESET_START)
         if isinstance(item, Marker) and "marker" not in kinds:
             self.hub.publish("marker", _marker_json(item))
 
@@ -155,6 +163,7 @@ class Ingest:
 
     async def run(self, source: Source) -> None:
         """Consume the source until it ends or the task is cancelled."""
+        self.source = source
         try:
             async for item in source.stream():
                 self.handle(item)

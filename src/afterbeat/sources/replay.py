@@ -10,7 +10,9 @@ at their session time.
 
 The session clock runs ``speed`` times faster than the wall clock (``speed=None``: as fast
 as possible); ``now_s()`` reads it. Records are identical at every speed, so the pipeline's
-events are too.
+events are too. ``set_speed`` changes the speed from now on without a jump in the session
+clock; with ``reset_speed`` given (the demo: 1.0), ``reset_running(True)`` switches to it while
+a reset runs, so a wall-clock pacer and the data agree, and ``reset_running(False)`` back.
 """
 
 from __future__ import annotations
@@ -170,6 +172,10 @@ def open_recording(
     return header, derived_notifications(iter_beats(name, unit, info), started.timestamp())
 
 
+_MAX_SLEEP_S = 0.25
+"""Longest single sleep of a paced replay (s), so speed changes apply promptly."""
+
+
 class ReplaySource:
     """A :class:`~afterbeat.sources.Source` over a recording at ``speed`` (None: as fast as
     possible)."""
@@ -184,11 +190,18 @@ class ReplaySource:
         marks: Sequence[Marker] = (),
         unit: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reset_speed: float | None = None,
     ) -> None:
-        if speed is not None and not (speed > 0 and math.isfinite(speed)):
-            raise ValueError("speed must be a positive number (or None for as fast as possible)")
+        for value in (speed, reset_speed):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ValueError("speed must be a positive number (or None for as fast as "
+                                 "possible)")
         self.path = os.fspath(path)
         self.speed = speed
+        self.base_speed = speed
+        """The speed outside resets."""
+        self.reset_speed = reset_speed
+        """The speed while a reset runs (None: unchanged)."""
         self._clock = clock
         self.import_info = ImportInfo(path=self.path)
         """File kind, RR unit and skipped lines, filled in as the replay reads."""
@@ -209,6 +222,23 @@ class ReplaySource:
             return self._last_t_s
         return (self._clock() - self._start_wall) * self.speed
 
+    def set_speed(self, speed: float) -> None:
+        """Replay ``speed`` times faster than real time from now on (session clock unbroken)."""
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError("speed must be a positive number")
+        if self.speed is None:
+            return  # as fast as possible: no clock to rescale
+        if self._start_wall is not None:
+            now = self._clock()
+            self._start_wall = now - (now - self._start_wall) * self.speed / speed
+        self.speed = speed
+
+    def reset_running(self, running: bool) -> None:
+        """A reset started (True) or ended: switch to ``reset_speed`` and back, if given."""
+        if self.reset_speed is None or self.base_speed is None:
+            return
+        self.set_speed(self.reset_speed if running else self.base_speed)
+
     async def stream(self) -> AsyncIterator[Record | SourceStatus]:
         """Yield the records on the scaled clock, between a streaming and a finished status."""
         self._start_wall = self._clock()
@@ -221,10 +251,12 @@ class ReplaySource:
             if self._closed:
                 break
             if self.speed is not None:
-                due = self._start_wall + record.t_s / self.speed
-                delay = due - self._clock()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Short sleeps: a speed change (set_speed) takes effect within a quarter second.
+                while self.speed is not None and not self._closed:
+                    delay = self._start_wall + record.t_s / self.speed - self._clock()
+                    if delay <= 0:
+                        break
+                    await asyncio.sleep(min(delay, _MAX_SLEEP_S))
             else:
                 count += 1
                 if count % _YIELD_EVERY == 0:
