@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "replay": "replay a recording (session file or RR file) through the live pipeline",
     "analyze": "HRV of a recording (session, RR text, Polar HRM, CSV, .npy), Kubios-style",
     "decode": "decode one Heart Rate Measurement (0x2A37) payload given in hex",
-    "summary": "a printable summary of the last weeks, to share with your therapist if you want",
+    "summary": "a printable summary of the last weeks to share if you want",
     "plan": "show, export, import or print the plan you made with your therapist",
 }
 
