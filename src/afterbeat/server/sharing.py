@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from afterbeat.resets.plan import Plan
 from afterbeat.resets.plan_file import parse_plan_text, plan_changes, plan_to_toml, render_plan_card
+from afterbeat.server.models import WholeNumber
 from afterbeat.storage.history import session_digests, stored_plan
 from afterbeat.storage.store import Store
 from afterbeat.summary import (
@@ -31,13 +32,13 @@ _MAX_PLAN_TEXT = 64 * 1024
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NoteRef(_In):
     """One note the person ticked: its session and time into the recording (s)."""
 
-    session_id: int = Field(ge=1, le=2**53)
+    session_id: WholeNumber = Field(ge=1, le=2**53)
     t_s: float = Field(ge=0.0, le=1e9, allow_inf_nan=False)
 
 
