@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from afterbeat.hrv.artifacts import (
@@ -255,6 +255,9 @@ def test_correct_beats_spreads_split_beat_times() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.floats(min_value=-100.0, max_value=5000.0),
                           st.just(float("nan"))), min_size=0, max_size=150))
+@example([1.0])  # too few beats to judge: the stand-in was the implausible value itself
+@example([5000.0])
+@example([0.0] * 60 + [1.0] * 60)  # a long run of garbage: its median is no stand-in either
 def test_any_input_gives_finite_plausible_output(values: list[float]) -> None:
     rr = np.asarray(values, dtype=float)
     fixed, mask = correct_rr(rr)

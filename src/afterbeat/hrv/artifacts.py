@@ -696,7 +696,11 @@ class ArtifactFilter:
         j = s.next_judge
         s.next_judge += 1
         rr = float(s.beats[j - s.base].rr_ms)
-        med = float(np.median(s.x)) if s.x else 1000.0
+        plausible = [x for x in s.x if _range_ok(x)]
+        # Too few beats to judge: the median of the plausible ones stands in for an invalid
+        # interval; with none plausible, the nearest end of the plausible range does.
+        med = float(np.median(plausible)) if plausible else \
+            min(max(float(np.median(s.x)), MIN_RR_MS), MAX_RR_MS)
         kind, parts = _final_kind(ArtifactKind.NORMAL, rr, math.nan, med, 0.0)
         self._emit(out, j, kind, parts, med, 0.0, s.n - 1)
 
@@ -738,4 +742,7 @@ class ArtifactFilter:
             if abs(xr - med) < tolerance and _range_ok(xr):
                 right_i, right = r, xr
                 break
-        return left + (right - left) * (j - left_i) / (right_i - left_i)
+        value = left + (right - left) * (j - left_i) / (right_i - left_i)
+        # Where the neighbourhood itself is implausible (long runs of garbage) the median is
+        # too: a replacement is never outside the plausible range.
+        return min(max(value, MIN_RR_MS), MAX_RR_MS)
