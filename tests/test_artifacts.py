@@ -36,7 +36,7 @@ def _gudb_sitting(n: int) -> np.ndarray:
 
 
 def _kubios() -> np.ndarray:
-    return np.load(DATA / "kubios-reference/series_1.npy").astype(float)
+    return np.asarray(np.load(DATA / "kubios-reference/series_1.npy"), dtype=np.float64)
 
 
 def _clean_series() -> dict[str, np.ndarray]:

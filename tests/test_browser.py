@@ -25,7 +25,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from afterbeat.resets.pacing import Direction, Pattern, Phase, Prompt, Timeline, phase_at
+from afterbeat.resets.pacing import (
+    Direction,
+    Pattern,
+    Phase,
+    PhaseState,
+    Prompt,
+    Timeline,
+    phase_at,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -195,7 +203,7 @@ def _timeline_from_json(obj: dict[str, Any]) -> Timeline:
                     reset_id=obj.get("reset_id"))
 
 
-def _breath_fraction(timeline: Timeline, state: Any) -> float:
+def _breath_fraction(timeline: Timeline, state: PhaseState) -> float:
     """How far through the breath: same-direction phases in a row count as one breath."""
     assert timeline.pattern is not None
     phases = timeline.pattern.phases
@@ -239,7 +247,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
     from afterbeat.resets.pacing import change_pattern
 
     rng = random.Random(7)
-    cases = []
+    cases: list[dict[str, Any]] = []
     for reset in LIBRARY:
         if reset.pattern is None:
             continue
@@ -248,6 +256,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
         changed_at = start_s + rng.uniform(1, 60)
         timelines.append(change_pattern(timelines[0], resonance_pattern(4.5), changed_at))
         for timeline in timelines:
+            assert timeline.pattern is not None
             for t_s in [timeline.start_s - 3, timeline.start_s,
                         *(timeline.start_s + rng.uniform(0, 900) for _ in range(40)),
                         *(timeline.start_s + k * timeline.pattern.cycle_s for k in (1, 7))]:
@@ -267,7 +276,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
            }""", cases)
     assert len(got) == len(cases) > 300
     for case, page_state in zip(cases, got, strict=True):
-        want = case["want"]
+        want: list[Any] = case["want"]
         assert page_state[0] == want[0] and page_state[3] == want[3], (case, page_state)
         assert page_state[1:3] == pytest.approx(want[1:3], abs=1e-6), (case, page_state)
         assert page_state[4] == pytest.approx(want[4], abs=1e-6)

@@ -209,7 +209,7 @@ def test_metrics_sample_from_pipeline_event() -> None:
                                        "heart_rate_bpm": 71.5, "rmssd_ms": None,
                                        "respiration_rate_bpm": True})
     assert sample == MetricsSample(5.0, 1.25, 71.5, None, None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lacks a numeric 't_s'"):
         MetricsSample.from_event({"type": "metrics"})
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from evaluation import (
     auc,
     calmest_stretch,

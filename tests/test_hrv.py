@@ -382,5 +382,5 @@ def test_sampen_without_matches_is_undefined() -> None:
 def test_segment_bounds_checks_length() -> None:
     assert hrv.segment_bounds([0, 0, 1, 1, 1, 2], 6) == [(0, 2), (2, 5), (5, 6)]
     assert hrv.segment_bounds(None, 0) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="segment has 2 entries for 3 beats"):
         hrv.segment_bounds([0, 1], 3)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
-from evaluation import rest_recording, rr_windows
 
 from afterbeat.activation.baseline import Baseline
 from afterbeat.events import (
@@ -26,6 +26,9 @@ from afterbeat.pipeline import Pipeline, rest_recording_from
 from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
 from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import derived_notifications, parse_mark, with_marks
+from evaluation import rest_recording, rr_windows
+
+E = TypeVar("E", bound=Event)
 
 METRICS_KEYS = {"type", "t_s", "heart_rate_bpm", "rmssd_ms", "arousal", "score", "quality"}
 
@@ -59,7 +62,7 @@ def run(records: Iterable[Record], pipeline: Pipeline | None = None) -> tuple[Pi
     return p, events
 
 
-def of(events: Sequence[Event], kind: type) -> list:  # type: ignore[type-arg]
+def of(events: Sequence[Event], kind: type[E]) -> list[E]:
     return [e for e in events if isinstance(e, kind)]
 
 
@@ -182,8 +185,9 @@ def test_disconnect_shows_unknown_and_starts_a_new_segment(rest_rr: np.ndarray,
 
 def test_heart_rate_only_strap(data_dir: Path) -> None:
     hr = np.loadtxt(data_dir / "stress-predict-e4" / "S03" / "HR.csv")[2:]
-    records = [Notification(float(i + 1), 0.0, encode_measurement(HeartRateMeasurement(
-        heart_rate_bpm=int(round(v)), sensor_contact=SensorContact.DETECTED)))
+    records: list[Record] = [
+        Notification(float(i + 1), 0.0, encode_measurement(HeartRateMeasurement(
+            heart_rate_bpm=int(round(v)), sensor_contact=SensorContact.DETECTED)))
         for i, v in enumerate(hr[:1500])]
     records = list(with_marks(records, marks("baseline_start@0", "baseline_end@400")))
     p, events = run(records)

@@ -98,7 +98,7 @@ def test_heartbeat_interval_is_bounded() -> None:
     from afterbeat.server.hub import Hub
 
     assert ServerSettings().heartbeat_s <= 15
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="heartbeat_s must be in"):
         Hub(heartbeat_s=20)
 
 
