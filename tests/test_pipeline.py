@@ -227,10 +227,7 @@ def test_a_plan_applied_while_running_acts_like_one_given_at_start(rest_rr: np.n
     live = Pipeline(baseline=base)
     early = [r for r in records if r.t_s < 200.0]
     events = [e for r in early for e in live.push(r)]
-    assert live.watch._history.maxlen is not None
-    short_history = live.watch._history.maxlen
-    live.apply_plan(plan)  # a longer sustain_s needs a longer history in the watch
-    assert live.watch._history.maxlen > short_history
+    live.apply_plan(plan)  # a longer sustain_s: the watch keeps a longer history from now on
     assert live.settings.sustain_s == 240.0 and live.watch.settings.sustain_s == 240.0
     _, rest = run(records[len(early):], live)
     events += rest
