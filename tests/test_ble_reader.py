@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from bleak.backends.client import BaseBleakClient
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +36,7 @@ from afterbeat.records import (
     Record,
 )
 from afterbeat.sources import ConnectionState, SourceStatus
+from afterbeat.sources.backend import BackendPair
 from afterbeat.sources.ble import (
     HEART_RATE_SERVICE_UUID,
     BleSettings,
@@ -107,17 +110,19 @@ class Run:
 
 def play(script: StrapScript, until_s: float | None = None, *, device: str | None = None,
          settings: BleSettings | None = None, seed: int = 7,
-         source_class: type[BleSource] = BleSource) -> Run:
+         backend: Callable[[BackendPair], BackendPair] | None = None) -> Run:
     """Run the reader against ``script``, then close it.
 
     Closes ``until_s`` virtual seconds after the start, or by default one second after the
     last scripted frame (before the watchdog would notice the scripted strap going quiet).
+    ``backend`` may wrap the scripted world's backend (a fault at the hardware seam).
     """
 
     async def main() -> Run:
         world = ReplayWorld(script)
         loop = asyncio.get_running_loop()
-        source = source_class(device=device, backend=world.backend(),
+        pair = world.backend() if backend is None else backend(world.backend())
+        source = BleSource(device=device, backend=pair,
                            settings=settings or BleSettings(), clock=loop.time,
                            wall_clock=lambda: 1_700_000_000.0, rng=random.Random(seed))
         run = Run(world, source)
@@ -558,24 +563,26 @@ def test_remembers_the_strap_in_the_data_dir_and_uses_it_next_time(tmp_path: Pat
     assert second.device == "F0:0D:00:00:0D:01" and second.connected_address is None
 
 
-class _FailsOnceWhileStreaming(BleSource):
-    """A reader whose first connection hits an error nobody foresaw (a bug or a backend oddity)."""
+def _fails_once_on_disconnect(backend: BackendPair) -> BackendPair:
+    """The backend's first disconnect raises an error nobody foresaw (a backend oddity)."""
+    base = backend.client
+    failed: list[str] = []
 
-    failed = False
-
-    async def _hold(self) -> str:
-        if not self.failed:
-            self.failed = True
-            await asyncio.sleep(5.0)
+    async def disconnect(self: BaseBleakClient) -> None:
+        if not failed:
+            failed.append("unforeseen")
             raise RuntimeError("unforeseen")
-        return await super()._hold()
+        await base.disconnect(self)
+
+    client = type("FailsOnceOnDisconnect", (base,), {"disconnect": disconnect})
+    return BackendPair(scanner=backend.scanner, client=client)
 
 
 def test_an_unforeseen_error_restarts_the_link_and_never_ends_the_stream() -> None:
     first, second = part(0, 20), part(20, 40)
     script = StrapScript(links=(Link(first, LinkEnd.SILENCE),
                                 Link(second, LinkEnd.SILENCE, end_after_s=41.0)))
-    run = play(script, source_class=_FailsOnceWhileStreaming)
+    run = play(script, backend=_fails_once_on_disconnect)
     statuses = [s for s in run.statuses if "unexpected error" in (s.detail or "")]
     assert statuses and statuses[0].state is ConnectionState.RECONNECTING
     assert run.of(Disconnect)  # the restart is a recorded gap
