@@ -228,7 +228,9 @@ def test_quality_tracker_flags_no_rr_only_after_a_while_with_a_heart_rate() -> N
     changes = [q.push(float(t), hr_only) for t in range(0, 20)]
     flagged = [t for t, c in enumerate(changes) if c is not None and c.rr_available is False]
     assert flagged == [15]
-    assert q.push(20.0, decode_measurement(bytes.fromhex("16 48 00 04"))).rr_available  # type: ignore[union-attr]
+    back = q.push(20.0, decode_measurement(bytes.fromhex("16 48 00 04")))
+    assert back is not None
+    assert back.rr_available
 
 
 def test_address_detection() -> None:
