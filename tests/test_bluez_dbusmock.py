@@ -60,7 +60,7 @@ from afterbeat.sources.ble import (
 )
 from ble_fixtures import derived_h10_frames
 
-pytestmark = pytest.mark.dbus
+pytestmark = [pytest.mark.dbus, pytest.mark.slow]  # private D-Bus daemons, real time
 
 MOCK_IFACE = "org.freedesktop.DBus.Mock"
 OM_IFACE = "org.freedesktop.DBus.ObjectManager"

@@ -237,6 +237,7 @@ def _replay(records: list[Record]) -> list[dict[str, Any]]:
     return events + [e.to_json() for e in pipeline.finish()]
 
 
+@pytest.mark.slow
 def test_suggested_reset_measured_through_the_pipeline_on_the_demo_recording() -> None:
     """The bundled demo (real Holter RR, derived notifications): take the first suggestion,
     run it with ratings, and check the effect against the pipeline's own metrics events."""

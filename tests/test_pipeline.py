@@ -238,6 +238,7 @@ def test_a_plan_applied_while_running_acts_like_one_given_at_start(rest_rr: np.n
     assert live.settings == Pipeline().settings and live.plan is None
 
 
+@pytest.mark.slow
 def test_plan_and_not_now_markers_replay_what_happened_live(rest_rr: np.ndarray,
                                                             base: Baseline) -> None:
     plan_json = {"version": 1, "preferred": ["walk"],

@@ -164,6 +164,7 @@ def test_cli_replay_summary_tells_the_story(
     assert "unknown marker kind" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bundled_demo_tells_the_story() -> None:
     """Baseline, session end, activation, a suggestion after the grace, settling again."""
     from importlib.resources import files

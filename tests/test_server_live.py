@@ -127,6 +127,7 @@ async def test_seventeenth_stream_is_refused(tmp_path: Path) -> None:
             await stack.aclose()
 
 
+@pytest.mark.slow
 async def test_frozen_client_is_dropped_while_sixteen_others_receive_everything(
         tmp_path: Path) -> None:
     total, size = 300, 16_000  # the frozen socket's buffers hold about 3.5 MB (~220 events)
