@@ -50,18 +50,21 @@ DEMO_SPEED = "60"
 XSS_NOTE = "<img src=x onerror=alert(1)>"
 
 
-def _browser_or_skip() -> Any:
-    """Playwright's sync API, or a one-line skip when it or chromium is missing.
-
-    Under AFTERBEAT_REQUIRE_ALL=1 (CI) tests/require_all.py turns the skip into a failure.
-    """
+def _missing_part() -> str | None:
+    """Why the page tests cannot run here (one line), or None when Playwright and chromium exist."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"playwright is not installed ({exc})")
+        return f"playwright is not installed ({exc})"
     if not CHROMIUM.exists():
-        pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
-    return sync_playwright
+        return f"chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+# One skip for the module, with its reason; AFTERBEAT_REQUIRE_ALL=1 (CI) makes it a failure
+# (tests/require_all.py).
+if (_MISSING := _missing_part()) is not None:
+    pytest.skip(_MISSING, allow_module_level=True)
 
 
 @dataclass
@@ -102,8 +105,10 @@ def _wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: flo
 
 @pytest.fixture(scope="module")
 def sync_playwright() -> Any:
-    """Playwright's sync entry point, checked before anything is started."""
-    return _browser_or_skip()
+    """Playwright's sync entry point."""
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -570,10 +575,8 @@ def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
     assert watch.dialogs == []
 
 
-def test_missing_chromium_is_a_one_line_skip_naming_the_path(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without chromium the page tests skip and say where chromium was looked for."""
+def test_missing_chromium_is_named_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without chromium the module skips, saying where chromium was looked for."""
     monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
-    with pytest.raises(pytest.skip.Exception, match="chromium not found at /nonexistent/chromium"):
-        _browser_or_skip()
+    assert _missing_part() == (
+        "chromium not found at /nonexistent/chromium (apt-get install chromium)")
