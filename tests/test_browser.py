@@ -50,20 +50,20 @@ DEMO_SPEED = "60"
 XSS_NOTE = "<img src=x onerror=alert(1)>"
 
 
-def _missing_part() -> str | None:
+def _missing_part(chromium: Path) -> str | None:
     """Why the page tests cannot run here (one line), or None when Playwright and chromium exist."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the machine
         return f"playwright is not installed ({exc})"
-    if not CHROMIUM.exists():
-        return f"chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if not chromium.exists():
+        return f"chromium not found at {chromium} (apt-get install chromium)"
     return None
 
 
 # One skip for the module, with its reason; AFTERBEAT_REQUIRE_ALL=1 (CI) makes it a failure
 # (tests/require_all.py).
-if (_MISSING := _missing_part()) is not None:
+if (_MISSING := _missing_part(CHROMIUM)) is not None:
     pytest.skip(_MISSING, allow_module_level=True)
 
 
@@ -575,8 +575,7 @@ def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
     assert watch.dialogs == []
 
 
-def test_missing_chromium_is_named_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_chromium_is_named_with_its_path() -> None:
     """Without chromium the module skips, saying where chromium was looked for."""
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
-    assert _missing_part() == (
+    assert _missing_part(Path("/nonexistent/chromium")) == (
         "chromium not found at /nonexistent/chromium (apt-get install chromium)")
