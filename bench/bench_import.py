@@ -14,6 +14,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +59,11 @@ def main() -> None:
             path = DATA / name
             beats = stream(path)
             print(f"{name}: {beats} beats")
-            ours = measure(f"  iter_beats (stream) {name}", lambda p=path: stream(p))
-            measure(f"  load_rr (arrays) {name}", lambda p=path: load_rr(p))
+            ours = measure(f"  iter_beats (stream) {name}", partial(stream, path))
+            measure(f"  load_rr (arrays) {name}", partial(load_rr, path))
             peer = measure(
                 f"  numpy.loadtxt {name}",
-                lambda p=path: np.loadtxt(p, comments="@", usecols=0),  # type: ignore[misc]
+                partial(np.loadtxt, path, comments="@", usecols=0),
             )
             print(f"  stream time / numpy.loadtxt time = {ours / peer:.2f}")
         print(f"72h.txt: {stream(triple)} beats")

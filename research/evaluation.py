@@ -300,8 +300,8 @@ def evaluate_calm_pipeline(label: str, rr_ms: FloatArray,
     """The same calm check through the full live pipeline (derived notifications, markers)."""
     from afterbeat.events import MetricsEvent, SuggestionEvent
     from afterbeat.pipeline import Pipeline
+    from afterbeat.records import Marker, MarkerKind
     from afterbeat.sources.replay import derived_notifications, with_marks
-    from afterbeat.storage.session_file import Marker, MarkerKind
 
     t = np.cumsum(rr_ms) / 1000.0
     beats = (Beat(float(ts), float(v), 0) for ts, v in zip(t, rr_ms, strict=True))

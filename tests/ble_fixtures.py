@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Coroutine
+import selectors
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+
+if TYPE_CHECKING:  # a name that exists only in the type stubs
+    from _typeshed import FileDescriptorLike
 
 T = TypeVar("T")
 
@@ -46,22 +51,60 @@ def derived_h10_frames(limit: int | None = None) -> list[tuple[float, bytes]]:
     return frames
 
 
+class _JumpingSelector(selectors.BaseSelector):
+    """The loop's selector: I/O that is ready now, else a jump of the clock to the next timer."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._real = selectors.DefaultSelector()
+        self._clock = clock
+
+    def register(self, fileobj: FileDescriptorLike, events: int,
+                 data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: FileDescriptorLike) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj: FileDescriptorLike, events: int,
+               data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._real.select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:  # no timer pending: only I/O can wake the loop
+            return self._real.select(None)
+        self._clock.now_s += timeout  # nothing to do until the next timer: jump to it
+        return []
+
+    def get_map(self) -> Mapping[FileDescriptorLike, selectors.SelectorKey]:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+
+@dataclass
+class VirtualClock:
+    """The virtual loop's time (s); starts at 1000 s."""
+
+    now_s: float = 1000.0
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock jumps to the next timer whenever nothing is ready."""
+    """An event loop whose clock jumps to the next timer whenever nothing is ready.
+
+    Built from public seams only: the loop's ``selector`` argument and its ``time()`` method.
+    The loop asks its selector to wait until the next timer; this selector jumps instead.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._virtual_s = 1000.0
+        self.clock = VirtualClock()
+        super().__init__(selector=_JumpingSelector(self.clock))
 
     def time(self) -> float:
-        return self._virtual_s
-
-    def _run_once(self) -> None:
-        if not self._ready:  # type: ignore[attr-defined]
-            pending = [h.when() for h in self._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
-            if pending and min(pending) > self._virtual_s:
-                self._virtual_s = min(pending)
-        super()._run_once()  # type: ignore[misc]
+        return self.clock.now_s
 
 
 def run_virtual(coro: Coroutine[Any, Any, T]) -> T:

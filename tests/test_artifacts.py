@@ -36,7 +36,7 @@ def _gudb_sitting(n: int) -> np.ndarray:
 
 
 def _kubios() -> np.ndarray:
-    return np.load(DATA / "kubios-reference/series_1.npy").astype(float)
+    return np.asarray(np.load(DATA / "kubios-reference/series_1.npy"), dtype=np.float64)
 
 
 def _clean_series() -> dict[str, np.ndarray]:
@@ -88,6 +88,7 @@ def _rmssd(rr: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.diff(rr) ** 2)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ectopic", "missed", "extra"])
 def test_injected_artifacts_are_detected_batch_and_stream(kind: str) -> None:
     hits = kind_hits = stream_hits = total = 0
@@ -108,6 +109,7 @@ def test_injected_artifacts_are_detected_batch_and_stream(kind: str) -> None:
     assert kind_hits / total >= 0.93
 
 
+@pytest.mark.slow
 def test_low_over_flagging_on_clean_real_data() -> None:
     series = _clean_series()
     beats = sum(v.size for v in series.values())
@@ -120,6 +122,7 @@ def test_low_over_flagging_on_clean_real_data() -> None:
     assert detect_artifacts(_welltory(2)).n_flagged == 0
 
 
+@pytest.mark.slow
 def test_correction_restores_rmssd() -> None:
     errors = []
     for seed, rr in enumerate(_clean_series().values()):

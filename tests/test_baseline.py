@@ -51,6 +51,7 @@ def test_baseline_from_real_resting_recordings(data_dir: Path) -> None:
     assert base.ln_rmssd_spread == pytest.approx(max(0.15, statistics.stdev(all_ln)))
     assert not base.provisional
     assert 40.0 < base.heart_rate_bpm < 100.0
+    assert base.ln_rmssd is not None
     assert base.rmssd_ms == pytest.approx(math.exp(base.ln_rmssd))
 
 

@@ -12,10 +12,8 @@ from afterbeat.hrv.beats import Beat, BeatTimeline
 def test_beats_are_back_dated_from_the_first_arrival() -> None:
     timeline = BeatTimeline()
     beats = timeline.push(10.0, [800.0, 900.0])
-    assert beats == [
-        Beat(t_s=pytest.approx(9.1), rr_ms=800.0, segment=0),
-        Beat(t_s=10.0, rr_ms=900.0, segment=0),
-    ]
+    assert [(b.rr_ms, b.segment) for b in beats] == [(800.0, 0), (900.0, 0)]
+    assert [b.t_s for b in beats] == [pytest.approx(9.1), 10.0]
 
 
 def test_a_burst_of_queued_notifications_gives_evenly_spaced_beats() -> None:

@@ -27,13 +27,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from afterbeat.resets.pacing import Direction, Pattern, Phase, Prompt, Timeline, phase_at
+from afterbeat.resets.pacing import (
+    Direction,
+    Pattern,
+    Phase,
+    PhaseState,
+    Prompt,
+    Timeline,
+    phase_at,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("AFTERBEAT_CHROMIUM", "/usr/bin/chromium"))
+"""Debian's chromium; AFTERBEAT_CHROMIUM points elsewhere (a missing path shows the skip)."""
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -97,20 +106,21 @@ def _in_viewport(page: Any, selector: str) -> bool:
                 and box["right"] <= box["w"])
 
 
-def _browser_or_skip() -> Any:
-    """Playwright's sync API, or fail (CI) / skip (elsewhere) when chromium is missing."""
-    reason = None
+def _missing_part(chromium: Path) -> str | None:
+    """Why the page tests cannot run here (one line), or None when Playwright and chromium exist."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the machine
-        reason = f"playwright is not installed ({exc})"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
+        return f"playwright is not installed ({exc})"
+    if not chromium.exists():
+        return f"chromium not found at {chromium} (apt-get install chromium)"
+    return None
+
+
+# One skip for the module, with its reason; AFTERBEAT_REQUIRE_ALL=1 (CI) makes it a failure
+# (tests/require_all.py).
+if (_MISSING := _missing_part(CHROMIUM)) is not None:
+    pytest.skip(_MISSING, allow_module_level=True)
 
 
 @dataclass
@@ -151,8 +161,10 @@ def _wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: flo
 
 @pytest.fixture(scope="module")
 def sync_playwright() -> Any:
-    """Playwright's sync entry point, checked before anything is started."""
-    return _browser_or_skip()
+    """Playwright's sync entry point."""
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +264,7 @@ def _timeline_from_json(obj: dict[str, Any]) -> Timeline:
                     reset_id=obj.get("reset_id"))
 
 
-def _breath_fraction(timeline: Timeline, state: Any) -> float:
+def _breath_fraction(timeline: Timeline, state: PhaseState) -> float:
     """How far through the breath: same-direction phases in a row count as one breath."""
     assert timeline.pattern is not None
     phases = timeline.pattern.phases
@@ -303,7 +315,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
     from afterbeat.resets.pacing import change_pattern
 
     rng = random.Random(7)
-    cases = []
+    cases: list[dict[str, Any]] = []
     for reset in LIBRARY:
         if reset.pattern is None:
             continue
@@ -312,6 +324,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
         changed_at = start_s + rng.uniform(1, 60)
         timelines.append(change_pattern(timelines[0], resonance_pattern(4.5), changed_at))
         for timeline in timelines:
+            assert timeline.pattern is not None
             for t_s in [timeline.start_s - 3, timeline.start_s,
                         *(timeline.start_s + rng.uniform(0, 900) for _ in range(40)),
                         *(timeline.start_s + k * timeline.pattern.cycle_s for k in (1, 7))]:
@@ -331,7 +344,7 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
            }""", cases)
     assert len(got) == len(cases) > 300
     for case, page_state in zip(cases, got, strict=True):
-        want = case["want"]
+        want: list[Any] = case["want"]
         assert page_state[0] == want[0] and page_state[3] == want[3], (case, page_state)
         assert page_state[1:3] == pytest.approx(want[1:3], abs=1e-6), (case, page_state)
         assert page_state[4] == pytest.approx(want[4], abs=1e-6)
@@ -752,12 +765,7 @@ def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
     assert watch.dialogs == []
 
 
-def test_chromium_is_required_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without chromium the tests fail when CI is set (and only may skip elsewhere)."""
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
-    monkeypatch.setenv("CI", "1")
-    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
-        _browser_or_skip()
-    monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception, match="chromium not found"):
-        _browser_or_skip()
+def test_missing_chromium_is_named_with_its_path() -> None:
+    """Without chromium the module skips, saying where chromium was looked for."""
+    assert _missing_part(Path("/nonexistent/chromium")) == (
+        "chromium not found at /nonexistent/chromium (apt-get install chromium)")

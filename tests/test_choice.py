@@ -16,14 +16,15 @@ from afterbeat.resets.choice import (
     closing_suggestion,
 )
 from afterbeat.resets.library import LIBRARY, ResetKind, get_reset
-from afterbeat.resets.plan import plan_from_json
+from afterbeat.resets.plan import Plan, plan_from_json
 
 FORBIDDEN = re.compile(r"diagnos|clinical|disorder|ptsd|panic|treat|\bcure|alarm|danger|"
                        r"emergency|\bmust\b|\bshould\b|warning", re.IGNORECASE)
 
 
-def suggest(ctx: ChoiceContext, now_s: float, **kw: object) -> ResetSuggestion:
-    s = choose_reset(ctx, now_s, **kw)  # type: ignore[arg-type]
+def suggest(ctx: ChoiceContext, now_s: float, *, index: float | None = None,
+            gentle: bool = False, plan: Plan | None = None) -> ResetSuggestion:
+    s = choose_reset(ctx, now_s, index=index, gentle=gentle, plan=plan)
     assert s is not None
     assert not FORBIDDEN.search(s.reason), s.reason
     return s

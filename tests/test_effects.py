@@ -209,7 +209,7 @@ def test_metrics_sample_from_pipeline_event() -> None:
                                        "heart_rate_bpm": 71.5, "rmssd_ms": None,
                                        "respiration_rate_bpm": True})
     assert sample == MetricsSample(5.0, 1.25, 71.5, None, None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lacks a numeric 't_s'"):
         MetricsSample.from_event({"type": "metrics"})
 
 
@@ -237,6 +237,7 @@ def _replay(records: list[Record]) -> list[dict[str, Any]]:
     return events + [e.to_json() for e in pipeline.finish()]
 
 
+@pytest.mark.slow
 def test_suggested_reset_measured_through_the_pipeline_on_the_demo_recording() -> None:
     """The bundled demo (real Holter RR, derived notifications): take the first suggestion,
     run it with ratings, and check the effect against the pipeline's own metrics events."""

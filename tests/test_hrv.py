@@ -163,6 +163,7 @@ def test_poincare_agrees_with_brennan_identity(series_1: Any) -> None:
     assert sd2 == pytest.approx(math.sqrt(2 * sdnn**2 - sd1**2), rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [SERIES_1, FIVE_MIN])
 def test_dfa_agrees_with_nolds(path: Path) -> None:
     rr = load(path)
@@ -241,6 +242,7 @@ def test_sampen_equals_brute_force(seed: int, cut: int, coarse: bool) -> None:
     )
 
 
+@pytest.mark.slow
 def test_sampen_of_holter_hours_equals_brute_force(data_dir: Path) -> None:
     # real 24-hour Holter RR (coarse 128 Hz steps, many ties at r): the k-d tree count
     # equals a chunked brute-force count on the first 3,000 beats
@@ -382,5 +384,5 @@ def test_sampen_without_matches_is_undefined() -> None:
 def test_segment_bounds_checks_length() -> None:
     assert hrv.segment_bounds([0, 0, 1, 1, 1, 2], 6) == [(0, 2), (2, 5), (5, 6)]
     assert hrv.segment_bounds(None, 0) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="segment has 2 entries for 3 beats"):
         hrv.segment_bounds([0, 1], 3)

@@ -154,7 +154,7 @@ def test_undecodable_bytes_in_a_session_file_are_a_counted_skip(tmp_path: Path) 
 
 
 def test_nan_is_never_written_or_read(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         encode_record(Marker(t_s=1.0, kind=MarkerKind.RATING, value=float("nan")))
     path = tmp_path / "s.jsonl"
     path.write_text(encode_header(HEADER) + "\n" + '{"type":"reconnect","t_s":NaN}\n')

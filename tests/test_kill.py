@@ -18,10 +18,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from afterbeat.records import Notification
 from afterbeat.storage.session_file import write_session
 from afterbeat.storage.store import DB_FILENAME, SessionStatus, Store
 from kill_writer import derived_notifications
+
+pytestmark = pytest.mark.slow  # twenty writers started and SIGKILLed
 
 WRITER = Path(__file__).resolve().parent / "kill_writer.py"
 SRC_DIR = Path(__file__).resolve().parents[1] / "src"

@@ -48,6 +48,7 @@ def _batch(t: np.ndarray, rr: np.ndarray, k: int, span_s: float) -> dict[str, fl
     }
 
 
+@pytest.mark.slow
 def test_incremental_metrics_equal_batch_ones_on_kubios_series() -> None:
     rr = np.load(DATA / "kubios-reference/series_1.npy").astype(float)
     t = np.cumsum(rr) / 1000.0

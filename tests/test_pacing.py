@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -31,13 +32,13 @@ PATTERNS = [resonance_pattern(), resonance_pattern(4.5), resonance_pattern(7.0),
                        ("Breathe out", 8, "exhale"))]
 
 
-def page_phase(sent: dict[str, object], now_s: float) -> tuple[int, float, float, int, bool]:
+def page_phase(sent: dict[str, Any], now_s: float) -> tuple[int, float, float, int, bool]:
     """The page's arithmetic, written from the pacing docstring, on the JSON the server sends."""
     pattern = sent["pattern"]
     assert isinstance(pattern, dict)
     durations = [float(p["duration_s"]) for p in pattern["phases"]]
     cycle_s = sum(durations)
-    elapsed = max(0.0, now_s - float(sent["start_s"]))  # type: ignore[arg-type]
+    elapsed = max(0.0, now_s - float(sent["start_s"]))
     k = math.floor(elapsed / cycle_s)
     pos = elapsed - k * cycle_s
     offset = 0.0
@@ -51,13 +52,14 @@ def page_phase(sent: dict[str, object], now_s: float) -> tuple[int, float, float
         offset = cycle_s - durations[-1]
     progress = (pos - offset) / durations[i]
     end_s = sent["end_s"]
-    finished = end_s is not None and now_s >= float(end_s)  # type: ignore[arg-type]
-    return i, progress, offset + durations[i] - pos, int(sent["cycle_base"]) + k, finished  # type: ignore[call-overload]
+    finished = end_s is not None and now_s >= float(end_s)
+    return i, progress, offset + durations[i] - pos, int(sent["cycle_base"]) + k, finished
 
 
 def test_resonance_six_per_minute_phases_at_known_times() -> None:
     tl = start_timeline(resonance_pattern(6.0), 100.0, duration_s=300.0)
-    assert [p.duration_s for p in tl.pattern.phases] == [4.0, 6.0]  # type: ignore[union-attr]
+    assert tl.pattern is not None
+    assert [p.duration_s for p in tl.pattern.phases] == [4.0, 6.0]
     cases = [(100.0, Direction.INHALE, 0.0, 4.0, 0), (102.0, Direction.INHALE, 0.5, 2.0, 0),
              (104.0, Direction.EXHALE, 0.0, 6.0, 0), (107.0, Direction.EXHALE, 0.5, 3.0, 0),
              (113.0, Direction.INHALE, 0.75, 1.0, 1), (399.0, Direction.EXHALE, 5 / 6, 1.0, 29)]
@@ -195,7 +197,9 @@ def test_prompts_stay_on_the_reset_clock_after_a_pattern_change() -> None:
     tl = timeline_for("muscle_release", 0.0)
     changed = change_pattern(tl, resonance_pattern(5.5), 47.0)
     assert prompt_at(changed, 50.0) == prompt_at(tl, 50.0)
-    assert prompt_at(changed, 50.0).offset_s == 45.0  # type: ignore[union-attr]
+    prompt = prompt_at(changed, 50.0)
+    assert prompt is not None
+    assert prompt.offset_s == 45.0
 
 
 def test_invalid_patterns_are_refused() -> None:

@@ -102,7 +102,8 @@ async def test_session_clock_scales_with_speed(data_dir: Path) -> None:
 async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) -> None:
     from datetime import UTC, datetime
 
-    from afterbeat.storage.session_file import Header, write_session
+    from afterbeat.records import Header
+    from afterbeat.storage.session_file import write_session
     _, records = open_recording(data_dir / "polar-hrm" / "rest_rri.txt")
     recs = list(records)[:50]
     path = tmp_path / "s.jsonl"
@@ -113,7 +114,7 @@ async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) 
 
 
 def test_speed_must_be_positive(data_dir: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="speed must be a positive number"):
         ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=0.0)
 
 
@@ -163,6 +164,7 @@ def test_cli_replay_summary_tells_the_story(
     assert "unknown marker kind" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bundled_demo_tells_the_story() -> None:
     """Baseline, session end, activation, a suggestion after the grace, settling again."""
     from importlib.resources import files

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -24,6 +25,8 @@ from afterbeat.server.security import SecurityPolicy
 from afterbeat.storage.recorder import Recorder
 from afterbeat.storage.store import Store
 from serverkit import demo_records
+
+pytestmark = pytest.mark.slow  # a real fuzzing run over every route
 
 PORT = 8765
 TOKEN = "schemathesis-token"

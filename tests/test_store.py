@@ -226,7 +226,7 @@ def test_results_and_documents(store: Store) -> None:
     assert store.get_document("baseline") == {"rmssd_ms": 43.0, "days": 4}
     store.delete_document("settings")
     assert store.get_document("settings") is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         store.put_document("bad", float("nan"))
 
 
@@ -538,8 +538,8 @@ def test_one_store_is_safe_to_share_between_threads(store: Store) -> None:
 
 
 def test_an_unstorable_record_is_counted_and_does_not_block_the_rest(tmp_path: Path) -> None:
+    from afterbeat.records import Marker, MarkerKind, Reconnect
     from afterbeat.storage.recorder import Recorder
-    from afterbeat.storage.session_file import Marker, MarkerKind, Reconnect
 
     store = Store.open(tmp_path)
     recorder = Recorder(store, HEADER, "test")

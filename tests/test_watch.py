@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from afterbeat.activation.arousal import ArousalScorer
+from afterbeat.activation.baseline import Baseline
 from afterbeat.activation.settings import Settings
 from afterbeat.activation.watch import (
     AfterSessionWatch,
@@ -32,7 +34,7 @@ def run(
     watch: AfterSessionWatch,
     script: Iterable[tuple[float, float, Callable[[float], LiveMetrics]]],
     scorer: ArousalScorer | None = None,
-    baseline: object = BASE,
+    baseline: Baseline | None = BASE,
 ) -> list[WatchEvent]:
     """Feed 5-s updates: (start, end, make) runs make(t) for t in [start, end)."""
     scorer = scorer or ArousalScorer(watch.settings)
@@ -40,13 +42,13 @@ def run(
     for start, end, make in script:
         t = start
         while t < end - 1e-9:
-            events.extend(watch.push(scorer.push(make(t), baseline)))  # type: ignore[arg-type]
+            events.extend(watch.push(scorer.push(make(t), baseline)))
             t += 5.0
     return events
 
 
-def level(values: tuple[float, float], **kw: object) -> Callable[[float], LiveMetrics]:
-    return lambda t: metrics(t, values[0], values[1], **kw)  # type: ignore[arg-type]
+def level(values: tuple[float, float], **kw: Any) -> Callable[[float], LiveMetrics]:
+    return lambda t: metrics(t, values[0], values[1], **kw)
 
 
 def states(events: list[WatchEvent]) -> list[tuple[float, WatchState]]:
@@ -317,3 +319,29 @@ def test_low_index_never_reaches_elevated(steps: list[tuple[float, float]]) -> N
         w.push(scorer.push(metrics(5.0 * i, 60.0 + dhr, 3.5 + dln), BASE))
         assert w.level is not WatchState.ELEVATED
     assert w.suggestions == []
+
+
+def _first_elevated(events: list[WatchEvent]) -> float | None:
+    return next((t for t, s in states(events) if s is WatchState.ELEVATED), None)
+
+
+def test_with_sustain_240_elevated_comes_at_exactly_240_s_not_before() -> None:
+    w = AfterSessionWatch(Settings(sustain_s=240.0))
+    before = run(w, [(0.0, 240.0, level(HIGH))])  # readings at 0, 5, ..., 235 s
+    assert WatchState.ELEVATED not in [s for _, s in states(before)]
+    at = run(w, [(240.0, 245.0, level(HIGH))])
+    assert states(at) == [(240.0, WatchState.ELEVATED)]
+
+
+def test_settings_applied_mid_stream_use_readings_seen_before_them() -> None:
+    """A longer sustain applied at 100 s still counts the readings from 0 s on."""
+    w = AfterSessionWatch(S)
+    scorer = ArousalScorer(S)
+    events = run(w, [(0.0, 100.0, level(HIGH))], scorer)
+    longer = Settings(sustain_s=240.0)
+    w.apply_settings(longer)
+    scorer.settings = longer
+    events += run(w, [(100.0, 400.0, level(HIGH))], scorer)
+    assert _first_elevated(events) == 240.0
+    assert "for 4 minutes" in next(
+        e.reason for e in events if isinstance(e, StateChange) and e.state is WatchState.ELEVATED)

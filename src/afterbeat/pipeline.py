@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -174,12 +173,7 @@ class Pipeline:
         self.plan = plan
         self.settings = settings
         self.scorer.settings = settings
-        self.watch.settings = settings
-        span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
-        needed = int(span / settings.metrics_interval_s) + 4
-        history = getattr(self.watch, "_history", None)  # sized from the settings at start
-        if isinstance(history, deque) and (history.maxlen or 0) < needed:
-            self.watch._history = deque(history, maxlen=needed)
+        self.watch.apply_settings(settings)
         self.effects.settle_index = settings.settled_index
         self.effects.settle_s = settings.settle_s
 

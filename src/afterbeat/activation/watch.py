@@ -122,8 +122,20 @@ class AfterSessionWatch:
         self._last_suggestion_s: float | None = None
         self._unscored_since_s: float | None = None
         self._session_note_pending = False
-        span = max(settings.sustain_s, settings.settle_s, settings.activated_s)
-        self._history: deque[_Update] = deque(maxlen=int(span / settings.metrics_interval_s) + 4)
+        self._history: deque[_Update] = deque(maxlen=self._history_len(settings))
+
+    @staticmethod
+    def _history_len(settings: Settings) -> int:
+        """Updates kept: enough for the longest sustain, settle or activated stretch."""
+        span_s = max(settings.sustain_s, settings.settle_s, settings.activated_s)
+        return int(span_s / settings.metrics_interval_s) + 4
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings from the next reading on, keeping state and the readings seen."""
+        self.settings = settings
+        needed = self._history_len(settings)
+        if (self._history.maxlen or 0) < needed:
+            self._history = deque(self._history, maxlen=needed)
 
     # -- markers ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.hrv import metrics as hrv
+from afterbeat.hrv.artifacts import correct_beats
 
 __all__ = ["RESULT_KEYS", "AnalysisInputError", "AnalysisResult", "ProgressCallback", "analyze"]
 
@@ -114,12 +115,6 @@ def _correct(
     notes: list[str],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], float | None]:
     """Corrected RR (ms), segments and the corrected share (%) via ``afterbeat.hrv.artifacts``."""
-    try:
-        from afterbeat.hrv.artifacts import correct_beats
-    except ImportError:  # pragma: no cover - depends on the signal-live module being present
-        notes.append("corrected_beats_pct: artifact correction is not available; "
-                     "analysed the RR series uncorrected")
-        return rr_ms, segment, None
     fixed = correct_beats(t_s, rr_ms, segment)
     rr = np.asarray(fixed.rr_ms, dtype=np.float64)
     seg = np.asarray(fixed.segment, dtype=np.int64)

@@ -32,9 +32,8 @@ from typing import Any, TypeVar
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
-from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 from bleak.uuids import normalize_uuid_16
 
@@ -55,7 +54,9 @@ from afterbeat.records import (
     Record,
 )
 from afterbeat.sources import ConnectionState, SourceStatus
+from afterbeat.sources.backend import BackendPair
 from afterbeat.sources.ble_policy import DuplicateFilter, Quality, QualityTracker, backoff_s
+from afterbeat.sources.replay_backend import ReplayWorld, load_script
 
 __all__ = [
     "BATTERY_LEVEL_UUID",
@@ -101,14 +102,6 @@ _ADDRESS = re.compile(
 
 class BluetoothUnavailable(AfterbeatError):
     """Bluetooth is off, missing or not permitted; the message says what to try."""
-
-
-@dataclass(frozen=True, slots=True)
-class BackendPair:
-    """bleak backend classes passed as ``backend=`` to BleakScanner and BleakClient."""
-
-    scanner: type[BaseBleakScanner]
-    client: type[BaseBleakClient]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +164,6 @@ def backend_from_env(environ: Mapping[str, str] = os.environ) -> BackendPair | N
         return None
     kind, _, arg = value.partition(":")
     if kind == "replay" and arg:
-        from afterbeat.sources.replay_backend import ReplayWorld, load_script
-
         return ReplayWorld(load_script(arg)).backend()
     raise BluetoothUnavailable(f"{ENV_BACKEND}={value!r} not understood; use 'replay:PATH'")
 

@@ -18,7 +18,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
@@ -31,10 +31,8 @@ from bleak.uuids import normalize_uuid_16
 
 from afterbeat.errors import SessionFileError
 from afterbeat.records import Disconnect, Notification, Reconnect
+from afterbeat.sources.backend import BackendPair
 from afterbeat.storage.session_file import iter_session
-
-if TYPE_CHECKING:
-    from afterbeat.sources.ble import BackendPair
 
 __all__ = ["Bystander", "Link", "LinkEnd", "ReplayWorld", "StrapScript", "load_script",
            "script_from_dict", "script_from_session"]
@@ -146,8 +144,6 @@ class ReplayWorld:
 
     def backend(self) -> BackendPair:
         """A ``BackendPair`` of scanner and client classes bound to this world."""
-        from afterbeat.sources.ble import BackendPair
-
         world = self
         scanner = type("ReplayScanner", (ReplayScanner,), {"world": world})
         client = type("ReplayClient", (ReplayClient,), {"world": world})
