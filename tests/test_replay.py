@@ -215,7 +215,7 @@ async def test_without_a_reset_speed_a_reset_leaves_the_speed_alone(data_dir: Pa
     source.reset_running(True)
     now[0] += 1.0
     assert source.now_s() == pytest.approx(15.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive"):
         source.set_speed(0.0)
     await source.aclose()
     rest = [item async for item in stream]
