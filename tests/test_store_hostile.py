@@ -184,7 +184,7 @@ def test_delete_waits_for_a_reader_and_leaves_no_copy(store: Store) -> None:
     reader = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
     reader.execute("BEGIN")
     assert reader.execute("SELECT count(*) FROM records").fetchone()[0] > 0  # a snapshot
-    release = threading.Timer(0.5, lambda: reader.execute("COMMIT"))
+    release = threading.Timer(2.0, lambda: reader.execute("COMMIT"))  # > busy timeout
     release.start()
     try:
         erasure = store.erase(doomed)

@@ -420,8 +420,12 @@ class ServerState:
         store = self._store()
         if session_id == self.live_session_id:
             raise HTTPException(409, "this session is being recorded; stop the server first")
-        scrubbed = store.delete(session_id)
-        return {"id": session_id, "deleted": True, "wal_emptied": scrubbed}
+        erasure = store.erase(session_id)
+        if "baseline" in erasure.documents:  # it held rests of the erased session only
+            pipeline = self.ingest.pipeline
+            if getattr(pipeline, "baseline", None) is not None:
+                pipeline.baseline = None  # type: ignore[attr-defined]
+        return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}
 
     async def session_report(self, session_id: int) -> dict[str, Any]:
         """Report series of a session, computed by replaying it through the pipeline."""
