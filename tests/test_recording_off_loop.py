@@ -192,3 +192,26 @@ async def test_a_source_that_ends_while_the_disk_is_full_is_recorded_after_all(
     with Store.open(tmp_path / "data") as store:
         assert store.get_session(session_id).status is SessionStatus.COMPLETE
         assert list(store.iter_records(session_id)[1]) == records
+
+
+async def test_deleting_the_session_a_baseline_came_from_erases_it(tmp_path: Path) -> None:
+    _, records = demo_records(limit_s=460.0)  # the demo marks a resting baseline first
+    data = tmp_path / "data"
+    source = QueueSource()
+    async with running_server(data, source) as srv, srv.client() as client:
+        session_id = srv.state.live_session_id
+        assert session_id is not None
+        source.feed(records)
+        source.queue.put_nowait(None)  # the source ends; the session is complete
+        await asyncio.wait_for(srv.state.wait_recording_closed(), GUARD_S)
+        before = (await client.get("/api/baseline", headers=srv.auth)).json()
+        assert before["baseline"] is not None, "the demo's rest did not make a baseline"
+        assert srv.store.document_sources("baseline") == (session_id,)
+        deleted = await client.delete(f"/api/sessions/{session_id}", headers=srv.auth)
+        assert deleted.status_code == 200, deleted.text
+        after = (await client.get("/api/baseline", headers=srv.auth)).json()
+        status = (await client.get("/api/status", headers=srv.auth)).json()
+    assert after["baseline"] is None and status["baseline"] is None
+    label = str(before["baseline"]["recordings"][0]["label"]).encode()
+    raw = b"".join(p.read_bytes() for p in sorted(data.glob(DB_FILENAME + "*")))
+    assert b'"recordings"' not in raw and label not in raw
