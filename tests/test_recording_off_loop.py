@@ -25,7 +25,7 @@ import pytest
 from afterbeat.records import Disconnect, Marker, MarkerKind, Record
 from afterbeat.sources.replay import ReplaySource
 from afterbeat.storage.recorder import GAP_REASON
-from afterbeat.storage.session_file import write_session
+from afterbeat.storage.session_file import encode_record, write_session
 from afterbeat.storage.store import DB_FILENAME, SessionStatus, Store
 from serverkit import (
     QueueSource,
@@ -215,3 +215,33 @@ async def test_deleting_the_session_a_baseline_came_from_erases_it(tmp_path: Pat
     label = str(before["baseline"]["recordings"][0]["label"]).encode()
     raw = b"".join(p.read_bytes() for p in sorted(data.glob(DB_FILENAME + "*")))
     assert b'"recordings"' not in raw and label not in raw
+
+
+async def test_a_replay_with_surrogates_in_header_and_marker_is_recorded(tmp_path: Path) -> None:
+    header, records = demo_records(limit_s=30.0)
+    lines = [json.dumps({"type": "header", "format": "afterbeat-session", "version": 1,
+                         "started_at": "2026-11-26T09:30:00Z",
+                         "device": {"name": "strap \ud800"}}),
+             *(encode_record(r) for r in records),
+             json.dumps({"type": "marker", "t_s": 31.0, "kind": "note", "text": "x\ud800"}),
+             encode_record(Marker(t_s=32.0, kind=MarkerKind.NOTE, text="after"))]
+    recording = tmp_path / "hostile.jsonl"
+    recording.write_text("\n".join(lines) + "\n", encoding="utf-8")  # JSON escapes: ASCII
+    data = tmp_path / "data"
+    async with running_server(data, ReplaySource(recording, speed=None)) as srv:
+        assert srv.state.recorder is not None
+        session_id = srv.state.recorder.session_id
+        assert session_id is not None
+        while srv.state.status.state not in ("finished", "stopped"):
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(srv.state.wait_recording_closed(), GUARD_S)
+        final = srv.state.recorder.status
+    with Store.open(data) as store:
+        summary = store.get_session(session_id)
+        stored = list(store.iter_records(session_id)[1])
+    assert summary.status is SessionStatus.COMPLETE  # not "interrupted"
+    # The surrogate marker is refused when read or when stored; either way it is counted.
+    assert final.closed and not final.failing and final.message is not None
+    assert summary.device_name in ("strap ?", None)
+    assert stored[:len(records)] == records
+    assert stored[-1] == Marker(t_s=32.0, kind=MarkerKind.NOTE, text="after")

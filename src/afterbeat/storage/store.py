@@ -632,7 +632,8 @@ class Store:
                 try:
                     row = _row_of(record)
                 except UnstorableValue as exc:
-                    raise UnstorableValue(str(exc), index=index) from exc
+                    raise UnstorableValue(f"record {index + 1} of the session: {exc}",
+                                          index=index) from exc
                 yield (session_id, index + 1, *row)
 
         with self._transaction("import the session") as conn:
