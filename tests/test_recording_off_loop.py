@@ -92,10 +92,14 @@ async def test_a_write_lock_held_elsewhere_never_stalls_the_live_stream(tmp_path
         assert holder.stdout is not None
         assert await asyncio.wait_for(holder.stdout.readline(), GUARD_S) == b"locked\n"
         locked_at = time.monotonic()
-        await asyncio.sleep(1.5)  # the recorder's writes are now failing on the lock
-        asked = time.monotonic()
-        status = (await client.get("/api/status", headers=srv.auth)).json()
-        status_s = time.monotonic() - asked
+        status_s = 0.0
+        while time.monotonic() < locked_at + HOLD_S - 1.0:  # until writes fail on the lock
+            asked = time.monotonic()
+            status = (await client.get("/api/status", headers=srv.auth)).json()
+            status_s = max(status_s, time.monotonic() - asked)
+            if status["recording"]["failing"]:
+                break
+            await asyncio.sleep(0.1)
         marker = (await client.post("/api/markers", json={"kind": "note", "text": "held"},
                                     headers=srv.auth)).json()
         assert await asyncio.wait_for(holder.stdout.readline(), GUARD_S) == b"released\n"

@@ -156,7 +156,8 @@ class ServerState:
         """Wait (off the loop) until what was queued so far is on disk; False if not yet."""
         if self.recorder is None or not self.recording_active:
             return False
-        return await asyncio.to_thread(self.recorder.wait_idle, timeout_s)
+        ticket = self.recorder.last_ticket
+        return await asyncio.to_thread(self.recorder.wait_written, ticket, timeout_s)
 
     async def wait_recording_closed(self) -> None:
         """After ``end_recording``: wait (off the loop) until the recorder has ended."""
