@@ -365,7 +365,8 @@ class Recorder:
 
     def _finish(self, end_t_s: float | None) -> None:
         """Write what is left and end the session (the caller's thread)."""
-        if self._drain() and self._session_id is not None:
+        self._drain()
+        if not self._failing and self._session_id is not None:
             try:
                 self._store.end_session(self._session_id, end_t_s=end_t_s)
             except SessionNotRecording as exc:
