@@ -421,7 +421,9 @@ class ServerState:
         store = self._store()
         if session_id == self.live_session_id:
             raise HTTPException(409, "this session is being recorded; stop the server first")
-        erasure = store.erase(session_id)
+        # Waits at most 1 s for another reader here (this runs on the loop); the store's
+        # background thread finishes emptying the log if the reader holds on longer.
+        erasure = store.erase(session_id, wait_s=1.0)
         if "baseline" in erasure.documents:  # it held rests of the erased session only
             pipeline = self.ingest.pipeline
             if getattr(pipeline, "baseline", None) is not None:
