@@ -358,3 +358,18 @@ def test_a_session_ends_complete_when_its_last_record_is_unstorable(store: Store
         assert status.closed and not status.failing and status.dropped == 1
         assert status.session_id is not None
         assert store.get_session(status.session_id).status is SessionStatus.COMPLETE
+
+
+def test_a_lock_file_left_by_a_process_that_died_before_its_session_row_is_removed(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Store.open(data) as first:
+        live = first.start_session(HEADER, "ble")  # its lock is held: it must stay
+        locks = data / "recording-locks"
+        (locks / "0123456789abcdef.lock").write_bytes(b"")  # no session row, no holder
+        with Store.open(data) as second:
+            assert second.recovered == ()
+        assert [p.name for p in locks.iterdir()] != [] and \
+            not (locks / "0123456789abcdef.lock").exists()
+        first.end_session(live)
+    assert list(locks.iterdir()) == []
