@@ -208,9 +208,11 @@ def test_a_reader_that_holds_on_is_outlasted_in_the_background(tmp_path: Path) -
         assert store.erasure_pending
         reader.execute("COMMIT")
         reader.close()
-        done = threading.Event()
-        while store.erasure_pending and not done.wait(0.05):
-            pass
+        for _ in range(1200):  # a guard against hanging (60 s), not a performance limit
+            if not store.erasure_pending:
+                break
+            threading.Event().wait(0.05)
+        assert not store.erasure_pending
         assert secret.encode() not in _file_bytes(store.data_dir)
 
 
