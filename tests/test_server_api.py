@@ -367,6 +367,7 @@ async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
     live_api.source.feed(records)
     while live_api.state.status.records < len(records):
         await asyncio.sleep(0.01)
+    assert await live_api.state.recorded()  # the recorder's thread has written the baseline
     stored = (await live_api.get("/api/baseline")).json()
     assert stored["baseline"] is not None, "the demo's rest did not make a baseline"
     assert stored["provisional"] is True and stored["recording_count"] == 1
@@ -455,6 +456,7 @@ async def test_not_now_and_plan_changes_are_recorded_as_markers(live_api: Api) -
     assert (await live_api.put("/api/plan", plan)).status_code == 200
     session_id = live_api.state.live_session_id
     assert session_id is not None
+    assert await live_api.state.recorded()  # the recorder's thread has written the markers
     _, stored = live_api.store.iter_records(session_id)
     marked = [r for r in stored if isinstance(r, Marker)]
     assert [str(m.kind) for m in marked] == ["dismiss", "plan"]
@@ -468,6 +470,7 @@ async def test_the_plan_in_effect_at_the_start_is_recorded(data_path: Path) -> N
     async for live in _api(data_path, QueueSource()):
         session_id = live.state.live_session_id
         assert session_id is not None
+        assert await live.state.recorded()
         _, stored = live.store.iter_records(session_id)
         first = next(iter(stored))
         assert isinstance(first, Marker) and first.kind is MarkerKind.PLAN

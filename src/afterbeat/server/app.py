@@ -152,6 +152,7 @@ def create_app(
                     task.cancel()
         state.ingest.finish()  # recovery and final reset effects are kept with the session
         state.end_recording()
+        await state.wait_recording_closed()  # the store is closed after the app
 
     app = FastAPI(
         title="afterbeat",
@@ -326,8 +327,9 @@ def _routes(app: FastAPI, state: ServerState) -> None:
     async def post_marker(marker: MarkerIn) -> dict[str, Any]:
         """Mark baseline/session start or end, moving, a note or a 0-10 rating."""
         record = state.mark(MarkerKind(marker.kind), marker.value, marker.text)
+        recorded = await state.recorded()  # acknowledged as recorded only once on disk
         return {"t_s": record.t_s, "kind": marker.kind, "value": marker.value,
-                "text": marker.text, "recorded": state.recording_active}
+                "text": marker.text, "recorded": recorded}
 
     @app.get("/api/resets", tags=["resets"], responses=_ERRORS)
     async def get_resets() -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from afterbeat.server.hub import Hub
 from afterbeat.server.ingest import EventPipeline, Ingest, LiveStatus
 from afterbeat.server.models import PersonSettings
 from afterbeat.sources import Source
-from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.recorder import QueuedRecorder
 from afterbeat.storage.store import SessionStatus, SessionSummary, Store
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class ServerState:
     hub: Hub
     status: LiveStatus
     ingest: Ingest = field(init=False)
-    recorder: Recorder | None = None
+    recorder: QueuedRecorder | None = None
     policy: SecurityPolicy | None = None
     tickets: LaunchTickets | None = None
     reset: dict[str, Any] | None = None
@@ -131,7 +131,15 @@ class ServerState:
         """Start recording the source's session into the store (if both exist)."""
         if self.store is None or self.source is None or self.recorder is not None:
             return
-        self.recorder = Recorder(self.store, self.source.header, self.source.name)
+        loop = asyncio.get_running_loop()
+
+        def changed() -> None:  # on the recorder's writer thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.ingest.publish_status)
+
+        # The loop only queues records; the recorder's own thread commits them.
+        self.recorder = QueuedRecorder(self.store, self.source.header, self.source.name,
+                                       on_change=changed)
         self.recorder.start()
         self.ingest.sink = self
         plan = getattr(self.ingest.pipeline, "plan", None)
@@ -140,13 +148,21 @@ class ServerState:
             self.mark(MarkerKind.PLAN, text=json.dumps(plan.to_json(), separators=(",", ":")))
 
     def record(self, record: Record) -> bool:
-        """Record one item; tell live clients when recording starts or stops failing."""
+        """Queue one item for the recorder (live clients hear when writes start or stop failing)."""
         assert self.recorder is not None
-        was_failing = self.recorder.status.failing
-        ok = self.recorder.record(record)
-        if self.recorder.status.failing != was_failing:
-            self.ingest.publish_status()
-        return ok
+        return self.recorder.record(record)
+
+    async def recorded(self, timeout_s: float = 5.0) -> bool:
+        """Wait (off the loop) until what was queued so far is on disk; False if not yet."""
+        if self.recorder is None or not self.recording_active:
+            return False
+        ticket = self.recorder.last_ticket
+        return await asyncio.to_thread(self.recorder.wait_written, ticket, timeout_s)
+
+    async def wait_recording_closed(self) -> None:
+        """After ``end_recording``: wait (off the loop) until the recorder has ended."""
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.wait_closed)
 
     def live_status_json(self) -> dict[str, Any]:
         """A ``status`` event: the connection fields at the top level, ``recording``, ``notes``."""
@@ -167,7 +183,7 @@ class ServerState:
         if self.recorder is None:
             return
         self.ingest.sink = None
-        self.recorder.close(end_t_s=self.status.last_t_s)
+        self.recorder.close(end_t_s=self.status.last_t_s)  # the writer thread finishes it
 
     @property
     def recording_active(self) -> bool:
@@ -353,17 +369,21 @@ class ServerState:
         """Keep what the pipeline learns: the baseline document, recovery, reset effects."""
         if self.store is None:
             return
+        # While recording, these writes queue behind the session's records (off the loop).
+        recorder = self.recorder if self.recording_active else None
         try:
             if kind == "baseline" and data.get("ok") and isinstance(data.get("baseline"), dict):
-                self.store.put_document("baseline", data["baseline"])
-            session_id = self.live_session_id
-            if session_id is None:
+                if recorder is not None:  # the rest came from this session
+                    recorder.put_document("baseline", data["baseline"], derived=True)
+                else:
+                    self.store.put_document("baseline", data["baseline"])
+            if recorder is None:
                 return
             if kind == "recovery":
-                self.store.put_result(session_id, "recovery", data)
+                recorder.put_result("recovery", data)
             elif kind == "reset_effect":
                 self._effects[int(data.get("number", 0))] = data
-                self.store.put_result(session_id, "reset_effects", list(self._effects.values()))
+                recorder.put_result("reset_effects", list(self._effects.values()))
         except (AfterbeatError, ValueError, TypeError) as exc:
             log.warning("could not keep a %s result: %s", kind, exc)
 
@@ -401,8 +421,14 @@ class ServerState:
         store = self._store()
         if session_id == self.live_session_id:
             raise HTTPException(409, "this session is being recorded; stop the server first")
-        scrubbed = store.delete(session_id)
-        return {"id": session_id, "deleted": True, "wal_emptied": scrubbed}
+        # Waits at most 1 s for another reader here (this runs on the loop); the store's
+        # background thread finishes emptying the log if the reader holds on longer.
+        erasure = store.erase(session_id, wait_s=1.0)
+        if "baseline" in erasure.documents:  # it held rests of the erased session only
+            pipeline = self.ingest.pipeline
+            if getattr(pipeline, "baseline", None) is not None:
+                pipeline.baseline = None  # type: ignore[attr-defined]
+        return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}
 
     async def session_report(self, session_id: int) -> dict[str, Any]:
         """Report series of a session, computed by replaying it through the pipeline."""
