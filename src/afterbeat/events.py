@@ -12,6 +12,11 @@ that replays at any speed give byte-identical JSON. The stable shapes:
      "rr_available": true, "baseline_heart_rate_bpm": 64.0, "baseline_rmssd_ms": 42.0,
      "baseline_provisional": false, "state": "activated"}
 
+  Added fields (breathing, :mod:`afterbeat.hrv.breathing`): ``respiration_reason`` (why
+  ``respiration_rate_bpm`` is null: too_short, poor_signal, no_clear_peak, estimates_disagree),
+  ``coherence_share`` (0-1, last 64 s), ``pacer_bpm``, ``pacer_following`` (0-1 share of the RR
+  variation at the pacer's rate) and ``pacer_following_ok`` while a breathing reset runs.
+
   ``arousal``/``score`` are null when unscored; ``quality`` is one of good, hr_only,
   breathing (RMSSD term dropped), movement, poor, warming_up, no_baseline, no_beats.
 
@@ -87,6 +92,11 @@ class MetricsEvent:
     baseline_rmssd_ms: float | None = None
     baseline_provisional: bool | None = None
     state: str | None = None
+    respiration_reason: str | None = None
+    coherence_share: float | None = None
+    pacer_bpm: float | None = None
+    pacer_following: float | None = None
+    pacer_following_ok: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON body of the ``metrics`` SSE event."""
@@ -108,6 +118,11 @@ class MetricsEvent:
             "baseline_rmssd_ms": _r(self.baseline_rmssd_ms, 2),
             "baseline_provisional": self.baseline_provisional,
             "state": self.state,
+            "respiration_reason": self.respiration_reason,
+            "coherence_share": _r(self.coherence_share, 3),
+            "pacer_bpm": _r(self.pacer_bpm, 2),
+            "pacer_following": _r(self.pacer_following, 3),
+            "pacer_following_ok": self.pacer_following_ok,
         }
 
 
