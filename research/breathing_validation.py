@@ -38,6 +38,7 @@ from afterbeat.hrv.breathing import (
 )
 from afterbeat.hrv.live import LiveMetricsTracker
 from afterbeat.hrv.spectral import lomb_psd, respiration_rate_bpm
+from afterbeat.storage.importers import load_rr
 
 __all__ = [
     "BeltRow",
@@ -234,6 +235,8 @@ class SyntheticResult:
 
     paced: Score = field(default_factory=Score)
     rest: Score = field(default_factory=Score)
+    paced_old: Score = field(default_factory=Score)
+    rest_old: Score = field(default_factory=Score)
     following_paced: list[bool] = field(default_factory=list)
     following_rest: list[bool] = field(default_factory=list)
     share_paced: list[float] = field(default_factory=list)
@@ -257,6 +260,8 @@ def evaluate_synthetic(seed: int = 11, n_series: int = 40) -> SyntheticResult:
             # a pacer at the true rate during paced series; at rest, a pacer at 6/min
             pf = pacer_following(t, rr, rate if paced else 6.0, end_t_s=float(end))
             (res.paced if paced else res.rest).add(est.rate_bpm, rate)
+            (res.paced_old if paced else res.rest_old).add(
+                old_live_estimate(t, rr, float(end)), rate)
             if pf.share is not None and pf.following is not None:
                 (res.share_paced if paced else res.share_rest).append(pf.share)
                 (res.following_paced if paced else res.following_rest).append(pf.following)
@@ -338,6 +343,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_summary("GUDB sitting (12 x 2 min)", _gudb(root, "sitting")))
     print(_summary("GUDB maths (12 x 2 min)", _gudb(root, "maths")))
     new, _, reasons = _demo(root)
+    demo = load_rr(Path(__file__).resolve().parents[1] / "src" / "afterbeat" / "data"
+                   / "demo.jsonl")
+    fixed = correct_beats(demo.t_s, demo.rr_ms, demo.segment)
+    old = [old_live_estimate(fixed.t_s, fixed.rr_ms, float(e))
+           for e in np.arange(float(fixed.t_s[0]) + 120.0, float(fixed.t_s[-1]), 5.0)]
+    old_vals = [v for v in old if v is not None]
+    print(f"  demo.jsonl, old method (largest Lomb peak, 120-300 s): {len(old_vals)}/{len(old)} "
+          f"updates with a value, median {statistics.median(old_vals):.1f}/min")
     vals = [v for v in new if v is not None]
     counts: dict[str, int] = {}
     for r in reasons:
@@ -350,7 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     syn = evaluate_synthetic()
     print("Synthetic (40 series of 5 min, windows every 15 s)")
     print(f"  paced 4.5-7/min: {syn.paced.describe()}")
+    print(f"      old method: {syn.paced_old.describe()}")
     print(f"  rest 12-20/min (Mayer wave 5-30 ms, RSA 8-35 ms): {syn.rest.describe()}")
+    print(f"      old method: {syn.rest_old.describe()}")
     fp = syn.following_paced
     fr = syn.following_rest
     print(f"  pacer following at the true pace: {100 * sum(fp) / len(fp):.0f} % of windows "

@@ -27,6 +27,8 @@ from afterbeat.hrv.breathing import (
 from afterbeat.hrv.live import LiveMetrics, LiveMetricsTracker
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind
+from afterbeat.resets.library import RESONANCE_DEFAULT_BREATHS_PER_MIN
+from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import derived_notifications, with_marks
 from arousal_helpers import flat_baseline
 from breathing_validation import Score, evaluate_belt, synthetic_rr
@@ -277,3 +279,29 @@ def test_guard_on_real_rest_and_on_paced_breathing(data_dir: Path) -> None:
     hits = sum(score_metrics(m, base, DEFAULT_SETTINGS).quality is Quality.BREATHING
                for m in paced)
     assert hits >= 0.9 * len(paced)
+
+
+def _pacer_of(marker: Marker, pipe: Pipeline) -> float | None:
+    """The pacer rate the pipeline's metrics carry after a reset_start marker."""
+    rng = np.random.default_rng(30)
+    t, rr = synthetic_rr(rng, 6.0, duration_s=200.0, rsa_ms=30.0)
+    beats = (Beat(float(a), float(b), 0) for a, b in zip(t, rr, strict=True))
+    events = [e for r in with_marks(derived_notifications(beats), [marker]) for e in pipe.push(r)]
+    last = [e for e in events if isinstance(e, MetricsEvent)][-1]
+    return last.pacer_bpm
+
+
+def test_pacer_rate_comes_from_the_marker_the_plan_or_the_pattern() -> None:
+    start = 100.0
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="box"), Pipeline()) == (
+        pytest.approx(3.75))  # 4-4-4-4 s
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="resonance"), Pipeline()) == (
+        pytest.approx(RESONANCE_DEFAULT_BREATHS_PER_MIN))
+    plan = plan_from_json({"breaths_per_min": 5.0})
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="resonance"),
+                     Pipeline(plan=plan)) == 5.0
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, value=4.5, text="resonance"),
+                     Pipeline(plan=plan)) == 4.5
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="walk"), Pipeline()) is None
+    assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="no_such_reset"),
+                     Pipeline()) is None

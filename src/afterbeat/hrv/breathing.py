@@ -5,31 +5,36 @@ the breathing rate. At rest the biggest slow oscillation of RR is usually *not* 
 slower heart-rate wave near 0.1 Hz (Mayer waves, VLF drift); taking the largest spectral peak in
 0.05-0.5 Hz therefore reads 4-6/min where a belt counts 16/min. :func:`estimate_breathing_rate`
 follows the literature on RR-derived respiration (Schaefer & Kratky 2008; Charlton et al. 2016,
-2018; Karlen et al. 2013) in five steps, on the trailing ``window_s`` (64 s) of clean beats:
+2018; Karlen et al. 2013) in six steps, on the trailing ``window_s`` (64 s) of clean beats:
 
 1. Signal checks: the beats must span the window (else ``too_short``), cover it without gaps and
    with at most 5 % corrected beats (else ``poor_signal``).
 2. RR is resampled evenly at 4 Hz (linear), detrended and Hann-windowed; its periodogram is taken
    on 0.065 Hz (3.9/min) up to 0.6 Hz or 0.45 x the mean heart rate, whichever is lower (RR
    samples breathing once a beat: stay below that Nyquist frequency).
-3. Peak selection with an RSA prior and a harmonic check. The RSA band at rest starts at
-   0.15 Hz (9/min). The candidate there is the highest local peak that is not a harmonic
-   (2x, 3x within 0.02 Hz) of a stronger slow peak; the slow candidate is the highest peak below
-   0.15 Hz. The slow candidate wins only when the RSA band holds no candidate or the slow peak
-   carries at least ``slow_power_ratio`` (4x) the power of the RSA one: slow breathing makes RSA
-   several times larger than at rest, while Mayer waves are of the same order as resting RSA.
-4. Clarity: the chosen peak (+-0.02 Hz) must hold at least ``min_peak_share`` of the power of
-   the band it was chosen from (the RSA band, or the whole band for a slow peak); else
-   ``no_clear_peak``.
-5. Agreement with a time-domain count (Schaefer & Kratky's "advanced counting"): RR band-passed
-   around the peak (0.6-1.6 x its frequency) has its breath cycles counted (extremum pairs whose
-   size is at least 0.3 x the upper quartile); for a slow peak the count is also made on the
-   whole band, so that a slow wave with faster breathing riding on it is not read as slow
-   breathing. The two must agree within max(2/min, 20 %); else ``estimates_disagree``.
-   The rate given is the mean of the spectral and counted rates (Karlen's fusion).
+3. Candidates: the RSA candidate is the highest local peak at or above 0.15 Hz (9/min, the
+   resting RSA band) that is not a harmonic of the slow candidate (within 0.01 Hz of 2x or 3x
+   it, with at most 15 % / 5 % of its power); the slow candidate is the highest peak below.
+4. Clarity: a candidate counts only if it holds at least ``min_prominence`` (4) times its fair
+   share of its band's power (peak +-0.02 Hz against the band; 1 for a flat spectrum). Under
+   white-noise RR the highest peak reaches 4 in about 5 % of windows.
+5. RSA prior: the slow candidate is taken only when it stands alone: at least
+   ``clear_slow_ratio`` (10) times the RSA candidate and ``slow_power_ratio`` (4) times all the
+   RSA-band power beside it (its own main lobe and its harmonics aside). Slow breathing makes
+   RSA several times larger than at rest and leaves the RSA band nearly empty; a Mayer wave
+   comes with resting breathing beside it. A clear slow rhythm with faster variation beside it
+   gives ``competing_peaks``, not a number.
+6. Agreement with a time-domain count (Schaefer & Kratky's "advanced counting"): RR band-passed
+   around the peak (0.6-1.6 x its frequency) has its breath cycles counted (extremum pairs of
+   at least 0.3 x the upper quartile of their sizes); for a slow peak the count is also made on
+   the whole band, so that a slow wave with breaths riding on it is not read as slow
+   breathing. They must agree within max(2/min, 20 %); else ``estimates_disagree``. The rate
+   given is the mean of the spectral and counted rates (Karlen et al.'s fusion).
 
 :func:`pacer_following` answers a different question during a breathing reset, where the pace is
-known: what share of the RR variation lies at the pacer's frequency (0-1), on the last 64 s.
+known: what share of the RR variation (0.04-0.5 Hz) lies at the pacer's frequency (+-0.015 Hz;
+0-1), on the last 64 s; following when at least 0.5 and the strongest slow oscillation lies
+within 1/min of the pacer.
 :func:`coherence_share` is the HeartMath coherence ratio (McCraty 2009) mapped to 0-1:
 ``CR / (1 + CR)`` = power of the highest peak in 0.04-0.26 Hz (+-0.015 Hz) over the total power in
 0.0033-0.4 Hz, on the last 64 s.
@@ -38,6 +43,7 @@ known: what share of the RR variation lies at the pacer's frequency (0-1), on th
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,6 +247,14 @@ def _peaks(f: FloatArray, p: FloatArray, lo_hz: float, hi_hz: float) -> list[_Pe
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _bandpass(lo_hz: float, hi_hz: float) -> FloatArray:
+    """Second-order Butterworth band-pass (second-order sections) at RESAMPLE_HZ; cached."""
+    nyq = RESAMPLE_HZ / 2.0
+    sos = butter(2, [lo_hz / nyq, hi_hz / nyq], btype="bandpass", output="sos")
+    return np.asarray(sos, dtype=np.float64)
+
+
 def _count_rate_bpm(x: FloatArray, lo_hz: float, hi_hz: float) -> float | None:
     """Breaths/min counted in x band-passed to [lo, hi] (Schaefer & Kratky's advanced counting).
 
@@ -253,8 +267,7 @@ def _count_rate_bpm(x: FloatArray, lo_hz: float, hi_hz: float) -> float | None:
     hi = min(hi_hz, 0.95 * nyq)
     if not hi > lo:
         return None
-    sos = butter(2, [lo / nyq, hi / nyq], btype="bandpass", output="sos")
-    y = sosfiltfilt(sos, x)
+    y = sosfiltfilt(_bandpass(round(lo, 3), round(hi, 3)), x)
     d = np.diff(y)
     ext = np.flatnonzero(np.sign(d[1:]) != np.sign(d[:-1])) + 1
     if ext.size < 4:
@@ -427,7 +440,7 @@ def pacer_following(
     end_t_s: float | None = None,
     window_s: float = DEFAULT_WINDOW_S,
     corrected: Sequence[bool] | NDArray[np.bool_] | None = None,
-    min_share: float = 0.4,
+    min_share: float = 0.5,
 ) -> PacerFollowing:
     """Share (0-1) of RR power (0.04-0.5 Hz) within +-0.015 Hz of the pacer rate, last 64 s.
 

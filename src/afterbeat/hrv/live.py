@@ -76,7 +76,7 @@ class LiveMetrics:
     pacer_following: float | None = None
     """Share (0-1) of the RR variation at the pacer's rate over the last 64 s."""
     pacer_following_ok: bool | None = None
-    """True when the heart rhythm follows the pacer (share >= 0.4 and the strongest slow
+    """True when the heart rhythm follows the pacer (share >= 0.5 and the strongest slow
     oscillation within 1/min of the pacer); None without a pacer or a usable window."""
 
 
