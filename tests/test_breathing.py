@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from afterbeat.activation.arousal import Quality, breathing_out_of_range, score_metrics
 from afterbeat.activation.settings import DEFAULT_SETTINGS
@@ -305,3 +307,30 @@ def test_pacer_rate_comes_from_the_marker_the_plan_or_the_pattern() -> None:
     assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="walk"), Pipeline()) is None
     assert _pacer_of(Marker(start, MarkerKind.RESET_START, text="no_such_reset"),
                      Pipeline()) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=300.0, max_value=1800.0), min_size=0, max_size=260),
+       st.floats(min_value=2.0, max_value=30.0))
+def test_any_rr_gives_a_rate_in_the_band_or_a_reason(rr: list[float], pace: float) -> None:
+    t = np.cumsum(rr) / 1000.0
+    est = estimate_breathing_rate(t, rr)
+    assert (est.rate_bpm is None) != (est.reason is None)
+    if est.rate_bpm is not None:
+        assert 3.0 <= est.rate_bpm <= 40.0
+    pf = pacer_following(t, rr, pace)
+    assert pf.share is None or 0.0 <= pf.share <= 1.0
+    share = coherence_share(t, rr)
+    assert share is None or 0.0 <= share <= 1.0
+
+
+def test_unusable_values_are_poor_signal_not_errors() -> None:
+    rr = np.full(100, 800.0)
+    t = np.cumsum(rr) / 1000.0
+    bad = rr.copy()
+    bad[50] = math.nan
+    assert estimate_breathing_rate(t, bad).reason is BreathingReason.POOR_SIGNAL
+    back = t.copy()
+    back[50] = back[49]
+    assert estimate_breathing_rate(back, rr).reason is BreathingReason.POOR_SIGNAL
+    assert estimate_breathing_rate(t, rr).reason is BreathingReason.NO_CLEAR_PEAK  # flat RR

@@ -78,6 +78,8 @@ DEFAULT_WINDOW_S = 64.0
 MAX_CORRECTED_SHARE = 0.05
 MIN_COVERAGE = 0.9
 MAX_GAP_S = 3.0
+MIN_VARIATION_MS = 1.0
+"""Below this SD (ms) of detrended RR there is no rhythm to read (straps resolve about 1 ms)."""
 COHERENCE_PEAK_BAND_HZ = (0.04, 0.26)
 COHERENCE_TOTAL_BAND_HZ = (0.0033, 0.4)
 COHERENCE_HALF_WIDTH_HZ = 0.015
@@ -93,7 +95,7 @@ class BreathingReason(enum.StrEnum):
     TOO_SHORT = "too_short"
     """Fewer than ``window_s`` of beats in the current stretch."""
     POOR_SIGNAL = "poor_signal"
-    """A gap, low coverage, or more than 5 % corrected beats in the window."""
+    """A gap, low coverage, more than 5 % corrected beats, or unusable values in the window."""
     NO_CLEAR_PEAK = "no_clear_peak"
     """No oscillation stands out from the rest of the heart-rate variation."""
     ESTIMATES_DISAGREE = "estimates_disagree"
@@ -185,7 +187,10 @@ def _window(
             return None, BreathingReason.POOR_SIGNAL
     t = t[sel]
     rr = rr[sel]
-    if t.size < 8 or not (np.all(np.isfinite(t)) and np.all(np.isfinite(rr))):
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(rr)) and np.all(rr > 0.0)
+            and np.all(np.diff(t) > 0.0)):
+        return None, BreathingReason.POOR_SIGNAL
+    if t.size < 8:
         return None, BreathingReason.TOO_SHORT
     first_start_s = float(t[0] - rr[0] / 1000.0)
     if end - first_start_s < 0.95 * window_s:
@@ -200,6 +205,8 @@ def _window(
     n = np.arange(x.size, dtype=np.float64)
     slope, intercept = np.polyfit(n, x, 1)
     x = x - (slope * n + intercept)
+    if float(np.std(x)) < MIN_VARIATION_MS:
+        return None, BreathingReason.NO_CLEAR_PEAK
     return _Even(np.asarray(x, dtype=np.float64), float(rr.mean())), None
 
 
