@@ -230,6 +230,10 @@ class CalmResult:
     elevated_share: float
     """Share of scored updates in the elevated state."""
     scored_share: float
+    breathing_share: float = math.nan
+    """Share of scored updates whose RMSSD term the breathing guard set aside (pipeline only)."""
+    respiration_share: float = math.nan
+    """Share of updates carrying a breathing rate (pipeline only)."""
 
     @property
     def per_hour(self) -> float:
@@ -309,19 +313,23 @@ def evaluate_calm_pipeline(label: str, rr_ms: FloatArray,
              for m, kind in ((a, MarkerKind.BASELINE_START), (b, MarkerKind.BASELINE_END))]
     marks.append(Marker(1800.0, MarkerKind.SESSION_END))
     pipeline = Pipeline(settings.with_overrides({"watch_span_s": 48 * 3600.0}))
-    suggestions = scored = total = elevated = 0
+    suggestions = scored = total = elevated = breathing = with_rate = 0
     for record in with_marks(derived_notifications(beats), marks):
         for ev in pipeline.push(record):
             if isinstance(ev, SuggestionEvent) and ev.switch_from is None:
                 suggestions += 1
             elif isinstance(ev, MetricsEvent) and ev.t_s >= 1800.0:
                 total += 1
+                with_rate += ev.respiration_rate_bpm is not None
                 if ev.arousal is not None:
                     scored += 1
                     elevated += ev.state == "elevated"
+                    breathing += ev.quality == "breathing"
     hours = (float(t[-1]) - 1800.0) / 3600.0
     return CalmResult(label, hours, suggestions, elevated / scored if scored else math.nan,
-                      scored / total if total else math.nan)
+                      scored / total if total else math.nan,
+                      breathing / scored if scored else math.nan,
+                      with_rate / total if total else math.nan)
 
 
 # -- Stress-Predict -------------------------------------------------------------------------
@@ -482,7 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             c = evaluate_calm_pipeline(name, rr[i0:i1])
             print(f"  {name} through the live pipeline: {c.suggestions} suggestion(s) in "
                   f"{c.hours:.1f} h; {100 * c.scored_share:.0f} % of updates scored, elevated "
-                  f"{100 * c.elevated_share:.1f} %")
+                  f"{100 * c.elevated_share:.1f} %; breathing guard on "
+                  f"{100 * c.breathing_share:.1f} % of scored updates; a breathing rate in "
+                  f"{100 * c.respiration_share:.0f} % of updates")
     s = evaluate_stress_predict(root / "stress-predict-e4")
     d = [a - b for a, b in zip(s.mean_index_tasks, s.mean_index_rests, strict=True)]
     print("Stress-Predict (E4 wristband 1-Hz HR, HR-only; baseline = the rests between tasks)")

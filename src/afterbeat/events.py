@@ -17,7 +17,11 @@ that replays at any speed give byte-identical JSON. The stable shapes:
   :func:`afterbeat.activation.display.display` (index and watch state; the page shows them as
   sent and never recomputes them). ``arousal``/``score`` are null when unscored; ``quality``
   is one of good, hr_only, breathing (RMSSD term dropped), movement, poor, warming_up,
-  no_baseline, no_beats.
+  no_baseline, no_beats. Breathing (:mod:`afterbeat.hrv.breathing`): ``respiration_reason``
+  (why ``respiration_rate_bpm`` is null: too_short, poor_signal, no_clear_peak,
+  competing_peaks, estimates_disagree), ``coherence_share`` (0-1, last 64 s), ``pacer_bpm``,
+  ``pacer_following`` (0-1 share of the RR variation at the pacer's rate) and
+  ``pacer_following_ok`` while a breathing reset runs.
 
 ``state`` (on every change, and at the session end or when settling early)::
 
@@ -93,6 +97,11 @@ class MetricsEvent:
     state: str | None = None
     score_band: str | None = None
     score_words: str | None = None
+    respiration_reason: str | None = None
+    coherence_share: float | None = None
+    pacer_bpm: float | None = None
+    pacer_following: float | None = None
+    pacer_following_ok: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON body of the ``metrics`` SSE event."""
@@ -116,6 +125,11 @@ class MetricsEvent:
             "state": self.state,
             "score_band": self.score_band,
             "score_words": self.score_words,
+            "respiration_reason": self.respiration_reason,
+            "coherence_share": _r(self.coherence_share, 3),
+            "pacer_bpm": _r(self.pacer_bpm, 2),
+            "pacer_following": _r(self.pacer_following, 3),
+            "pacer_following_ok": self.pacer_following_ok,
         }
 
 

@@ -273,6 +273,7 @@ class Pipeline:
                     self.scorer.start_movement(t_s)
                 elif kind is ResetKind.BREATHING:
                     self.scorer.start_breathing(t_s)
+                    self.tracker.set_pacer(self._pacer_bpm(marker))
                 self.choice = self.choice.with_start(marker.text or "unknown", t_s, index=index)
             case MarkerKind.RESET_END:
                 self._end_running(t_s)
@@ -306,7 +307,24 @@ class Pipeline:
             self.scorer.end_movement(t_s)
         elif self._running_reset is ResetKind.BREATHING:
             self.scorer.end_breathing(t_s)
+            self.tracker.set_pacer(None)
         self._running_reset = None
+
+    def _pacer_bpm(self, marker: Marker) -> float | None:
+        """The pacer's rate (breaths/min) of a breathing reset: the marker's value if it carries
+        one, else the plan's pace for an adjustable reset, else the reset's own pattern."""
+        if marker.value is not None and 2.0 <= marker.value <= 30.0:
+            return float(marker.value)
+        try:
+            reset = get_reset(marker.text or "")
+        except AfterbeatError:
+            return None
+        if reset.adjustable_pace and self.plan is not None and self.plan.breaths_per_min:
+            return float(self.plan.breaths_per_min)
+        if reset.pattern is None:
+            return None
+        rate = reset.pattern.breaths_per_min
+        return rate if 2.0 <= rate <= 30.0 else None
 
     @staticmethod
     def _reset_kind(reset_id: str | None) -> ResetKind | None:
@@ -388,6 +406,11 @@ class Pipeline:
             state=str(self.watch.state),
             score_band=None if shown is None else shown.band,
             score_words=None if shown is None else shown.words,
+            respiration_reason=metrics.respiration_reason if metrics is not None else None,
+            coherence_share=metrics.coherence_share if metrics is not None else None,
+            pacer_bpm=metrics.pacer_bpm if metrics is not None else None,
+            pacer_following=metrics.pacer_following if metrics is not None else None,
+            pacer_following_ok=metrics.pacer_following_ok if metrics is not None else None,
         ))
         # The same breathing guard as the index: RMSSD is set aside exactly where A drops it.
         guarded = {Quality.GOOD: False, Quality.BREATHING: True}.get(reading.quality)

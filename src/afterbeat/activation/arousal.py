@@ -4,9 +4,12 @@ The index compares the last minute of heart rate and the last two minutes of ln 
 the person's own calm: ``zHR = (HR60 - base_HR) / s_HR``, ``zV = (base_lnR - lnR120) / s_lnR``,
 ``A = 0.5 * zHR + 0.5 * zV``, shown as a 0-100 score (50 = baseline) by
 :mod:`afterbeat.activation.display`, the one mapping from A and the watch state to the page.
-With no RR from the strap, or while breathing is paced (respiration above 24/min, below 9/min
-with a coherent spectral peak, or a breathing reset running and 2 minutes after it), the RMSSD
-term is dropped and ``A = zHR``.
+With no RR from the strap, or while breathing is paced, the RMSSD term is dropped and
+``A = zHR``. Paced means: a breathing reset running and 2 minutes after it; or the breathing
+estimate from RR (:mod:`afterbeat.hrv.breathing`, last 64 s) above 24/min, or below 9/min with
+a coherent rhythm (coherence ratio >= 0.3 over the last 2-5 min, or its 64-s normalised form
+while the longer window fills). The estimate gives no rate for a slow heart-rate wave at rest
+that it cannot tell from breathing, so those keep the RMSSD term.
 Movement (a movement reset, or moving_start/moving_end markers) pauses scoring until 3 minutes
 after it ends; poor signal (coverage under 90 % or over 5 % corrected beats) gives no score.
 
@@ -30,6 +33,7 @@ __all__ = [
     "ArousalReading",
     "ArousalScorer",
     "Quality",
+    "breathing_out_of_range",
     "score_metrics",
 ]
 
@@ -96,6 +100,25 @@ class ArousalReading:
         )
 
 
+def breathing_out_of_range(metrics: LiveMetrics, settings: Settings) -> bool:
+    """Whether the breathing estimate says breathing is paced (the guard, without a reset).
+
+    Above ``max_respiration_bpm``; or below ``min_respiration_bpm`` with a coherent rhythm:
+    coherence ratio >= ``paced_min_coherence`` on the 2-5 min spectrum, or, while that is not
+    available yet, the 64-s normalised coherence >= c / (1 + c), the same threshold.
+    """
+    resp = metrics.respiration_rate_bpm
+    if resp is not None and resp > settings.max_respiration_bpm:
+        return True
+    if resp is None or resp >= settings.min_respiration_bpm:
+        return False
+    c = settings.paced_min_coherence
+    if metrics.coherence is not None:
+        return metrics.coherence >= c
+    share = metrics.coherence_share
+    return share is not None and share >= c / (1.0 + c)
+
+
 def score_metrics(
     metrics: LiveMetrics,
     baseline: Baseline | None,
@@ -137,15 +160,7 @@ def score_metrics(
         return unscored(Quality.NO_BASELINE)
     z_hr = (hr - baseline.heart_rate_bpm) / baseline.heart_rate_spread_bpm
     hr_delta = hr - baseline.heart_rate_bpm
-    resp = metrics.respiration_rate_bpm
-    coherence = metrics.coherence
-    # Slow rates count only with a coherent peak: at rest the strongest peak in 0.05-0.5 Hz
-    # is often slow heart-rate variation (Mayer waves, VLF), not breathing.
-    resp_out = resp is not None and (
-        resp > settings.max_respiration_bpm
-        or (resp < settings.min_respiration_bpm and coherence is not None
-            and coherence >= settings.paced_min_coherence)
-    )
+    resp_out = breathing_out_of_range(metrics, settings)
     if not metrics.rr_available or ln is None or baseline.ln_rmssd is None:
         quality = Quality.HR_ONLY
     elif paced_breathing or resp_out:

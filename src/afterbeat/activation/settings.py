@@ -35,10 +35,10 @@ class Settings:
     max_respiration_bpm: float = 24.0
     """Breaths/min outside [min, max] mean paced breathing: the RMSSD term is dropped."""
     paced_min_coherence: float = 0.3
-    """A respiration rate below the range counts as paced only with at least this coherence
-    ratio. Measured on real RR (live tracker, updates whose peak lies below 9/min): unpaced
-    rest and 24-h Holter reach 0.2 in 48 %, 0.3 in 23 % of updates; 6/min paced breathing of
-    +-60 ms added to real rest RR reaches 0.3 in 75-100 % (docs/arousal-evaluation.md)."""
+    """A breathing rate below the range counts as paced only with at least this coherence
+    ratio (or, before the 2-min spectrum exists, a 64-s coherence share of c / (1 + c)). The
+    rate comes from afterbeat.hrv.breathing, which gives none for a slow heart-rate wave it
+    cannot tell from breathing (docs/breathing-and-coherence.md, docs/arousal-evaluation.md)."""
     breathing_washout_s: float = 120.0
     """After a breathing reset ends, the RMSSD term stays dropped this long."""
     movement_washout_s: float = 180.0

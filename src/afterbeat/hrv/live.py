@@ -3,9 +3,11 @@
 :class:`LiveMetricsTracker` turns clean beats (from :class:`afterbeat.artifacts.ArtifactFilter`)
 into :class:`LiveMetrics`: heart rate over 60 s; RMSSD over 60 s and 120 s; SDNN and pNN50 over
 120 s; every 5 s of beat time, LF/HF (Lomb-Scargle in ms²), respiration rate and coherence from
-the trailing 2-5 minutes. Windows are trailing spans of beat time, (t - span, t], inside the
-current segment only. Without RR (a strap that sends heart rate only) it reports the strap's
-mean heart rate over 60 s with ``rr_available`` False.
+the trailing 2-5 minutes; every 5 s, the breathing rate (or why it is unknown), a
+normalised coherence and, while a pacer runs, how closely the heart rhythm follows it, from
+the trailing 64 s (:mod:`afterbeat.hrv.breathing`). Windows are trailing spans of beat time,
+(t - span, t], inside the current segment only. Without RR (a strap that sends heart rate only)
+it reports the strap's mean heart rate over 60 s with ``rr_available`` False.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from collections import deque
 from dataclasses import dataclass
 
 from afterbeat.hrv.artifacts import ArtifactKind, CleanBeat
+from afterbeat.hrv.breathing import (
+    DEFAULT_WINDOW_S,
+    coherence_peak,
+    estimate_breathing_rate,
+    pacer_following,
+)
 from afterbeat.hrv.spectral import RollingLomb, summarize_spectrum
 
 __all__ = ["LiveMetrics", "LiveMetricsTracker"]
@@ -41,7 +49,8 @@ class LiveMetrics:
     beat changes two intervals and counts as one beat."""
     rr_available: bool
     respiration_rate_bpm: float | None = None
-    """Breaths per minute from the RSA peak (refreshed every 5 s)."""
+    """Breaths per minute from RR over the last 64 s (refreshed every 5 s); None when unknown
+    (see ``respiration_reason``). :func:`afterbeat.hrv.breathing.estimate_breathing_rate`."""
     lf_ms2: float | None = None
     hf_ms2: float | None = None
     coherence: float | None = None
@@ -55,6 +64,20 @@ class LiveMetrics:
     """Span (s) of the beats behind lf_ms2, hf_ms2, respiration and coherence (120-300 s)."""
     n_beats_120: int = 0
     """Beats in the trailing 120 s."""
+    respiration_reason: str | None = None
+    """Why ``respiration_rate_bpm`` is None: too_short, poor_signal, no_clear_peak,
+    estimates_disagree (:class:`afterbeat.hrv.breathing.BreathingReason`); None with a rate."""
+    coherence_share: float | None = None
+    """Normalised coherence 0-1 over the last 64 s: CR / (1 + CR), refreshed every 5 s."""
+    coherence_peak_bpm: float | None = None
+    """Rate (per min) of the strongest heart-rhythm oscillation in 0.04-0.26 Hz, last 64 s."""
+    pacer_bpm: float | None = None
+    """The running pacer's rate (breaths/min), None without a pacer."""
+    pacer_following: float | None = None
+    """Share (0-1) of the RR variation at the pacer's rate over the last 64 s."""
+    pacer_following_ok: bool | None = None
+    """True when the heart rhythm follows the pacer (share >= 0.5 and the strongest slow
+    oscillation within 1/min of the pacer); None without a pacer or a usable window."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,6 +189,18 @@ class _Spectral:
     coherence: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Breath:
+    t_s: float
+    rate_bpm: float | None
+    reason: str | None
+    coherence_share: float | None
+    coherence_peak_bpm: float | None
+    pacer_bpm: float | None
+    following: float | None
+    following_ok: bool | None
+
+
 class LiveMetricsTracker:
     """Per-beat trailing-window metrics from clean beats; HR-only metrics when no RR arrives.
 
@@ -197,6 +232,19 @@ class LiveMetricsTracker:
         self._spectral: _Spectral | None = None
         self._last_beat_t_s: float | None = None
         self._hr: deque[tuple[float, float]] = deque()
+        self._recent: deque[tuple[float, float, bool]] = deque()
+        """(t_s, rr_ms, corrected) of the current segment's last ``DEFAULT_WINDOW_S`` + 10 s."""
+        self._breath: _Breath | None = None
+        self._pacer_bpm: float | None = None
+
+    def set_pacer(self, breaths_per_min: float | None) -> None:
+        """A pacer runs at this rate (breaths/min) from now on; None when it stops."""
+        if breaths_per_min is not None and not (
+                math.isfinite(breaths_per_min) and 2.0 <= breaths_per_min <= 30.0):
+            raise ValueError(f"pacer rate must lie in 2-30 breaths/min, got {breaths_per_min!r}")
+        if breaths_per_min != self._pacer_bpm:
+            self._pacer_bpm = breaths_per_min
+            self._breath = None  # refresh at the next beat
 
     def break_segment(self) -> None:
         """Forget every window (disconnect, contact loss): the next beat starts afresh."""
@@ -208,6 +256,8 @@ class LiveMetricsTracker:
         self._w60 = self._w120 = None
         self._lomb.clear()
         self._spectral = None
+        self._recent.clear()
+        self._breath = None
 
     def push_beat(self, clean: CleanBeat) -> LiveMetrics | None:
         """Add one clean beat; return the metrics at its time (None for an unusable beat)."""
@@ -234,6 +284,13 @@ class LiveMetricsTracker:
             lomb.pop_left()
         if self._spectral is None or t_s - self._spectral.t_s >= self.spectral_every_s:
             self._refresh_spectral(t_s)
+        recent = self._recent
+        recent.append((t_s, rr, clean.corrected))
+        while recent[0][0] <= t_s - DEFAULT_WINDOW_S - 10.0:
+            recent.popleft()
+        if self._breath is None or t_s - self._breath.t_s >= self.spectral_every_s:
+            self._refresh_breath(t_s)
+        breath = self._breath
         full60 = w60.covered_s() >= self.min_coverage * w60.span_s
         full120 = w120.covered_s() >= self.min_coverage * w120.span_s
         mean60 = w60.mean_rr_ms() if full60 else None
@@ -252,7 +309,7 @@ class LiveMetricsTracker:
             coverage_120=w120.covered_s() / w120.span_s,
             corrected_120_pct=100.0 * w120.n_corrected / w120.n,
             rr_available=True,
-            respiration_rate_bpm=spec.respiration_rate_bpm if spec else None,
+            respiration_rate_bpm=breath.rate_bpm if breath else None,
             lf_ms2=spec.lf_ms2 if spec else None,
             hf_ms2=spec.hf_ms2 if spec else None,
             coherence=spec.coherence if spec else None,
@@ -261,7 +318,31 @@ class LiveMetricsTracker:
             lf_hf=spec.lf_hf if spec else None,
             spectral_span_s=spec.span_s if spec else None,
             n_beats_120=w120.n,
+            respiration_reason=breath.reason if breath else None,
+            coherence_share=breath.coherence_share if breath else None,
+            coherence_peak_bpm=breath.coherence_peak_bpm if breath else None,
+            pacer_bpm=self._pacer_bpm,
+            pacer_following=breath.following if breath else None,
+            pacer_following_ok=breath.following_ok if breath else None,
         )
+
+    def _refresh_breath(self, t_s: float) -> None:
+        t = [b[0] for b in self._recent]
+        rr = [b[1] for b in self._recent]
+        fixed = [b[2] for b in self._recent]
+        est = estimate_breathing_rate(t, rr, end_t_s=t_s, corrected=fixed)
+        coherence = coherence_peak(t, rr, end_t_s=t_s, corrected=fixed)
+        following: float | None = None
+        ok: bool | None = None
+        if self._pacer_bpm is not None:
+            pf = pacer_following(t, rr, self._pacer_bpm, end_t_s=t_s, corrected=fixed)
+            following, ok = pf.share, pf.following
+        self._breath = _Breath(t_s=t_s, rate_bpm=est.rate_bpm,
+                               reason=None if est.reason is None else str(est.reason),
+                               coherence_share=coherence[0] if coherence else None,
+                               coherence_peak_bpm=coherence[1] if coherence else None,
+                               pacer_bpm=self._pacer_bpm,
+                               following=following, following_ok=ok)
 
     def _refresh_spectral(self, t_s: float) -> None:
         lomb = self._lomb

@@ -303,7 +303,11 @@ class ServerState:
         timeline = timeline_for(reset_id, time.time(), breaths_per_min=breaths_per_min)
         if self.reset is not None:
             self.stop_reset(False)
-        marker = self.mark(MarkerKind.RESET_START, text=reset_id)
+        pace = breaths_per_min if breaths_per_min is not None else (
+            reset.pattern.breaths_per_min if reset.pattern is not None else None)
+        # the pacer's rate rides on the marker so the pipeline (live and in replays) knows it
+        marker = self.mark(MarkerKind.RESET_START, text=reset_id,
+                           value=pace if str(reset.kind) == "breathing" else None)
         self.reset_timeline = timeline
         self.reset = {"reset_id": reset_id, "t_s": marker.t_s, "reset": reset.to_json(),
                       "timeline": timeline.to_json(unix_offset_s=0.0)}
