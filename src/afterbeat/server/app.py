@@ -73,6 +73,7 @@ from afterbeat.server.models import (
     StatusOut,
     SuggestionDismissIn,
 )
+from afterbeat.server.resonance import install as install_resonance
 from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server.state import ServerState, open_pipeline
 from afterbeat.sources import Source
@@ -161,6 +162,7 @@ def create_app(
     app.state.afterbeat = state
     _install_errors(app)
     _routes(app, state)
+    install_resonance(app, state)
     static = settings.web_dir or web_dir()
     pages = None
     if static.is_dir():  # a small app of its own, so its 404s are answered, not raised
