@@ -112,7 +112,7 @@ def test_stopping_early_keeps_the_part_measured(tmp_path: Path) -> None:
             assert (await c.post("/api/resonance/stop", json={},
                                  headers=run.auth)).status_code == 409
             started = await _started(run, c)
-            first_end = started["blocks"][0]["start_s"] + 40.0
+            first_end = float(started["blocks"][0]["start_s"]) + 40.0
 
             async def in_block() -> bool:
                 return run.state.now_s() >= first_end
