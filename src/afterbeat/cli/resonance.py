@@ -34,6 +34,7 @@ from afterbeat.resets.resonance import (
     assess,
     block_end_marker,
     block_start_marker,
+    keeps_previous,
     parse_block_spec,
     read_records,
     result_document,
@@ -356,8 +357,9 @@ def _guided(args: argparse.Namespace, out: TextIO) -> int:
                     outcome.assessment, assessed_at=datetime.now(UTC).isoformat(),
                     session_id=session_id, protocol=protocol)
                 store.put_result(session_id, RESONANCE_DOCUMENT_KEY, document)
-                store.put_document(RESONANCE_DOCUMENT_KEY, document)
-                _apply_pace(store, document)
+                if not keeps_previous(store.get_document(RESONANCE_DOCUMENT_KEY), document):
+                    store.put_document(RESONANCE_DOCUMENT_KEY, document)
+                    _apply_pace(store, document)
         finally:
             store.close()
     if outcome.assessment is None:

@@ -92,6 +92,7 @@ __all__ = [
     "block_start_marker",
     "blocks_from_markers",
     "decide",
+    "keeps_previous",
     "measure_block",
     "parse_block_spec",
     "read_records",
@@ -883,3 +884,13 @@ def result_document(assessment: Assessment, *, assessed_at: str, session_id: int
             "rate_bpm": decision.rate_bpm, "verdict": decision.verdict,
             "confidence": round(decision.confidence, 3), "words": decision.words,
             "assessment": assessment.to_json()}
+
+
+def keeps_previous(previous: Any, new: dict[str, Any]) -> bool:
+    """True when a stored result with a pace should stay in place of a new one without one.
+
+    An assessment that could not tell (or was stopped early) is kept with its session, but it
+    does not replace an earlier result that found a pace.
+    """
+    return (isinstance(previous, dict) and previous.get("rate_bpm") is not None
+            and new.get("rate_bpm") is None)

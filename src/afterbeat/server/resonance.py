@@ -3,8 +3,9 @@
 Routes (installed by :func:`install`; kept here so ``app.py`` and ``state.py`` stay untouched
 but for one call):
 
-- ``GET /api/resonance``: the stored result (person document ``resonance``) and the running
-  assessment, if any, with the default protocol.
+- ``GET /api/resonance``: the stored result (person document ``resonance``), the last
+  assessment finished by this server (``last``, also when it found no pace), the running
+  assessment if any, the default protocol and the current default pace.
 - ``POST /api/resonance/start``: begin now (optional protocol fields); answers the blocks with
   each block's pacing timeline on Unix time (the page paces from its own clock, as resets).
 - ``POST /api/resonance/stop``: stop early; what was measured is kept and evaluated.
@@ -15,7 +16,8 @@ the live path (recorded with the session, so the assessment replays) and publish
 ``resonance`` events (``action``: started, block, break, finished, stopped, result). At the end
 the recorded session is read back from the store, assessed
 (:func:`afterbeat.resets.resonance.assess`), kept as the session's result and as the person
-document, and a clear or likely rate becomes the default pace (the setting the page's pace
+document (unless it found no pace and an earlier result did: that one stays), and a clear or
+likely rate becomes the default pace (the setting the page's pace
 control shows; the person can change it any time).
 """
 
@@ -41,6 +43,7 @@ from afterbeat.resets.resonance import (
     assess,
     block_end_marker,
     block_start_marker,
+    keeps_previous,
     read_records,
     result_document,
     schedule,
@@ -136,7 +139,9 @@ class ResonanceRunner:
     def overview(self) -> dict[str, Any]:
         """The body of ``GET /api/resonance``."""
         doc = self.state.document(RESONANCE_DOCUMENT_KEY)
+        last = self.last_result.get("result") if self.last_result else None
         return {"result": doc if isinstance(doc, dict) else None, "run": self.run_json(),
+                "last": last,
                 "default_protocol": Protocol().to_json(),
                 "pace_bpm": self._current_pace()}
 
@@ -282,9 +287,9 @@ class ResonanceRunner:
             if doc is not None:
                 doc["stopped"] = run.stopped
                 try:
-                    self._keep(doc)
+                    kept = self._keep(doc)
                     rate = doc.get("rate_bpm")
-                    if isinstance(rate, float) and 4.5 <= rate <= 7.0:
+                    if kept and isinstance(rate, float) and 4.5 <= rate <= 7.0:
                         applied = self.set_pace(rate)["breaths_per_min"]
                 except (AfterbeatError, HTTPException) as exc:
                     log.warning("could not keep the resonance result: %s", exc)
@@ -293,14 +298,19 @@ class ResonanceRunner:
             self._publish("stopped" if run.stopped else "finished", out)
             return out
 
-    def _keep(self, doc: dict[str, Any]) -> None:
+    def _keep(self, doc: dict[str, Any]) -> bool:
+        """Keep the result with its session and, unless it would hide a found pace, as the
+        person document; True when it became the person document."""
         store = self.state.store
         if store is None:
-            return
-        store.put_document(RESONANCE_DOCUMENT_KEY, doc)
+            return False
         session_id = doc.get("session_id")
         if isinstance(session_id, int):
             store.put_result(session_id, RESONANCE_DOCUMENT_KEY, doc)
+        if keeps_previous(store.get_document(RESONANCE_DOCUMENT_KEY), doc):
+            return False
+        store.put_document(RESONANCE_DOCUMENT_KEY, doc)
+        return True
 
     def _publish(self, action: str, data: dict[str, Any]) -> None:
         self.state.hub.publish("resonance", {"type": "resonance", "action": action,
