@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,19 @@ def test_too_few_followed_blocks_say_cannot_tell() -> None:
     decision = decide(measures)
     assert decision.verdict == "cannot_tell"
     assert any("left out" in r for r in decision.reasons)
+
+
+def test_a_left_out_neighbour_that_swung_as_much_means_cannot_tell() -> None:
+    rng = np.random.default_rng(3)
+    means = {6.5: 8.0, 6.0: 10.0, 5.5: 14.0, 5.0: 10.5, 4.5: 9.0}
+    measures = [_measures(r, list(m + rng.normal(0, 0.8, 10))) for r, m in means.items()]
+    assert decide(measures).verdict == "clear"
+    poor = replace(_measures(5.0, [15.0] * 8), quality_ok=False, notes=("8 % corrected",))
+    decision = decide([m if m.rate_bpm != 5.0 else poor for m in measures])
+    assert decision.verdict == "cannot_tell" and "left out" in decision.reasons[0]
+    weaker = replace(_measures(5.0, [9.0] * 8), quality_ok=False)
+    decision = decide([m if m.rate_bpm != 5.0 else weaker for m in measures])
+    assert decision.verdict == "likely" and decision.rate_bpm == 5.5
 
 
 def test_assess_needs_blocks_and_beats() -> None:

@@ -205,6 +205,8 @@ def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Ser
                     expected.remaining_s > 0.3:
                 assert state["phase"] == str(expected.phase.direction)
             seen.add(state["phase"])
+            assert abs(float(state["remainingS"]) - expected.remaining_s) < 0.3
+            assert page.inner_text("#resonance-count").isdigit()
             time.sleep(0.5)
         assert seen == {"inhale", "exhale"}
         if index == 0:

@@ -41,11 +41,13 @@ Decision rule (:func:`decide`), written so a therapist can check it by hand:
    seed); ``confidence`` is the share of resamples in which the chosen rate still comes out on
    top, ``confidence_near`` the share within 0.5 breaths/min of it.
 4. Corroboration: the rate with the most LF power should lie within 0.5/min of the chosen one.
-5. Verdict: ``clear`` when confidence >= 0.7 and LF power agrees; ``likely`` when confidence >=
-   0.4, confidence_near >= 0.8 and LF power lies within 1/min; otherwise ``cannot_tell``
-   ("repeat the assessment"), also when fewer than 3 rates count or the swings of the counted
-   rates differ by less than 10 %. The phase (closest to 0 degrees at resonance, Vaschillo et
-   al. 2002) is reported per rate, not voted with.
+5. Verdict: ``clear`` when confidence >= 0.7, LF power agrees and no block within 0.5/min of
+   the chosen rate was left out; ``likely`` when confidence >= 0.4, confidence_near >= 0.8 and
+   LF power lies within 1/min; otherwise ``cannot_tell`` ("repeat the assessment"), also when
+   fewer than 3 rates count, the swings of the counted rates differ by less than 10 %, or a
+   block within 0.5/min that was left out for its quality swung at least as much. The phase
+   (closest to 0 degrees at resonance, Vaschillo et al. 2002) is reported per rate, not voted
+   with.
 """
 
 from __future__ import annotations
@@ -737,11 +739,21 @@ def decide(measures: Sequence[BlockMeasures], *, seed: int = 0,
     phase_rate = min(phased, key=lambda s: abs(s.phase_deg or 0.0)).rate_bpm if phased else None
     spread = float((means.max() - means.min()) / means.max()) if means.max() > 0 else 0.0
     verdict: Verdict
-    if spread < MIN_SPREAD:
+    best_swing = float(means[best_i])
+    beside = [m for m in left_out if abs(m.rate_bpm - best) <= 0.5 + 1e-9
+              and m.rate_bpm not in rates and m.n_breaths > 0]
+    rival = next((m for m in beside if m.swing_bpm >= best_swing), None)
+    if rival is not None:
+        verdict = "cannot_tell"
+        reasons.insert(0, f"the block at {_fmt_rate(rival.rate_bpm)}/min, left out for its "
+                       f"quality, swung as much ({rival.swing_bpm:.1f} bpm) as "
+                       f"{_fmt_rate(best)}/min: repeat to tell them apart")
+    elif spread < MIN_SPREAD:
         verdict = "cannot_tell"
         reasons.insert(0, f"the swings of the counted rates differ by only {spread:.0%}: "
                        "the blocks cannot be told apart")
-    elif confidence >= CLEAR_CONFIDENCE and abs(lf_rate - best) <= 0.5 + 1e-9:
+    elif (confidence >= CLEAR_CONFIDENCE and abs(lf_rate - best) <= 0.5 + 1e-9
+          and not beside):
         verdict = "clear"
     elif (confidence >= LIKELY_CONFIDENCE and confidence_near >= LIKELY_NEAR
           and abs(lf_rate - best) <= 1.0 + 1e-9):
@@ -750,6 +762,9 @@ def decide(measures: Sequence[BlockMeasures], *, seed: int = 0,
         verdict = "cannot_tell"
         reasons.insert(0, f"{_fmt_rate(best)}/min came out on top in only {confidence:.0%} of "
                        f"resamples, LF power was highest at {_fmt_rate(lf_rate)}/min")
+    if verdict == "likely" and beside:
+        reasons.insert(0, f"the neighbouring block at {_fmt_rate(beside[0].rate_bpm)}/min "
+                       "could not be used, so this is at most likely")
     if verdict != "cannot_tell":
         reasons.insert(0, f"largest swing {means[best_i]:.1f} bpm per breath at "
                        f"{_fmt_rate(best)}/min (top in {confidence:.0%} of resamples, within "
