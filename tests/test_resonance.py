@@ -304,6 +304,9 @@ def test_cli_guided_replay_keeps_session_result_and_pace(
         assert doc["rate_bpm"] == 5.5 and doc["session_id"] == 1
         assert store.get_document("settings")["breaths_per_min"] == 5.5
         assert store.get_results(1)[RESONANCE_DOCUMENT_KEY]["rate_bpm"] == 5.5
+        plan = plan_from_json(store.get_document("plan"))
+        assert plan.resonance is not None and plan.resonance["breaths_per_min"] == 5.5
+        assert plan.resonance["session_id"] == 1
         session_file = tmp_path / "assessment.jsonl"
         store.export(1, session_file)
     # the recorded session, analysed again from its block markers

@@ -91,6 +91,8 @@ def test_a_run_records_blocks_keeps_the_result_and_sets_the_pace(tmp_path: Path)
             assert session_id is not None
             kept = run.store.get_results(session_id)[RESONANCE_DOCUMENT_KEY]
             assert kept["rate_bpm"] == 5.0
+            plan = (await c.get("/api/plan", headers=run.auth)).json()
+            assert plan["resonance"]["breaths_per_min"] == 5.0
             # the person can still choose another pace
             put = await c.put("/api/resonance/pace", json={"breaths_per_min": 6.0},
                               headers=run.auth)

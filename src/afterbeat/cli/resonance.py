@@ -36,6 +36,7 @@ from afterbeat.resets.resonance import (
     block_start_marker,
     keeps_previous,
     parse_block_spec,
+    plan_with_result,
     read_records,
     result_document,
     schedule,
@@ -360,6 +361,9 @@ def _guided(args: argparse.Namespace, out: TextIO) -> int:
                 if not keeps_previous(store.get_document(RESONANCE_DOCUMENT_KEY), document):
                     store.put_document(RESONANCE_DOCUMENT_KEY, document)
                     _apply_pace(store, document)
+                    plan = plan_with_result(store.get_document("plan"), document)
+                    if plan is not None:
+                        store.put_document("plan", plan)
         finally:
             store.close()
     if outcome.assessment is None:

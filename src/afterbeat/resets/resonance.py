@@ -97,6 +97,7 @@ __all__ = [
     "keeps_previous",
     "measure_block",
     "parse_block_spec",
+    "plan_with_result",
     "read_records",
     "result_document",
     "schedule",
@@ -909,3 +910,23 @@ def keeps_previous(previous: Any, new: dict[str, Any]) -> bool:
     """
     return (isinstance(previous, dict) and previous.get("rate_bpm") is not None
             and new.get("rate_bpm") is None)
+
+
+def plan_with_result(plan: Any, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan document with its ``resonance`` field set from a result document.
+
+    None when the stored plan does not validate (it is then left as it is, for the person to
+    look at and save again).
+    """
+    from afterbeat.resets.plan import PlanError, plan_from_json
+
+    field_value = {"breaths_per_min": document.get("rate_bpm"),
+                   "assessed_at": document.get("assessed_at"),
+                   "verdict": document.get("verdict"),
+                   "confidence": document.get("confidence"),
+                   "session_id": document.get("session_id")}
+    base = dict(plan) if isinstance(plan, dict) else {}
+    try:
+        return plan_from_json({**base, "resonance": field_value}).to_json()
+    except PlanError:
+        return None

@@ -44,6 +44,7 @@ from afterbeat.resets.resonance import (
     block_end_marker,
     block_start_marker,
     keeps_previous,
+    plan_with_result,
     read_records,
     result_document,
     schedule,
@@ -310,6 +311,9 @@ class ResonanceRunner:
         if keeps_previous(store.get_document(RESONANCE_DOCUMENT_KEY), doc):
             return False
         store.put_document(RESONANCE_DOCUMENT_KEY, doc)
+        plan = plan_with_result(store.get_document("plan"), doc)
+        if plan is not None:  # shown with the plan; the running pipeline needs no new marker
+            store.put_document("plan", plan)
         return True
 
     def _publish(self, action: str, data: dict[str, Any]) -> None:
