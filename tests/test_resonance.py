@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from afterbeat.cli import main
-from afterbeat.cli.resonance import AssessmentRun, run_assessment
+from afterbeat.cli.resonance import AssessmentRun, pacer_line, run_assessment
 from afterbeat.records import Marker, MarkerKind
 from afterbeat.resets.plan import PlanError, plan_from_json
 from afterbeat.resets.resonance import (
@@ -318,6 +318,17 @@ def test_cli_guided_replay_keeps_session_result_and_pace(
     assert main(["resonance", "--analyze", str(path), *specs]) == 0
     table = capsys.readouterr().out
     assert "Chosen pace: 5.5/min" in table and "followed" in table
+
+
+def test_terminal_pacer_line_follows_the_block_timeline() -> None:
+    blocks = schedule(PROTOCOL, 0.0)
+    assert pacer_line(stage_at(blocks, 0.0, 10.0), 10.0).startswith("Settling in")
+    second = blocks[1]  # 6/min: 4 s in, 6 s out
+    stage = stage_at(blocks, 0.0, second.start_s + 1.0)
+    line = pacer_line(stage, second.start_s + 1.0)
+    assert line.startswith("Breathe in") and " 3 s" in line and "6/min" in line
+    line = pacer_line(stage, second.start_s + 7.0)
+    assert line.startswith("Breathe out") and " 3 s" in line and "1:53 left" in line
 
 
 def test_cli_analyze_without_blocks_says_how(tmp_path: Path,

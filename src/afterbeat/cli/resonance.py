@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.records import Header, Marker, Record
+from afterbeat.resets.pacing import Direction, phase_at
 from afterbeat.resets.resonance import (
     DEFAULT_BLOCK_S,
     DEFAULT_BREAK_S,
@@ -45,7 +47,7 @@ from afterbeat.resets.resonance import (
 )
 from afterbeat.sources import Source, SourceStatus
 
-__all__ = ["AssessmentRun", "format_table", "register", "run", "run_assessment"]
+__all__ = ["AssessmentRun", "format_table", "pacer_line", "register", "run", "run_assessment"]
 
 
 @dataclass(slots=True)
@@ -289,6 +291,22 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def pacer_line(stage: Stage, t_s: float, *, width: int = 20) -> str:
+    """One terminal line for the stage at ``t_s`` (s): the breath with a bar and seconds left."""
+    left_s = 0.0 if stage.end_s is None else max(0.0, stage.end_s - t_s)
+    clock = f"{int(left_s) // 60}:{int(left_s) % 60:02d} left"
+    if stage.kind != "block" or stage.block is None:
+        words = {"settle": "Settling in: breathe as usual", "break": "Break: breathe freely",
+                 "done": "Done"}[stage.kind]
+        return f"{words:<34} {clock}"
+    state = phase_at(stage.block.timeline(), t_s)
+    share = state.progress if state.phase.direction is Direction.INHALE else 1 - state.progress
+    filled = round(share * width)
+    bar = "#" * filled + "." * (width - filled)
+    return (f"{state.phase.name:<12} [{bar}] {math.ceil(state.remaining_s):>2} s   "
+            f"{stage.block.rate_bpm:g}/min, {clock}")
+
+
 def _stage_printer(out: TextIO, quiet: bool) -> Callable[[Stage, float], None]:
     last: list[tuple[str, int | None]] = [("", None)]
 
@@ -298,16 +316,16 @@ def _stage_printer(out: TextIO, quiet: bool) -> Callable[[Stage, float], None]:
             return
         last[0] = key
         if stage.kind == "settle":
-            print("Sit comfortably and breathe as you normally do while the strap settles.",
+            print("\rSit comfortably and breathe as you normally do while the strap settles.",
                   file=out, flush=True)
         elif stage.kind == "block" and stage.block is not None:
             b = stage.block
             p = b.pattern()
-            print(f"Block {b.index + 1}: {b.rate_bpm:g} breaths a minute - breathe in for "
+            print(f"\rBlock {b.index + 1}: {b.rate_bpm:g} breaths a minute - breathe in for "
                   f"{p.phases[0].duration_s:g} s, out for {p.phases[1].duration_s:g} s "
                   f"({b.duration_s / 60:.1f} min).", file=out, flush=True)
         elif stage.kind == "break":
-            print("Break: breathe freely.", file=out, flush=True)
+            print("\rBreak: breathe freely." + " " * 60, file=out, flush=True)
 
     return show
 
@@ -331,16 +349,35 @@ def _guided(args: argparse.Namespace, out: TextIO) -> int:
               "pace; stop any time with Ctrl-C (what was measured is kept). If you feel dizzy, "
               "stop and breathe normally.", file=out, flush=True)
     stop = asyncio.Event()
+    show_stage = _stage_printer(out, args.json)
+    current: list[Stage] = []
+
+    def on_stage(stage: Stage, t_s: float) -> None:
+        current[:] = [stage]
+        show_stage(stage, t_s)
+
+    async def tick() -> None:
+        """A live pacer line on a terminal, five times a second on the source's clock."""
+        while True:
+            await asyncio.sleep(0.2)
+            if current:
+                print("\r" + pacer_line(current[0], source.now_s()), end="", file=out,
+                      flush=True)
 
     async def main() -> AssessmentRun:
         task = asyncio.create_task(run_assessment(
-            source, protocol, second_pass=args.second_pass, stop=stop,
-            on_stage=_stage_printer(out, args.json)))
+            source, protocol, second_pass=args.second_pass, stop=stop, on_stage=on_stage))
+        ticker = (asyncio.create_task(tick()) if out.isatty() and not args.json
+                  and (args.replay is None or args.speed is not None) else None)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             stop.set()
             return await task
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                print(file=out)
 
     try:
         outcome = asyncio.run(main())

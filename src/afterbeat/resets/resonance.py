@@ -784,7 +784,7 @@ def _words(rate: float | None, verdict: Verdict, leaning: float | None, confiden
                 f" It leaned towards {_fmt_rate(leaning)} breaths a minute, but not clearly. ")
         return ("We cannot tell your pace from this assessment." + lean +
                 " Please repeat it on another day, sitting still and following the pacer; "
-                "until then the breathing reset keeps its usual pace.").replace("  ", " ")
+                "until then the breathing reset keeps its current pace.").replace("  ", " ")
     best = next(s for s in summaries if s.rate_bpm == rate)
     sure = "fairly sure" if verdict == "clear" else "somewhat sure (a repeat would help)"
     return (f"Your heart followed the breath most closely at about {_fmt_rate(rate)} breaths a "
