@@ -281,7 +281,7 @@ export class ResonanceView {
     const height = 220;
     const pad = { l: 44, r: 12, t: 14, b: 40 };
     chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
-    const rows = blocks.filter((b) => num(b.swing_bpm) !== null);
+    const rows = blocks.filter((b) => num(b.swing_bpm) !== null && b.n_breaths > 0);
     chart.dataset.bars = String(rows.length);
     if (!rows.length) {
       const t = svg('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'chart-empty' });
@@ -328,8 +328,8 @@ export class ResonanceView {
       const follow = b.followed ? `yes (${fmt(b.phase_locking, 2)})` : `no (${fmt(b.phase_locking, 2)})`;
       body.append(h('tr', { dataset: { rate: String(b.rate_bpm), counts: String(Boolean(b.counts)) } },
         h('th', { scope: 'row' }, `${b.rate_bpm}${b.pass === 2 ? ' (again)' : ''}`),
-        h('td', {}, fmt(b.swing_bpm, 1)),
-        h('td', {}, fmt(b.peak_trough_bpm, 1)),
+        h('td', {}, b.n_breaths > 0 ? fmt(b.swing_bpm, 1) : '—'),
+        h('td', {}, b.n_breaths > 0 ? fmt(b.peak_trough_bpm, 1) : '—'),
         h('td', {}, fmt(b.lf_ms2, 0)),
         h('td', {}, num(b.lf_peak_bpm) === null ? '—' : fmt(b.lf_peak_bpm, 1)),
         h('td', {}, fmt(b.coherence, 1)),
