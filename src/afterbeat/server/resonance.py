@@ -50,6 +50,7 @@ from afterbeat.resets.resonance import (
     schedule,
     stage_at,
 )
+from afterbeat.server.models import ErrorOut
 
 if TYPE_CHECKING:
     from afterbeat.server.state import ServerState
@@ -58,6 +59,8 @@ __all__ = ["ResonanceRunner", "install"]
 
 log = logging.getLogger(__name__)
 
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415)}
 POLL_S = 0.2
 """How often the running assessment looks at the session clock (s)."""
 
@@ -326,22 +329,22 @@ def install(app: FastAPI, state: ServerState) -> ResonanceRunner:
     runner = ResonanceRunner(state)
     app.state.resonance = runner
 
-    @app.get("/api/resonance", tags=["resonance"])
+    @app.get("/api/resonance", tags=["resonance"], responses=_ERRORS)
     async def get_resonance() -> dict[str, Any]:
         """The stored assessment result, the running assessment and the default protocol."""
         return runner.overview()
 
-    @app.post("/api/resonance/start", tags=["resonance"], status_code=201)
+    @app.post("/api/resonance/start", tags=["resonance"], status_code=201, responses=_ERRORS)
     async def start_resonance(body: Annotated[ResonanceStartIn, Body()]) -> dict[str, Any]:
         """Begin a resonance assessment now; answers its blocks with pacing timelines."""
         return runner.start(body)
 
-    @app.post("/api/resonance/stop", tags=["resonance"])
+    @app.post("/api/resonance/stop", tags=["resonance"], responses=_ERRORS)
     async def stop_resonance() -> dict[str, Any]:
         """Stop the running assessment; what was measured is evaluated and kept."""
         return await runner.stop()
 
-    @app.put("/api/resonance/pace", tags=["resonance"])
+    @app.put("/api/resonance/pace", tags=["resonance"], responses=_ERRORS)
     async def put_resonance_pace(body: ResonancePaceIn) -> dict[str, Any]:
         """Make this the breathing reset's default pace (the person's setting)."""
         return runner.set_pace(body.breaths_per_min)
