@@ -93,6 +93,12 @@ def test_a_run_records_blocks_keeps_the_result_and_sets_the_pace(tmp_path: Path)
             assert kept["rate_bpm"] == 5.0
             plan = (await c.get("/api/plan", headers=run.auth)).json()
             assert plan["resonance"]["breaths_per_min"] == 5.0
+            # from now on the breathing reset uses it (5 a minute: a 12-s breath)
+            reset = await c.post("/api/resets/start", json={"reset_id": "resonance"},
+                                 headers=run.auth)
+            assert reset.status_code == 201, reset.text
+            assert reset.json()["timeline"]["pattern"]["cycle_s"] == pytest.approx(12.0)
+            await c.post("/api/resets/stop", json={"finished": False}, headers=run.auth)
             # the person can still choose another pace
             put = await c.put("/api/resonance/pace", json={"breaths_per_min": 6.0},
                               headers=run.auth)
