@@ -46,6 +46,11 @@ class MarkerKind(enum.StrEnum):
     """"Not now" for the current suggestion: a quiet period starts."""
     PLAN = "plan"
     """The person's plan from here on; ``text`` holds the plan as JSON."""
+    RESONANCE_BLOCK_START = "resonance_block_start"
+    """A paced block of the resonance assessment begins; ``value`` is its rate (breaths/min),
+    ``text`` the block as JSON (see ``afterbeat.resets.resonance``)."""
+    RESONANCE_BLOCK_END = "resonance_block_end"
+    """A paced block ends (``text``: JSON with ``index`` and ``completed``)."""
 
 
 @dataclass(frozen=True, slots=True)

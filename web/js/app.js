@@ -10,6 +10,7 @@
 //   #movement     data-elapsed-s, data-prompt-index
 //   #chart-hr, #chart-rmssd, #report-hr   data-points, data-last-t, data-last-value
 //   #suggestion   data-reset-id, data-t-s, data-gentle
+//   #resonance-run, #resonance-pacer, #resonance-result, #resonance-chart: see resonance.js
 //   #marks-list li[data-kind], body[data-live] (open|reconnecting), window.afterbeatLive
 //   (.counts and .last by event type; markers also as last.marker_<kind>)
 
@@ -19,6 +20,7 @@ import { HistoryView, ReportView } from './history.js';
 import { LiveStream } from './live.js';
 import { NowView } from './now.js';
 import { ResetCards } from './resetcard.js';
+import { ResonanceView } from './resonance.js';
 import { settings } from './settings.js';
 import { PlanFiles, SummaryPanel } from './sharing.js';
 import { StatusChips } from './status.js';
@@ -36,6 +38,7 @@ const report = new ReportView({
   titleFor: (id) => resets.titleFor(id),
 });
 const trends = new TrendsView();
+const resonance = new ResonanceView();
 const support = new SupportView({ library: () => resets.library });
 const summaryPanel = new SummaryPanel();
 new PlanFiles({
@@ -69,6 +72,7 @@ function route() {
     summaryPanel.show();
   }
   else if (name === 'support') support.show();
+  else if (name === 'resonance') resonance.show();
   if (found && name !== 'now') byId('main').focus({ preventScroll: true });
 }
 

@@ -97,6 +97,8 @@ export const MARK_WORDS = {
   rating: 'Rating',
   dismiss: 'Not now',
   plan: 'Plan updated',
+  resonance_block_start: 'Pace block started',
+  resonance_block_end: 'Pace block ended',
 };
 
 /**
@@ -112,6 +114,8 @@ export function markerItem(m, titleFor = () => null) {
   else if (kind === 'rating' && typeof m.value === 'number') {
     const when = typed.split(':')[0];
     detail = `${m.value} of 10${when === 'before' || when === 'after' ? ` (${when} a reset)` : ''}`;
+  } else if (kind.startsWith('resonance_')) {
+    detail = typeof m.value === 'number' ? `${m.value} breaths a minute` : '';
   } else if (typed && kind !== 'plan') detail = typed;
   return h('li', { dataset: { kind } },
     h('span', { class: 'mark-time' }, sessionMinutesText(typeof m.t_s === 'number' ? m.t_s : NaN, false)),

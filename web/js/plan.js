@@ -30,6 +30,11 @@ export class PlanEditor {
     byId('plan-contact-text').value = this.plan.contact_text ?? '';
     byId('plan-locale').value = this.plan.locale ?? '';
     byId('plan-pace').value = this.plan.breaths_per_min ? String(this.plan.breaths_per_min) : '';
+    // the latest resonance assessment (afterbeat.resets.resonance), kept in the plan's field
+    const assessed = this.plan.resonance;
+    const line = byId('plan-resonance');
+    line.hidden = !(assessed && typeof assessed.breaths_per_min === 'number');
+    setText(line, line.hidden ? '' : `Assessed pace: ${assessed.breaths_per_min} a minute (${String(assessed.verdict ?? '').replace('_', ' ')}${assessed.assessed_at ? `, ${String(assessed.assessed_at).slice(0, 10)}` : ''}); see Your pace.`);
     this.fillChecks('plan-preferred', this.plan.preferred ?? []);
     this.fillChecks('plan-avoided', this.plan.avoided ?? []);
     setText(this.saved, '');

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "scan": "list nearby heart-rate straps (Heart Rate Service 0x180D)",
     "record": "record a heart-rate strap into the data directory (no web page)",
     "baseline": "record a 5-minute seated rest for your personal baseline, or show/reset it",
+    "resonance": "find your own breathing pace (guided resonance-frequency assessment)",
     "sessions": "list, show, export, import or delete recorded sessions",
     "replay": "replay a recording (session file or RR file) through the live pipeline",
     "analyze": "HRV of a recording (session, RR text, Polar HRM, CSV, .npy), Kubios-style",

@@ -10,7 +10,10 @@ A plan is a small JSON document (the store keeps it as the person document "plan
       "breaths_per_min": 5.5,                  # personal resonance pace, 4.5-7
       "coping_text": "Put on the blue jumper. Call Sam.",
       "contact_text": "Ring the practice on 01234 567890 (Mon-Fri).",
-      "locale": "en-GB"                        # picks the crisis lines
+      "locale": "en-GB",                       # picks the crisis lines
+      "resonance": {"breaths_per_min": 5.5,    # the latest resonance assessment (optional;
+                    "assessed_at": "2026-...", #  see afterbeat.resets.resonance)
+                    "verdict": "clear", "confidence": 0.82, "session_id": 12}
     }
 
 Every field is optional. Validation is pure and strict: an unknown key, a wrong type or a value
@@ -66,7 +69,9 @@ THRESHOLD_RANGES: Final[Mapping[str, tuple[float, float]]] = {
 
 _LOCALE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|[0-9]{3}))?$")
 _KNOWN_KEYS: Final = frozenset({"version", "preferred", "avoided", "thresholds",
-                                "breaths_per_min", "coping_text", "contact_text", "locale"})
+                                "breaths_per_min", "coping_text", "contact_text", "locale",
+                                "resonance"})
+_RESONANCE_VERDICTS: Final = frozenset({"clear", "likely", "cannot_tell"})
 
 
 class PlanError(AfterbeatError, ValueError):
@@ -88,6 +93,9 @@ class Plan:
     coping_text: str = ""
     contact_text: str = ""
     locale: str | None = None
+    resonance: Mapping[str, Any] | None = None
+    """The latest resonance assessment (breaths_per_min, assessed_at, verdict, confidence,
+    session_id), shown with the plan; the pace itself is ``breaths_per_min`` or the setting."""
 
     def avoids(self, reset: Reset) -> bool:
         """True when the plan avoids this reset by id or by kind."""
@@ -102,7 +110,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """The plan as a JSON object (round-trips through ``plan_from_json``)."""
-        return {
+        out: dict[str, Any] = {
             "version": PLAN_VERSION,
             "preferred": list(self.preferred),
             "avoided": list(self.avoided),
@@ -112,6 +120,9 @@ class Plan:
             "contact_text": self.contact_text,
             "locale": self.locale,
         }
+        if self.resonance is not None:
+            out["resonance"] = dict(self.resonance)
+        return out
 
 
 _ENTRIES: Final = frozenset({r.id for r in LIBRARY} | {str(k) for k in ResetKind})
@@ -220,7 +231,42 @@ def plan_from_json(obj: Any) -> Plan:
         coping_text=_text(obj, "coping_text"),
         contact_text=_text(obj, "contact_text"),
         locale=_locale(obj),
+        resonance=_resonance(obj),
     )
+
+
+def _resonance(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The optional ``resonance`` field: the latest assessment's outcome, validated."""
+    value = obj.get("resonance")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PlanError("resonance", "must be an object")
+    known = {"breaths_per_min", "assessed_at", "verdict", "confidence", "session_id"}
+    for key in value:
+        if key not in known:
+            raise PlanError(f"resonance.{key}", f"unknown field; known: {', '.join(sorted(known))}")
+    out: dict[str, Any] = {}
+    pace = value.get("breaths_per_min")
+    out["breaths_per_min"] = None if pace is None else _number(pace, "resonance.breaths_per_min",
+                                                               3.0, 10.0)
+    when = value.get("assessed_at")
+    if when is not None and (not isinstance(when, str) or len(when) > 64):
+        raise PlanError("resonance.assessed_at", "must be a date and time as text")
+    out["assessed_at"] = when
+    verdict = value.get("verdict")
+    if verdict is not None and verdict not in _RESONANCE_VERDICTS:
+        raise PlanError("resonance.verdict", f"must be one of {sorted(_RESONANCE_VERDICTS)}")
+    out["verdict"] = verdict
+    confidence = value.get("confidence")
+    out["confidence"] = None if confidence is None else _number(
+        confidence, "resonance.confidence", 0.0, 1.0)
+    session = value.get("session_id")
+    if session is not None and (isinstance(session, bool) or not isinstance(session, int)
+                                or session < 1):
+        raise PlanError("resonance.session_id", "must be a session number")
+    out["session_id"] = session
+    return out
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:

@@ -73,6 +73,7 @@ from afterbeat.server.models import (
     StatusOut,
     SuggestionDismissIn,
 )
+from afterbeat.server.resonance import install as install_resonance
 from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server.sharing import install_sharing_routes
 from afterbeat.server.state import ServerState, open_pipeline
@@ -164,6 +165,7 @@ def create_app(
     _install_errors(app)
     _routes(app, state)
     install_sharing_routes(app, state._store)
+    install_resonance(app, state)
     static = settings.web_dir or web_dir()
     pages = None
     if static.is_dir():  # a small app of its own, so its 404s are answered, not raised

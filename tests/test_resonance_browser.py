@@ -1,0 +1,237 @@
+"""The resonance assessment in a real browser (Debian's chromium through Playwright).
+
+A simulated heart (tests/resonance_model.py) is replayed in real time by ``afterbeat demo
+--recording``; an earlier assessment is kept in the data folder first (``afterbeat resonance
+--replay``). The page shows that result (chart, table, words), then runs a short assessment:
+settling, pacing per block, a break, the next block, stop early, and the result page.
+Screenshots go to test-artifacts/resonance-*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import numpy as np
+import pytest
+
+from afterbeat.cli import main
+from afterbeat.records import Marker, MarkerKind
+from afterbeat.resets.pacing import Pattern, phase_at, start_timeline
+from afterbeat.resets.resonance import Protocol, schedule
+from afterbeat.storage.store import Store
+from resonance_model import Person, simulate
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+FLOW = Protocol(block_s=30.0, break_s=6.0, settle_s=6.0)
+"""What the test sets in the page's options: short blocks so the flow fits in a minute."""
+
+
+@dataclass
+class Server:
+    """The running demo server on the simulated heart."""
+
+    url: str
+    launch_url: str
+    token: str
+    store_dir: Path
+
+
+def _wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def sync_playwright() -> Any:
+    """Playwright's sync API, or skip (fail in CI) when it or chromium is missing."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright as sp
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        reason = f"playwright is not installed ({exc})"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"chromium not found at {CHROMIUM}"
+    if reason is not None:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return sp
+
+
+@pytest.fixture(scope="module")
+def server(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """An earlier assessment kept in the data folder, then the demo server on a live heart."""
+    data_dir = tmp_path_factory.mktemp("resonance-browser")
+    store_dir = data_dir / "demo"
+    earlier = data_dir / "earlier.txt"
+    blocks = list(schedule(Protocol(), 0.0))
+    np.savetxt(earlier, simulate(Person(resonance_bpm=5.5, rsa_bpm=10.0, noise_bpm=1.0),
+                                 blocks, Protocol().duration_s + 10, seed=31), fmt="%.1f")
+    assert main(["resonance", "--replay", str(earlier), "--data-dir", str(store_dir),
+                 "--json"]) == 0
+    live = data_dir / "live.txt"
+    flow_blocks = list(schedule(FLOW, 4.0))
+    np.savetxt(live, simulate(Person(resonance_bpm=5.5), flow_blocks, 600.0, seed=32),
+               fmt="%.1f")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("AFTERBEAT_DATA_DIR", None)
+    log_path = data_dir / "demo.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0",
+             "--speed", "1", "--recording", str(live), "--data-dir", str(data_dir)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def ready() -> dict[str, Any] | None:
+        if process.poll() is not None:
+            pytest.fail(f"afterbeat demo exited:\n{log_path.read_text(errors='replace')}")
+        try:
+            return dict(json.loads((store_dir / "server.json").read_text()))
+        except (OSError, ValueError):
+            return None
+
+    try:
+        info = _wait_for(ready, 30, "server.json")
+        yield Server(str(info["url"]), str(info["launch_url"]), str(info["token"]), store_dir)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _api(server: Server, path: str) -> Any:
+    request = Request(server.url + path, headers={"X-Afterbeat-Token": server.token})
+    with urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def page(sync_playwright: Any, server: Server) -> Iterator[Any]:
+    """A chromium page logged in through the launch link, no request leaving the server."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 1000},
+                                      locale="en-US", timezone_id="UTC")
+        errors: list[str] = []
+        pg = context.new_page()
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(server.launch_url, wait_until="load")
+        pg.wait_for_selector("body[data-status-loaded='true']")
+        yield pg
+        assert errors == []
+        context.close()
+        browser.close()
+
+
+def _dataset(page: Any, selector: str) -> dict[str, str]:
+    return dict(page.eval_on_selector(selector, "el => ({...el.dataset})"))
+
+
+def test_result_page_shows_the_kept_assessment(page: Any, server: Server) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server.url + "/#/resonance")
+    page.wait_for_selector("#resonance-result:not([hidden])")
+    result = _dataset(page, "#resonance-result")
+    assert result["verdict"] in ("clear", "likely") and result["rate"] == "5.5"
+    assert _dataset(page, "#resonance-chart")["bars"] == "5"
+    assert page.locator("#resonance-table-body tr").count() == 5
+    assert "5.5 breaths a minute" in page.inner_text("#resonance-words")
+    assert "now paces you at 5.5" in page.inner_text("#resonance-pace-line")
+    page.screenshot(path=str(ARTIFACTS / "resonance-result.png"), full_page=True)
+    page.click("#btn-resonance-again")
+    page.wait_for_selector("#resonance-intro:not([hidden])")
+    page.screenshot(path=str(ARTIFACTS / "resonance-intro.png"), full_page=True)
+
+
+def _timeline(block: dict[str, Any]) -> Any:
+    obj = block["timeline"]
+    pattern = Pattern.of(*((p["name"], p["duration_s"], p["direction"])
+                           for p in obj["pattern"]["phases"]))
+    return start_timeline(pattern, obj["start_s"], duration_s=obj["end_s"] - obj["start_s"])
+
+
+def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Server) -> None:
+    page.goto(server.url + "/#/resonance")
+    page.wait_for_selector("#resonance-intro:not([hidden])")
+    page.click("#resonance-intro summary")
+    page.fill("#resonance-block-min", str(FLOW.block_s / 60))
+    page.fill("#resonance-settle-s", str(FLOW.settle_s))
+    page.fill("#resonance-break-s", str(FLOW.break_s))
+    page.click("#btn-resonance-start")
+    page.wait_for_selector("#resonance-run[data-stage='settle']")
+    page.screenshot(path=str(ARTIFACTS / "resonance-settle.png"), full_page=True)
+    run = _api(server, "/api/resonance")["run"]
+    assert [b["rate_bpm"] for b in run["blocks"]] == list(FLOW.rates_bpm)
+
+    for index in (0, 1):
+        block = run["blocks"][index]
+        page.wait_for_selector(f"#resonance-run[data-stage='block'][data-block-index='{index}']",
+                               timeout=45_000)
+        assert _dataset(page, "#resonance-run")["rate"] == f"{block['rate_bpm']:g}"
+        timeline = _timeline(block)
+        seen = set()
+        for _ in range(12):  # the pacer's phase is the timeline's at the page's clock
+            state = page.evaluate("""() => ({now: Date.now() / 1000,
+                ...document.getElementById('resonance-pacer').dataset})""")
+            expected = phase_at(timeline, float(state["now"]))
+            if abs(expected.remaining_s - expected.phase.duration_s) > 0.3 and \
+                    expected.remaining_s > 0.3:
+                assert state["phase"] == str(expected.phase.direction)
+            seen.add(state["phase"])
+            assert abs(float(state["remainingS"]) - expected.remaining_s) < 0.3
+            assert page.inner_text("#resonance-count").isdigit()
+            time.sleep(0.5)
+        assert seen == {"inhale", "exhale"}
+        if index == 0:
+            page.screenshot(path=str(ARTIFACTS / "resonance-block.png"), full_page=True)
+            page.wait_for_selector("#resonance-run[data-stage='break']", timeout=30_000)
+            assert "Next: 6 breaths a minute" in page.inner_text("#resonance-detail")
+            page.screenshot(path=str(ARTIFACTS / "resonance-break.png"), full_page=True)
+
+    page.click("#btn-resonance-stop")
+    page.wait_for_selector("#resonance-result:not([hidden])")
+    result = _dataset(page, "#resonance-result")
+    assert result["blocks"] == "2" and result["verdict"] == "cannot_tell"
+    assert "Stopped early" in page.inner_text("#resonance-verdict")
+    assert "earlier pace of 5.5" in page.inner_text("#resonance-pace-line")
+    page.screenshot(path=str(ARTIFACTS / "resonance-stopped.png"), full_page=True)
+    # the earlier pace stays the default; the recording carries the markers
+    assert _api(server, "/api/settings")["breaths_per_min"] == 5.5
+    with Store.open(server.store_dir) as store:
+        live = [s for s in store.list_sessions() if s.source == "replay"][-1]
+        _header, records = store.iter_records(live.id)
+        ends = [json.loads(r.text or "{}")["completed"] for r in records
+                if isinstance(r, Marker) and r.kind is MarkerKind.RESONANCE_BLOCK_END]
+    assert ends == [True, False]
+    # the person can still choose another pace
+    page.select_option("#resonance-pace", "5")
+    page.click("#btn-resonance-pace")
+    _wait_for(lambda: _api(server, "/api/settings")["breaths_per_min"] == 5.0, 10,
+              "the new pace to be stored")

@@ -1,0 +1,143 @@
+"""The resonance routes on a real uvicorn: a replayed simulated heart, block markers recorded,
+result kept, pace applied; stopping early; refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from afterbeat.records import Marker, MarkerKind
+from afterbeat.resets.resonance import RESONANCE_DOCUMENT_KEY, Protocol, schedule
+from afterbeat.sources.replay import ReplaySource
+from resonance_model import Person, simulate
+from serverkit import Running, running_server, scratch_dir
+
+SPEED = 10.0
+START_AT_S = 4.0
+PROTOCOL = Protocol(rates_bpm=(6.0, 5.0), block_s=90.0, break_s=5.0, settle_s=5.0)
+
+
+def _file(tmp_path: Path, person: Person) -> Path:
+    """RR of ``person`` paced as PROTOCOL would pace them from START_AT_S (session s)."""
+    blocks = list(schedule(PROTOCOL, START_AT_S))
+    rr = simulate(person, blocks, START_AT_S + PROTOCOL.duration_s + 60.0, seed=21)
+    path = tmp_path / "rr.txt"
+    np.savetxt(path, rr, fmt="%.1f")
+    return path
+
+
+async def _until(check: Any, timeout_s: float, what: str) -> Any:
+    for _ in range(int(timeout_s / 0.05)):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _started(run: Running, client: httpx.AsyncClient) -> dict[str, Any]:
+    async def clock() -> bool:
+        return run.state.now_s() >= START_AT_S
+
+    await _until(clock, 10.0, "the replay clock")
+    response = await client.post("/api/resonance/start", json=PROTOCOL.to_json(),
+                                 headers=run.auth)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _markers(run: Running) -> list[Marker]:
+    session_id = run.state.live_session_id
+    assert session_id is not None
+    _header, records = run.store.iter_records(session_id)
+    return [r for r in records if isinstance(r, Marker)
+            and r.kind in (MarkerKind.RESONANCE_BLOCK_START, MarkerKind.RESONANCE_BLOCK_END)]
+
+
+@pytest.mark.slow
+def test_a_run_records_blocks_keeps_the_result_and_sets_the_pace(tmp_path: Path) -> None:
+    source = ReplaySource(_file(tmp_path, Person(resonance_bpm=5.0, zeta=0.2, noise_bpm=1.0)),
+                          speed=SPEED)
+
+    async def go() -> None:
+        async with running_server(scratch_dir(tmp_path), source) as run, run.client() as c:
+            started = await _started(run, c)
+            assert [b["rate_bpm"] for b in started["blocks"]] == [6.0, 5.0]
+            timeline = started["blocks"][0]["timeline"]
+            assert timeline["clock"] == "unix" and timeline["pattern"]["cycle_s"] == 10.0
+            again = await c.post("/api/resonance/start", json={}, headers=run.auth)
+            assert again.status_code == 409
+
+            async def finished() -> dict[str, Any] | None:
+                body: dict[str, Any] = (await c.get("/api/resonance", headers=run.auth)).json()
+                return body if body["run"] is None and body["result"] else None
+
+            overview = await _until(finished, 60.0, "the assessment to finish")
+            result = overview["result"]
+            assert result["rate_bpm"] == 5.0, json.dumps(result["assessment"]["decision"])
+            assert overview["pace_bpm"] == 5.0
+            settings = (await c.get("/api/settings", headers=run.auth)).json()
+            assert settings["breaths_per_min"] == 5.0
+            kinds = [m.kind for m in _markers(run)]
+            assert kinds == [MarkerKind.RESONANCE_BLOCK_START, MarkerKind.RESONANCE_BLOCK_END] * 2
+            session_id = run.state.live_session_id
+            assert session_id is not None
+            kept = run.store.get_results(session_id)[RESONANCE_DOCUMENT_KEY]
+            assert kept["rate_bpm"] == 5.0
+            plan = (await c.get("/api/plan", headers=run.auth)).json()
+            assert plan["resonance"]["breaths_per_min"] == 5.0
+            # from now on the breathing reset uses it (5 a minute: a 12-s breath)
+            reset = await c.post("/api/resets/start", json={"reset_id": "resonance"},
+                                 headers=run.auth)
+            assert reset.status_code == 201, reset.text
+            assert reset.json()["timeline"]["pattern"]["cycle_s"] == pytest.approx(12.0)
+            await c.post("/api/resets/stop", json={"finished": False}, headers=run.auth)
+            # the person can still choose another pace
+            put = await c.put("/api/resonance/pace", json={"breaths_per_min": 6.0},
+                              headers=run.auth)
+            assert put.status_code == 200
+            settings = (await c.get("/api/settings", headers=run.auth)).json()
+            assert settings["breaths_per_min"] == 6.0
+
+    asyncio.run(go())
+
+
+def test_stopping_early_keeps_the_part_measured(tmp_path: Path) -> None:
+    source = ReplaySource(_file(tmp_path, Person(resonance_bpm=5.5)), speed=SPEED)
+
+    async def go() -> None:
+        async with running_server(scratch_dir(tmp_path), source) as run, run.client() as c:
+            bad = await c.post("/api/resonance/start", json={"rates_bpm": [20]},
+                               headers=run.auth)
+            assert bad.status_code == 422
+            assert (await c.post("/api/resonance/stop", json={},
+                                 headers=run.auth)).status_code == 409
+            started = await _started(run, c)
+            first_end = float(started["blocks"][0]["start_s"]) + 40.0
+
+            async def in_block() -> bool:
+                return run.state.now_s() >= first_end
+
+            await _until(in_block, 30.0, "40 s into the first block")
+            stopped = await c.post("/api/resonance/stop", json={}, headers=run.auth)
+            assert stopped.status_code == 200, stopped.text
+            body = stopped.json()
+            assert body["stopped"] is True
+            blocks = body["result"]["assessment"]["blocks"]
+            assert [b["rate_bpm"] for b in blocks] == [6.0]
+            assert blocks[0]["end_s"] - blocks[0]["start_s"] < 60.0
+            assert body["result"]["rate_bpm"] is None and body["applied_pace_bpm"] is None
+            ends = [json.loads(m.text or "{}") for m in _markers(run)
+                    if m.kind is MarkerKind.RESONANCE_BLOCK_END]
+            assert ends == [{"index": 0, "completed": False}]
+            overview = (await c.get("/api/resonance", headers=run.auth)).json()
+            assert overview["run"] is None and overview["result"]["stopped"] is True
+
+    asyncio.run(go())
