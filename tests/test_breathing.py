@@ -140,11 +140,11 @@ def test_white_noise_rarely_gives_a_rate() -> None:
 
 
 def test_bad_arguments_raise_typed_errors() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="same length"):
         estimate_breathing_rate([1.0, 2.0], [1000.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pacer_bpm"):
         pacer_following([1.0], [1000.0], math.nan)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pacer"):
         LiveMetricsTracker().set_pacer(100.0)
 
 
