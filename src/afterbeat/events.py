@@ -563,10 +563,9 @@ class ResetEvent:
         if self.breaths_per_min is not None:
             out["breaths_per_min"] = self.breaths_per_min
         out.update(reset_id=self.reset_id, t_s=self.t_s)
-        for key in ("reset", "timeline", "finished", "duration_s"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
+        optional = {"reset": self.reset, "timeline": self.timeline, "finished": self.finished,
+                    "duration_s": self.duration_s}
+        out.update((key, value) for key, value in optional.items() if value is not None)
         return out
 
     @classmethod
