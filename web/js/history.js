@@ -201,8 +201,7 @@ function resetItem(r, titleFor) {
     if (num(a) === null && num(b) === null) return;
     parts.push(`${label} ${fmt(num(a))}${unit} → ${fmt(num(b))}${unit}`);
   };
-  const score = (index) => (num(index) === null ? null : 100 / (1 + Math.exp(-1.7 * index)));
-  pair('score', score(before.index), score(after.index));
+  pair('score', before.score, after.score);
   pair('HR', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm');
   pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms');
   pair('rating', r.rating_before, r.rating_after);

@@ -1,10 +1,10 @@
 // The live stream: Server-Sent Events from /api/live, dispatched by event type.
 // EventSource reconnects by itself and sends Last-Event-ID, so the server resumes where we were.
 
+// Exactly the types the server sends (afterbeat.events.EventType; a test keeps them equal).
 const EVENT_TYPES = [
-  'metrics', 'state', 'suggestion', 'recovery', 'marker', 'status', 'reset', 'reset_start',
-  'reset_started', 'reset_end', 'reset_stopped', 'reset_change', 'reset_effect', 'effect', 'rating',
-  'baseline', 'session', 'hello', 'heartbeat', 'ping', 'dismissed', 'quiet', 'suggestion_dismissed',
+  'metrics', 'state', 'suggestion', 'recovery', 'marker', 'baseline', 'reset_effect',
+  'status', 'reset', 'dismissed', 'hello', 'heartbeat',
 ];
 
 /** A typed view of /api/live; handlers get the parsed JSON of each event. */
@@ -60,14 +60,13 @@ export class LiveStream {
       } catch {
         return;
       }
-      const type = (data && typeof data.type === 'string' && event.type === 'message') ? data.type : event.type;
+      const { type } = event;
       this.counts[type] = (this.counts[type] ?? 0) + 1;
       this.last[type] = data;
       if (type === 'marker' && data && typeof data.kind === 'string') this.last[`marker_${data.kind}`] = data;
       this.emit(type, data);
       this.emit('*', { type, data });
     };
-    source.addEventListener('message', dispatch);
     for (const type of EVENT_TYPES) source.addEventListener(type, dispatch);
   }
 }

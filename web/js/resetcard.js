@@ -18,11 +18,6 @@ export function findTimeline(data) {
   return timeline && typeof timeline === 'object' && 'start_s' in timeline ? timeline : null;
 }
 
-/** Display score 0-100 from the arousal index, as afterbeat.arousal: 100 / (1 + e^(-1.7 A)). */
-export function scoreFromIndex(index) {
-  return index === null ? null : 100 / (1 + Math.exp(-1.7 * index));
-}
-
 export class ResetCards {
   constructor() {
     this.el = {
@@ -115,11 +110,10 @@ export class ResetCards {
   }
 
   /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
-  onResetEvent(event, type) {
+  onResetEvent(event) {
     const action = String(event.action ?? '');
     const timeline = findTimeline(event);
-    const stopped = action === 'stopped' || /end|stop/.test(type);
-    if (stopped) {
+    if (action === 'stopped') {
       if (this.activeReset && (!event.reset_id || event.reset_id === this.activeReset.id)) this.finishResetView();
       return;
     }
@@ -143,7 +137,7 @@ export class ResetCards {
     const before = effect.before ?? {};
     const after = effect.after ?? {};
     const rows = [
-      ['Activation score', scoreFromIndex(num(before.index)), scoreFromIndex(num(after.index))],
+      ['Activation score', num(before.score), num(after.score)],
       ['Heart rate (bpm)', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
       ['RMSSD (ms)', num(before.rmssd_ms), num(after.rmssd_ms)],
       ['Your rating (0-10)', num(effect.rating_before), num(effect.rating_after)],

@@ -25,8 +25,15 @@ __all__ = ["REPORT_KEY", "History", "summary_json"]
 
 log = logging.getLogger(__name__)
 
-REPORT_KEY = "report_v1"
-"""The session result under which a finished session's report is cached."""
+REPORT_KEY = "report_v2"
+"""The session result under which a finished session's report is cached (v2: reset effects
+carry their display scores)."""
+_REPORT_PREFIX = "report_v"
+
+
+def _results(results: dict[str, Any]) -> dict[str, Any]:
+    """Stored results without cached reports (of this or an older version)."""
+    return {k: v for k, v in results.items() if not k.startswith(_REPORT_PREFIX)}
 
 
 def _iso(moment: Any) -> str:
@@ -77,8 +84,7 @@ class History:
 
         def read() -> dict[str, Any]:
             out = summary_json(store.get_session(session_id), live)
-            out["results"] = {k: v for k, v in store.get_results(session_id).items()
-                              if k != REPORT_KEY}
+            out["results"] = _results(store.get_results(session_id))
             return out
 
         return await asyncio.to_thread(read)
@@ -122,7 +128,7 @@ class History:
             report = await asyncio.to_thread(build)
         report["session"] = summary_json(summary, self._live_session_id())
         results = await asyncio.to_thread(store.get_results, session_id)
-        report["results"] = {k: v for k, v in results.items() if k != REPORT_KEY}
+        report["results"] = _results(results)
         if finished:
             await asyncio.to_thread(store.put_result, session_id, REPORT_KEY, report)
         return report
