@@ -191,7 +191,7 @@ class Hub:
 
     def publish_event(self, event: LiveEvent) -> HubEvent:
         """Publish one event of the live contract under its type (see :func:`publish`)."""
-        return self.publish(event.type, event.to_json())
+        return self.publish(str(event.type), event.to_json())
 
     def subscribe(self, last_event_id: int | None = None) -> Subscription:
         """Open a stream; with ``last_event_id`` it starts with every newer event still kept."""

@@ -82,6 +82,8 @@ def _field_of(exc: AfterbeatError) -> list[str] | None:
 
 def status_code_for(exc: AfterbeatError) -> int:
     """The one table from domain errors to HTTP status codes."""
+    if _field_of(exc) is not None:
+        return 422  # a request field that does not validate (named in the answer)
     if isinstance(exc, ServiceRefused):
         return 409  # a valid request the server's present state refuses
     if isinstance(exc, LookupError):
@@ -113,11 +115,11 @@ def install_errors(app: FastAPI) -> None:
         name = type(exc).__name__
         message = str(exc.args[0]) if exc.args else name
         field = _field_of(exc)
+        status = status_code_for(exc)
         if field is not None:
             return JSONResponse({"detail": [{"loc": ["body", *field], "msg": message,
-                                             "type": "value_error"}], "error": name}, 422)
-        return JSONResponse({"detail": message, "error": name},
-                            status_code=status_code_for(exc))
+                                             "type": "value_error"}], "error": name}, status)
+        return JSONResponse({"detail": message, "error": name}, status_code=status)
 
 
 async def _subscribe(
