@@ -1,9 +1,12 @@
 """Child process of tests/test_kill.py: records notifications as fast as it can, acking each.
 
-Usage: ``python tests/kill_writer.py DATA_DIR SOURCE.jsonl``. It reads notifications derived from
-real RR (a session file written by the test), records them through a Recorder into the Store in
-DATA_DIR in a loop, and prints ``session ID`` once, then each record's seq on its own line after
-the commit has returned. The test kills it with SIGKILL at random moments.
+Usage: ``python tests/kill_writer.py DATA_DIR SOURCE.jsonl [sync|queued]``. It reads
+notifications derived from real RR (a session file written by the test), records them into the
+Store in DATA_DIR in a loop, and prints ``session ID`` once, then each record's seq on its own
+line after the commit has returned. ``sync`` (default) uses a Recorder (one commit per record);
+``queued`` a QueuedRecorder: records are queued in groups and its writer thread commits them,
+many per transaction, and a seq is printed only once ``last_seq`` shows it committed. The test
+kills it with SIGKILL at random moments.
 
 ``derived_notifications`` builds those notifications from the Polar H10 capture in
 tests/data/polar-h10-pvc, keeping the real grouping of RR values per notification.
@@ -24,7 +27,7 @@ from afterbeat.heart_rate import (
     rr_ms_to_raw,
 )
 from afterbeat.records import Header, Notification, Record
-from afterbeat.storage.recorder import Recorder
+from afterbeat.storage.recorder import QueuedRecorder, Recorder
 from afterbeat.storage.session_file import iter_session
 from afterbeat.storage.store import Store
 
@@ -77,11 +80,14 @@ def main(argv: list[str]) -> int:
     source: list[Record] = list(records)
     span_s = source[-1].t_s + 1.0
     store = Store.open(argv[1])
-    recorder = Recorder(store, header, "kill-test")
+    queued = len(argv) > 3 and argv[3] == "queued"
+    recorder = (QueuedRecorder if queued else Recorder)(store, header, "kill-test")
     if not recorder.start():
         print(f"cannot start: {recorder.status.last_error}", file=sys.stderr)
         return 3
     print(f"session {recorder.session_id}", flush=True)
+    if isinstance(recorder, QueuedRecorder):
+        return _queued(recorder, source, span_s)
     lap = 0
     while True:
         for record in source:
@@ -92,6 +98,30 @@ def main(argv: list[str]) -> int:
                 print(f"write failed: {recorder.status.last_error}", file=sys.stderr)
                 return 3
             print(recorder.status.last_seq, flush=True)
+        lap += 1
+
+
+def _queued(recorder: QueuedRecorder, source: list[Record], span_s: float) -> int:
+    """Queue groups of 1-25 records, wait until written, ack each seq the commit covered."""
+    acked = 0
+    lap = 0
+    while True:
+        start, size = 0, 1
+        while start < len(source):
+            group = source[start: start + size]
+            start, size = start + size, size % 25 + 1
+            for record in group:
+                assert isinstance(record, Notification)
+                recorder.record(Notification(t_s=record.t_s + lap * span_s,
+                                             wall_s=record.wall_s + lap * span_s,
+                                             payload=record.payload))
+            if not recorder.wait_idle(30.0):
+                print(f"write failed: {recorder.status.last_error}", file=sys.stderr)
+                return 3
+            last_seq = recorder.status.last_seq or 0
+            for seq in range(acked + 1, last_seq + 1):
+                print(seq, flush=True)
+            acked = last_seq
         lap += 1
 
 

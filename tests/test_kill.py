@@ -1,7 +1,9 @@
 """Kill test: a recording process SIGKILLed at random moments never loses an acknowledged record.
 
 The child (tests/kill_writer.py) records notifications derived from a real Polar H10 capture
-as fast as it can and prints each seq after its commit returned. We kill it 20 times at
+as fast as it can and prints each seq after its commit returned: through a Recorder (one
+commit per record) or through a QueuedRecorder (its writer thread commits batches; a seq is
+acknowledged only once ``last_seq`` covers it). We kill it 20 times at
 random moments (fixed seed); after each kill every acknowledged seq must be in the database,
 the sequence must have no holes, SQLite's integrity check must pass, and the next open must
 find the session, mark it interrupted and replay it.
@@ -18,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from afterbeat.records import Notification
 from afterbeat.storage.session_file import write_session
 from afterbeat.storage.store import DB_FILENAME, SessionStatus, Store
@@ -29,7 +33,8 @@ KILLS = 20
 SEED = 20261126
 
 
-def test_sigkill_loses_no_acknowledged_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["sync", "queued"])
+def test_sigkill_loses_no_acknowledged_record(tmp_path: Path, mode: str) -> None:
     header, notifications = derived_notifications()
     source = tmp_path / "derived.jsonl"
     write_session(source, header, notifications)
@@ -38,7 +43,7 @@ def test_sigkill_loses_no_acknowledged_record(tmp_path: Path) -> None:
     started: list[int] = []
     total_acked = 0
     for run in range(KILLS):
-        session_id, acked = _run_and_kill(data_dir, source, rng)
+        session_id, acked = _run_and_kill(data_dir, source, rng, mode)
         with Store.open(data_dir) as store:
             assert store.integrity_check() == "ok", f"run {run}"
             if session_id is None:  # killed while starting: a session may exist, unannounced
@@ -74,7 +79,7 @@ def test_sigkill_loses_no_acknowledged_record(tmp_path: Path) -> None:
     assert list((data_dir / "recording-locks").iterdir()) == []
 
 
-def _run_and_kill(data_dir: Path, source: Path, rng: random.Random
+def _run_and_kill(data_dir: Path, source: Path, rng: random.Random, mode: str
                   ) -> tuple[int | None, list[int]]:
     """Run the writer, kill it; return its session id (if it said) and every seq it acked."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -83,7 +88,7 @@ def _run_and_kill(data_dir: Path, source: Path, rng: random.Random
     delay_s = rng.uniform(0.0, 0.2) if early else rng.uniform(0.0, 0.01)
     acks = rng.randint(1, 40)
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(data_dir), str(source)],
+        [sys.executable, str(WRITER), str(data_dir), str(source), mode],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     assert proc.stdout is not None
@@ -94,7 +99,12 @@ def _run_and_kill(data_dir: Path, source: Path, rng: random.Random
         time.sleep(delay_s)  # the child goes on writing: the kill lands anywhere
     finally:
         proc.send_signal(signal.SIGKILL)
-        tail, err = proc.communicate()
+        # Read through the same buffered reader: communicate() would skip what readline()
+        # has already buffered (several acks can arrive in one read).
+        tail = proc.stdout.read()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.wait()
     assert proc.returncode == -signal.SIGKILL, err.decode()
     text = b"".join(lines) + tail
     complete = text.decode().split("\n")[:-1]  # a line cut by the kill is not an ack

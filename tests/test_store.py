@@ -320,7 +320,7 @@ def test_delete_erases_the_bytes(store: Store, tmp_path: Path) -> None:
 
 
 def test_delete_reports_a_wal_held_by_a_reader(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "data", busy_timeout_s=0.05)
+    store = Store.open(tmp_path / "data", busy_timeout_s=0.05, scrub_wait_s=0.1)
     session_id = store.start_session(HEADER, "ble")
     store.append(session_id, Marker(t_s=1.0, kind=MarkerKind.NOTE, text="MARKER-held"))
     reader = sqlite3.connect(store.path, timeout=0.1)

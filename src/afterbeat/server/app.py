@@ -80,6 +80,7 @@ def create_app(
                     task.cancel()
         state.ingest.finish()  # recovery and final reset effects are kept with the session
         state.end_recording()
+        await state.wait_recording_closed()  # the store is closed after the app
 
     app = FastAPI(
         title="afterbeat",

@@ -210,8 +210,9 @@ def install_routes(app: FastAPI, state: ServerState, launch_url: Callable[[], st
     async def post_marker(marker: MarkerIn) -> dict[str, Any]:
         """Mark baseline/session start or end, moving, a note or a 0-10 rating."""
         record = state.marks.mark(MarkerKind(marker.kind), marker.value, marker.text)
+        recorded = await state.recorded()  # acknowledged as recorded only once on disk
         return {"t_s": record.t_s, "kind": marker.kind, "value": marker.value,
-                "text": marker.text, "recorded": state.recording_active}
+                "text": marker.text, "recorded": recorded}
 
     @app.get("/api/resets", tags=["resets"], responses=_ERRORS)
     async def get_resets() -> list[dict[str, Any]]:

@@ -76,6 +76,14 @@ class ServerState:
             self.ingest.sink = None
             self.recording.end(self.status.last_t_s)
 
+    async def recorded(self) -> bool:
+        """Wait (off the loop) until what was queued so far is on disk; False if not yet."""
+        return await self.recording.recorded()
+
+    async def wait_recording_closed(self) -> None:
+        """After :meth:`end_recording`: wait (off the loop) until the recorder has ended."""
+        await self.recording.wait_closed()
+
     @property
     def recording_active(self) -> bool:
         """True while records go to disk."""
@@ -87,11 +95,13 @@ class ServerState:
         return self.recording.session_id
 
     def on_event(self, event: Event) -> None:
-        """Keep what the pipeline learns: the baseline document, recovery, reset effects."""
-        if isinstance(event, BaselineEvent):
+        """Keep what the pipeline learns: the baseline document, recovery, reset effects.
+
+        While recording they queue behind the session's records; a baseline built while
+        nothing records is stored at once.
+        """
+        if not self.recording.keep(event) and isinstance(event, BaselineEvent):
             self.documents.keep_baseline(event)
-        else:
-            self.recording.keep(event)
 
     # -- status ----------------------------------------------------------------------------
 

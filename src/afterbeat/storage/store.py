@@ -11,17 +11,20 @@ file, so a session left ``recording`` by a dead process (lock free) is found by 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
+import math
 import os
 import sqlite3
 import stat
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +54,7 @@ __all__ = [
     "SessionSummary",
     "Store",
     "StoreError",
+    "UnstorableValue",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,7 @@ log = logging.getLogger(__name__)
 DB_FILENAME: Final = "sessions.sqlite3"
 LOCK_DIRNAME: Final = "recording-locks"
 EXPORT_DIRNAME: Final = "exports"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _PAGE_ROWS: Final = 2000
 
 _SCHEMA: Final = """
@@ -92,6 +96,11 @@ CREATE TABLE IF NOT EXISTS session_results (
 CREATE TABLE IF NOT EXISTS documents (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_sources (
+    key TEXT NOT NULL,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    PRIMARY KEY (key, session_id)
 ) WITHOUT ROWID;
 """
 
@@ -132,6 +141,16 @@ class RecordingFailed(StoreError, OSError):
     """A write to the database failed (disk full, read-only, locked, I/O error)."""
 
 
+class UnstorableValue(StoreError, ValueError):
+    """A value the database cannot hold (text that is not valid Unicode, a time that is not a
+    finite number); nothing was written and no transaction is left open."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        """Position of the offending record in a batch (``append_many``), if it was one."""
+
+
 class SessionStatus(enum.StrEnum):
     """Where a session stands."""
 
@@ -152,6 +171,8 @@ class SessionSummary:
     source: str
     header: Header
     ended_at: datetime | None = None
+    problems: tuple[str, ...] = ()
+    """What could not be read from this session's row (it still lists, exports and deletes)."""
 
     @property
     def device_name(self) -> str | None:
@@ -160,12 +181,73 @@ class SessionSummary:
         return name if isinstance(name, str) else None
 
 
+_LATEST: Final = datetime.max.replace(tzinfo=UTC)
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+_UNKNOWN_START: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""Shown for a stored start time that cannot be read (reported in ``problems``)."""
+
+
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """UTC ISO 8601 text; a time beyond what ``datetime`` holds in UTC is clamped to its end."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = _LATEST if moment.year > 1 else _EARLIEST
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _end_iso(started_text: str, duration_s: float) -> str | None:
+    """The end time (UTC ISO) ``duration_s`` after a stored start, clamped to what a datetime
+    holds; None when the start itself cannot be read."""
+    try:
+        started = _parse_iso(started_text)
+    except (ValueError, OverflowError):
+        return None
+    try:
+        return _iso(started + timedelta(seconds=duration_s))
+    except OverflowError:
+        log.warning("a session's end lies beyond year 9999; it is stored as the latest time")
+        return _iso(_LATEST if duration_s > 0 else _EARLIEST)
+
+
+def _check_text(text: str, what: str) -> str:
+    """``text`` when SQLite can store it as UTF-8; UnstorableValue (naming ``what``) if not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnstorableValue(f"{what} holds text that is not valid Unicode (a lone surrogate "
+                              f"at character {exc.start}); nothing was stored") from None
+    return text
+
+
+def _finite(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UnstorableValue(f"{what} must be a finite number of seconds, not {value!r}")
+    return float(value)
+
+
+def _header_text(header: Header) -> str:
+    """The header's JSON line; a start beyond what UTC can hold is clamped, bad text refused."""
+    try:
+        text = encode_header(header)
+    except OverflowError:
+        clamped = _LATEST if header.started_at.year > 1 else _EARLIEST
+        text = encode_header(replace(header, started_at=clamped))
+    except ValueError as exc:
+        raise UnstorableValue(f"the session header cannot be stored: {exc}") from exc
+    return _check_text(text, "the session header")
+
+
+def _json_text(value: Any, what: str) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UnstorableValue(f"{what} cannot be stored as JSON: {exc}") from exc
+    return _check_text(text, what)
 
 
 def _make_private(path: Path) -> None:
@@ -247,14 +329,20 @@ class _SessionLock:
 
 
 def _row_of(record: Record) -> tuple[float, str, float | None, bytes | None, str | None]:
+    """The row of one record; UnstorableValue (a ValueError) when it cannot be stored."""
     kind = _RECORD_TYPES.get(type(record))
     if kind is None:
         raise TypeError(f"not a session record: {type(record).__name__}")
     # Times are kept at the session file's precision so a DB row and its export are equal.
-    t_s = round(record.t_s, 6)
+    t_s = round(_finite(record.t_s, f"a {kind} record's t_s"), 6)
     if isinstance(record, Notification):
-        return t_s, kind, round(record.wall_s, 6), bytes(record.payload), None
-    return t_s, kind, None, None, encode_record(record)
+        wall_s = round(_finite(record.wall_s, "a notification's wall_s"), 6)
+        return t_s, kind, wall_s, bytes(record.payload), None
+    try:
+        data = encode_record(record)
+    except (ValueError, TypeError) as exc:
+        raise UnstorableValue(f"a {kind} record cannot be stored: {exc}") from exc
+    return t_s, kind, None, None, _check_text(data, f"a {kind} record")
 
 
 def _record_of(t_s: float, kind: str, wall_s: float | None, payload: bytes | None,
@@ -266,23 +354,49 @@ def _record_of(t_s: float, kind: str, wall_s: float | None, payload: bytes | Non
     return record
 
 
-class Store:
-    """The recording database of one data directory; safe to share between threads."""
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What ``Store.erase`` did: the session is gone; the log emptied or not; documents erased."""
 
-    def __init__(self, conn: sqlite3.Connection, data_dir: Path, recovered: tuple[int, ...]
-                 ) -> None:
+    session_id: int
+    wal_emptied: bool
+    """True when no copy of the erased content is left in the write-ahead log or the file."""
+    documents: tuple[str, ...] = ()
+    """Person documents erased because every session they were derived from is gone."""
+
+
+class Store:
+    """The recording database of one data directory; safe to share between threads.
+
+    Writes go through one connection, one transaction at a time; reads use a second
+    connection, so a read never waits behind a write that waits for the disk or a lock.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, reader: sqlite3.Connection, data_dir: Path,
+                 recovered: tuple[int, ...], *, scrub_wait_s: float = 5.0) -> None:
         self._conn = conn
+        self._reader = reader
         self._mutex = threading.RLock()
+        self._read_mutex = threading.Lock()
         self._locks: dict[int, _SessionLock] = {}
+        self._scrub_wanted = threading.Event()
+        self._scrub_mutex = threading.Lock()  # one checkpoint at a time: two would collide
+        self._scrubber: threading.Thread | None = None
+        self._closed = False
+        self.scrub_wait_s = scrub_wait_s
+        """How long (s) a delete waits for other readers to let go of the write-ahead log."""
         self.data_dir = data_dir
         self.path = data_dir / DB_FILENAME
         self.recovered = recovered
         """Sessions found left ``recording`` by a dead process and marked interrupted on open."""
+        self.problems: list[str] = []
+        """What could not be done on open (a session that could not be recovered), for people."""
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str], *, busy_timeout_s: float = 1.0) -> Store:
+    def open(cls, data_dir: str | os.PathLike[str], *, busy_timeout_s: float = 1.0,
+             scrub_wait_s: float = 5.0) -> Store:
         """Open (creating if needed) the database in ``data_dir``; mark crashed sessions."""
         folder = ensure_private_dir(Path(data_dir))
         path = folder / DB_FILENAME
@@ -292,14 +406,22 @@ class Store:
                                    check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the recording database {path}: {exc}") from exc
+        reader: sqlite3.Connection | None = None
         try:
             cls._configure(conn, path)
-            store = cls(conn, folder, ())
+            reader = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None,
+                                     check_same_thread=False)
+            reader.execute("PRAGMA foreign_keys=ON")
+            store = cls(conn, reader, folder, (), scrub_wait_s=scrub_wait_s)
             store.recovered = store._recover()
         except sqlite3.Error as exc:
+            if reader is not None:
+                reader.close()
             conn.close()
             raise StoreError(f"cannot open the recording database {path}: {exc}") from exc
         except BaseException:
+            if reader is not None:
+                reader.close()
             conn.close()
             raise
         return store
@@ -318,9 +440,15 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{path} was written by a newer afterbeat (schema {version})")
         if version < SCHEMA_VERSION:
-            conn.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-            )
+            # Every step is CREATE ... IF NOT EXISTS: version 1 gains document_sources.
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                )
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         for suffix in ("-wal", "-shm"):
             _tighten(path.with_name(path.name + suffix))
 
@@ -340,25 +468,50 @@ class Store:
                 if self._finish(session_id, SessionStatus.INTERRUPTED, None):
                     found.append(session_id)
                     log.info("session %d was cut short and is marked interrupted",
-                                session_id)
+                             session_id)
+            except Exception as exc:  # one bad session never stops the store from opening
+                problem = (f"session {session_id} was cut short but could not be marked "
+                           f"interrupted ({type(exc).__name__}); it is tried again next time")
+                log.warning("%s: %s", problem, exc)
+                self.problems.append(problem)
             finally:
                 if lock is not None:
                     lock.release(unlink=True)
         return tuple(found)
 
-    # -- recording -----------------------------------------------------------------------
+    # -- transactions --------------------------------------------------------------------
 
-    def _write(self, what: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """Run one statement as its own durable transaction; RecordingFailed on failure."""
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT``; any exception rolls it back, never left open.
+
+        SQLite errors become RecordingFailed, text SQLite cannot encode UnstorableValue; both
+        name ``what``. Other exceptions pass through unchanged, after the rollback.
+        """
         with self._mutex:
+            if self._closed:
+                raise StoreError("the recording database is closed")
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                rows = self._conn.execute(sql, params).fetchall()
+                yield self._conn
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 raise RecordingFailed(f"could not {what}: {exc}") from exc
-            return rows
+            except UnicodeError as exc:
+                self._rollback()
+                raise UnstorableValue(f"could not {what}: text that is not valid Unicode"
+                                      ) from exc
+            except BaseException:
+                self._rollback()
+                raise
+        if self._scrub_wanted.is_set():
+            self._try_scrub(0.0)
+
+    def _write(self, what: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Run one statement as its own durable transaction; RecordingFailed on failure."""
+        with self._transaction(what) as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -367,8 +520,12 @@ class Store:
             except sqlite3.Error:
                 log.debug("rollback failed", exc_info=True)
 
+    # -- recording -----------------------------------------------------------------------
+
     def start_session(self, header: Header, source: str) -> int:
         """Create a session in ``recording`` status and hold its lock; return its id."""
+        header_text = _header_text(header)
+        source = _check_text(source, "the source name")
         token = uuid.uuid4().hex
         try:
             lock = _SessionLock.acquire(self._lock_path(token))
@@ -380,7 +537,7 @@ class Store:
                 "start a session",
                 "INSERT INTO sessions (header, started_at, status, source, lock_token) "
                 "VALUES (?, ?, 'recording', ?, ?) RETURNING id",
-                (encode_header(header), _iso(header.started_at), source, token),
+                (header_text, _iso(header.started_at), source, token),
             )
         except BaseException:
             lock.release(unlink=True)
@@ -392,22 +549,36 @@ class Store:
 
     def append(self, session_id: int, record: Record) -> int:
         """Write one record in its own transaction, on disk on return; give its seq (1, 2, …)."""
-        t_s, kind, wall_s, payload, data = _row_of(record)
-        rows = self._write("record", _APPEND_SQL, (t_s, kind, wall_s, payload, data, session_id))
-        if not rows:
-            status = self._status(session_id)
-            raise SessionNotRecording(f"session {session_id} is {status}, not recording")
-        return int(rows[0][0])
+        return self.append_many(session_id, [record])[0]
+
+    def append_many(self, session_id: int, records: list[Record]) -> list[int]:
+        """Write records in one transaction, all on disk on return; give their seqs.
+
+        Every record is checked before the transaction starts: UnstorableValue (with the
+        record's ``index``) means nothing was written.
+        """
+        rows = []
+        for index, record in enumerate(records):
+            try:
+                rows.append(_row_of(record))
+            except UnstorableValue as exc:
+                raise UnstorableValue(str(exc), index=index) from exc
+        seqs: list[int] = []
+        with self._transaction("record") as conn:
+            for t_s, kind, wall_s, payload, data in rows:
+                found = conn.execute(_APPEND_SQL,
+                                     (t_s, kind, wall_s, payload, data, session_id)).fetchall()
+                if not found:
+                    status = self._status(session_id, conn)
+                    raise SessionNotRecording(f"session {session_id} is {status}, not recording")
+                seqs.append(int(found[0][0]))
+        return seqs
 
     def end_session(self, session_id: int, *, end_t_s: float | None = None) -> SessionSummary:
         """Mark a recording session complete; its length is ``end_t_s`` or its last record's."""
-        try:
-            with self._mutex:
-                if not self._finish(session_id, SessionStatus.COMPLETE, end_t_s):
-                    status = self._status(session_id)
-                    raise SessionNotRecording(f"session {session_id} is already {status}")
-        except sqlite3.Error as exc:
-            raise RecordingFailed(f"could not end session {session_id}: {exc}") from exc
+        if not self._finish(session_id, SessionStatus.COMPLETE, end_t_s):
+            status = self._status(session_id)
+            raise SessionNotRecording(f"session {session_id} is already {status}")
         with self._mutex:
             lock = self._locks.pop(session_id, None)
         if lock is not None:
@@ -415,15 +586,13 @@ class Store:
         return self.get_session(session_id)
 
     def _finish(self, session_id: int, status: SessionStatus, end_t_s: float | None) -> bool:
-        with self._mutex:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                finished = self._finish_in_transaction(session_id, status, end_t_s)
-                self._conn.execute("COMMIT" if finished else "ROLLBACK")
-            except BaseException:
-                self._rollback()
-                raise
-            return finished
+        finished = False
+        with contextlib.suppress(_NothingToFinish), \
+                self._transaction(f"end session {session_id}"):
+            finished = self._finish_in_transaction(session_id, status, end_t_s)
+            if not finished:
+                raise _NothingToFinish
+        return finished
 
     def _finish_in_transaction(self, session_id: int, status: SessionStatus,
                                end_t_s: float | None) -> bool:
@@ -433,59 +602,68 @@ class Store:
         ).fetchone()
         if row is None:
             return False
-        count, last_t_s = self._tally(session_id)
+        count, last_t_s = self._tally(session_id, self._conn)
+        if end_t_s is not None and not math.isfinite(end_t_s):
+            end_t_s = None  # a broken clock never stops a session from ending
         duration_s = max(last_t_s, end_t_s or 0.0)
-        ended_at = _parse_iso(row[0]) + timedelta(seconds=duration_s)
         self._conn.execute(
             "UPDATE sessions SET status = ?, ended_at = ?, duration_s = ?, "
             "notification_count = ?, lock_token = NULL WHERE id = ?",
-            (str(status), _iso(ended_at), duration_s, count, session_id),
+            (str(status), _end_iso(str(row[0]), duration_s), duration_s, count, session_id),
         )
         return True
 
     def import_session(self, header: Header, records: Iterable[Record], source: str, *,
                        end_t_s: float | None = None) -> int:
-        """Store a whole finished session (an import or a replay) in one transaction."""
-        rows = (_row_of(record) for record in records)
-        with self._mutex:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                session_id = int(self._conn.execute(
-                    "INSERT INTO sessions (header, started_at, status, source) "
-                    "VALUES (?, ?, 'recording', ?) RETURNING id",
-                    (encode_header(header), _iso(header.started_at), source),
-                ).fetchall()[0][0])
-                self._conn.executemany(
-                    "INSERT INTO records (session_id, seq, t_s, type, wall_s, payload, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    ((session_id, seq, *row) for seq, row in enumerate(rows, start=1)),
-                )
-                self._finish_in_transaction(session_id, SessionStatus.COMPLETE, end_t_s)
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise RecordingFailed(f"could not import the session: {exc}") from exc
-            except BaseException:
-                self._rollback()
-                raise
+        """Store a whole finished session (an import or a replay) in one transaction.
+
+        A record that cannot be stored raises UnstorableValue (with its ``index``) and
+        nothing of the session is kept.
+        """
+        header_text = _header_text(header)
+        source = _check_text(source, "the source name")
+
+        def rows(session_id: int) -> Iterator[tuple[Any, ...]]:
+            for index, record in enumerate(records):
+                try:
+                    row = _row_of(record)
+                except UnstorableValue as exc:
+                    raise UnstorableValue(str(exc), index=index) from exc
+                yield (session_id, index + 1, *row)
+
+        with self._transaction("import the session") as conn:
+            session_id = int(conn.execute(
+                "INSERT INTO sessions (header, started_at, status, source) "
+                "VALUES (?, ?, 'recording', ?) RETURNING id",
+                (header_text, _iso(header.started_at), source),
+            ).fetchall()[0][0])
+            conn.executemany(
+                "INSERT INTO records (session_id, seq, t_s, type, wall_s, payload, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows(session_id))
+            self._finish_in_transaction(session_id, SessionStatus.COMPLETE, end_t_s)
         return session_id
 
-    def _tally(self, session_id: int) -> tuple[int, float]:
-        count, last_t_s = self._conn.execute(
+    @staticmethod
+    def _tally(session_id: int, conn: sqlite3.Connection) -> tuple[int, float]:
+        count, last_t_s = conn.execute(
             "SELECT coalesce(sum(type = 'notification'), 0), coalesce(max(t_s), 0.0) "
             "FROM records WHERE session_id = ?",
             (session_id,),
         ).fetchone()
         return int(count), float(last_t_s)
 
-    def _status(self, session_id: int) -> SessionStatus:
-        with self._mutex:
-            try:
-                row = self._conn.execute(
-                    "SELECT status FROM sessions WHERE id = ?", (session_id,)
-                ).fetchone()
-            except sqlite3.Error as exc:
-                raise StoreError(f"could not read session {session_id}: {exc}") from exc
+    def _status(self, session_id: int, conn: sqlite3.Connection | None = None
+                ) -> SessionStatus:
+        try:
+            if conn is not None:
+                row = conn.execute("SELECT status FROM sessions WHERE id = ?",
+                                   (session_id,)).fetchone()
+            else:
+                with self._read_mutex:
+                    row = self._reader.execute("SELECT status FROM sessions WHERE id = ?",
+                                               (session_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not read session {session_id}: {exc}") from exc
         if row is None:
             raise SessionNotFound(f"no session {session_id}")
         return SessionStatus(row[0])
@@ -504,32 +682,59 @@ class Store:
         "notification_count FROM sessions"
     )
 
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._read_mutex:
+            try:
+                return self._reader.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not read the recording database: {exc}") from exc
+
     def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
+        """A row as a summary; a value that cannot be read is reported, never raised."""
         session_id, header_text, started, ended, status, source, duration_s, count = row
+        problems: list[str] = []
         if status == SessionStatus.RECORDING:
-            count, duration_s = self._tally(session_id)
-        header = decode_line(header_text, header=True)
-        assert isinstance(header, Header)
+            with self._read_mutex:
+                count, duration_s = self._tally(session_id, self._reader)
+        started_at = _UNKNOWN_START
+        try:
+            started_at = _parse_iso(str(started))
+        except (ValueError, OverflowError):
+            problems.append(f"its start time {str(started)[:40]!r} cannot be read")
+        ended_at = None
+        if ended:
+            try:
+                ended_at = _parse_iso(str(ended))
+            except (ValueError, OverflowError):
+                problems.append(f"its end time {str(ended)[:40]!r} cannot be read")
+        try:
+            header = decode_line(str(header_text), header=True)
+            assert isinstance(header, Header)
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            problems.append(f"its header cannot be read ({type(exc).__name__})")
+            header = Header(started_at=started_at)
+        duration = float(duration_s) if isinstance(duration_s, int | float) else 0.0
+        if not math.isfinite(duration):
+            problems.append("its length is not a number")
+            duration = 0.0
+        for problem in problems:
+            log.warning("session %s: %s", session_id, problem)
         return SessionSummary(
-            id=session_id, started_at=_parse_iso(started), duration_s=float(duration_s or 0.0),
-            status=SessionStatus(status), notification_count=int(count or 0), source=source,
-            header=header, ended_at=_parse_iso(ended) if ended else None,
+            id=session_id, started_at=started_at, duration_s=duration,
+            status=SessionStatus(status), notification_count=int(count or 0),
+            source=str(source), header=header, ended_at=ended_at, problems=tuple(problems),
         )
 
     def list_sessions(self) -> list[SessionSummary]:
         """Every session, oldest first."""
-        with self._mutex:
-            rows = self._conn.execute(self._SUMMARY_SQL + " ORDER BY id").fetchall()
-            return [self._summary(row) for row in rows]
+        return [self._summary(row) for row in self._read(self._SUMMARY_SQL + " ORDER BY id")]
 
     def get_session(self, session_id: int) -> SessionSummary:
         """One session's summary; SessionNotFound if there is none."""
-        with self._mutex:
-            row = self._conn.execute(self._SUMMARY_SQL + " WHERE id = ?",
-                                     (session_id,)).fetchone()
-            if row is None:
-                raise SessionNotFound(f"no session {session_id}")
-            return self._summary(row)
+        rows = self._read(self._SUMMARY_SQL + " WHERE id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFound(f"no session {session_id}")
+        return self._summary(rows[0])
 
     def iter_records(self, session_id: int) -> tuple[Header, Iterator[Record]]:
         """A session's header and its records in order, replayable like a session file."""
@@ -538,12 +743,11 @@ class Store:
         def records() -> Iterator[Record]:
             after = 0
             while True:
-                with self._mutex:
-                    rows = self._conn.execute(
-                        "SELECT seq, t_s, type, wall_s, payload, data FROM records "
-                        "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                        (session_id, after, _PAGE_ROWS),
-                    ).fetchall()
+                rows = self._read(
+                    "SELECT seq, t_s, type, wall_s, payload, data FROM records "
+                    "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                    (session_id, after, _PAGE_ROWS),
+                )
                 for seq, t_s, kind, wall_s, payload, data in rows:
                     after = seq
                     yield _record_of(t_s, kind, wall_s, payload, data)
@@ -575,55 +779,113 @@ class Store:
 
     def delete(self, session_id: int) -> bool:
         """Erase a session, its results and default exports; True when the WAL was emptied."""
+        return self.erase(session_id).wal_emptied
+
+    def erase(self, session_id: int, *, wait_s: float | None = None) -> Erasure:
+        """Erase a session: records, results, exports, and documents derived only from it.
+
+        Then empty the write-ahead log, waiting up to ``wait_s`` (default ``scrub_wait_s``)
+        for other connections that still read an older snapshot; if they hold on longer, the
+        store keeps trying in the background until it succeeds (``erasure_pending``).
+        """
         with self._mutex:
-            row = self._conn.execute(
+            rows = self._conn.execute(
                 "SELECT status, lock_token FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
-            if row is None:
+            ).fetchall()
+            if not rows:
                 raise SessionNotFound(f"no session {session_id}")
+            status, token = rows[0]
             lock = self._locks.pop(session_id, None)
-            if row[0] == SessionStatus.RECORDING and lock is None and row[1]:
-                lock = _SessionLock.acquire(self._lock_path(str(row[1])))
+            if status == SessionStatus.RECORDING and lock is None and token:
+                lock = _SessionLock.acquire(self._lock_path(str(token)))
                 if lock is None:
                     raise SessionBusy(f"session {session_id} is being recorded; stop it first")
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                for table, column in (("records", "session_id"),
-                                      ("session_results", "session_id"), ("sessions", "id")):
-                    self._conn.execute(f"DELETE FROM {table} WHERE {column} = ?",
-                                       (session_id,))
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise RecordingFailed(f"could not delete session {session_id}: {exc}") from exc
+                with self._transaction(f"delete session {session_id}") as conn:
+                    keys = [str(k) for (k,) in conn.execute(
+                        "SELECT key FROM document_sources WHERE session_id = ?", (session_id,))]
+                    for table, column in (("records", "session_id"),
+                                          ("session_results", "session_id"),
+                                          ("document_sources", "session_id"),
+                                          ("sessions", "id")):
+                        conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (session_id,))
+                    orphaned = tuple(
+                        key for key in keys
+                        if conn.execute("SELECT count(*) FROM document_sources WHERE key = ?",
+                                        (key,)).fetchone()[0] == 0)
+                    for key in orphaned:
+                        conn.execute("DELETE FROM documents WHERE key = ?", (key,))
             finally:
                 if lock is not None:
                     lock.release(unlink=True)
-            for exported in (self.data_dir / EXPORT_DIRNAME).glob(f"session-{session_id}.*"):
-                exported.unlink(missing_ok=True)
-            return self._checkpoint()
+        for exported in (self.data_dir / EXPORT_DIRNAME).glob(f"session-{session_id}.*"):
+            exported.unlink(missing_ok=True)
+        if orphaned:
+            log.info("erased %s: derived only from the deleted session", ", ".join(orphaned))
+        return Erasure(session_id, self.scrub(self.scrub_wait_s if wait_s is None else wait_s),
+                       orphaned)
 
-    def _checkpoint(self) -> bool:
+    @property
+    def erasure_pending(self) -> bool:
+        """True while erased content may still be in the write-ahead log (a reader holds it)."""
+        return self._scrub_wanted.is_set()
+
+    def scrub(self, wait_s: float = 0.0) -> bool:
+        """Empty the write-ahead log into the zeroed file, waiting up to ``wait_s`` for readers.
+
+        True when done. Otherwise a background thread retries until it succeeds.
+        """
+        self._scrub_wanted.set()
+        if self._try_scrub(wait_s):
+            return True
+        log.warning("the write-ahead log is in use by another reader; it will be emptied as "
+                    "soon as that reader lets go")
+        with self._mutex:
+            if not self._closed and (self._scrubber is None or not self._scrubber.is_alive()):
+                self._scrubber = threading.Thread(target=self._scrub_until_done,
+                                                  name="afterbeat-scrub", daemon=True)
+                self._scrubber.start()
+        return False
+
+    def _try_scrub(self, wait_s: float) -> bool:
+        """One ``wal_checkpoint(TRUNCATE)`` on a connection of its own (readers may wait)."""
+        with self._scrub_mutex:
+            return self._checkpoint(wait_s)
+
+    def _checkpoint(self, wait_s: float) -> bool:
         try:
-            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            conn = sqlite3.connect(self.path, timeout=max(0.0, wait_s), isolation_level=None)
         except sqlite3.Error as exc:
             log.warning("could not empty the write-ahead log: %s", exc)
             return False
-        if busy:
-            log.warning("the write-ahead log is in use by another reader; it will be emptied "
-                        "at a later delete or checkpoint")
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as exc:
+            log.warning("could not empty the write-ahead log: %s", exc)
+            return False
+        finally:
+            conn.close()
+        if not busy:
+            self._scrub_wanted.clear()
         return not busy
+
+    def _scrub_until_done(self) -> None:
+        while self._scrub_wanted.is_set() and not self._closed:
+            if self._try_scrub(0.5):
+                log.info("the write-ahead log is empty: the erased data is gone")
+                return
+            time.sleep(0.2)
 
     # -- derived results and person-level documents ----------------------------------------
 
     def put_result(self, session_id: int, key: str, value: Any) -> None:
         """Store one JSON-serialisable result of a session under ``key`` (replacing it)."""
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text = _json_text(value, f"the result {key!r}")
         try:
             self._write("save a result",
                         "INSERT INTO session_results (session_id, key, value) VALUES (?, ?, ?) "
                         "ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value",
-                        (session_id, key, text))
+                        (session_id, _check_text(key, "a result key"), text))
         except RecordingFailed as exc:
             if isinstance(exc.__cause__, sqlite3.IntegrityError):
                 raise SessionNotFound(f"no session {session_id}") from exc
@@ -632,37 +894,47 @@ class Store:
     def get_results(self, session_id: int) -> dict[str, Any]:
         """Every stored result of a session, by key."""
         self._status(session_id)
-        with self._mutex:
-            rows = self._conn.execute(
-                "SELECT key, value FROM session_results WHERE session_id = ? ORDER BY key",
-                (session_id,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT key, value FROM session_results WHERE session_id = ? ORDER BY key",
+            (session_id,))
         return {key: json.loads(value) for key, value in rows}
 
-    def put_document(self, key: str, value: Any) -> None:
-        """Store a person-level JSON document (baseline, plan, settings) under ``key``."""
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        self._write("save a document",
-                    "INSERT INTO documents (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, text))
+    def put_document(self, key: str, value: Any, *, derived_from: int | None = None) -> None:
+        """Store a person-level JSON document (baseline, plan, settings) under ``key``.
+
+        ``derived_from``: the session this version holds data of (a baseline rest). A
+        document is erased with the last session it was derived from.
+        """
+        text = _json_text(value, f"the {key!r} document")
+        with self._transaction("save a document") as conn:
+            conn.execute("INSERT INTO documents (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                         (_check_text(key, "a document key"), text))
+            if derived_from is not None:
+                conn.execute("INSERT OR IGNORE INTO document_sources (key, session_id) "
+                             "SELECT ?, id FROM sessions WHERE id = ?", (key, derived_from))
 
     def get_document(self, key: str) -> Any:
         """The document stored under ``key``, or None."""
-        with self._mutex:
-            row = self._conn.execute("SELECT value FROM documents WHERE key = ?",
-                                     (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        rows = self._read("SELECT value FROM documents WHERE key = ?", (key,))
+        return None if not rows else json.loads(rows[0][0])
+
+    def document_sources(self, key: str) -> tuple[int, ...]:
+        """The sessions the document under ``key`` holds data of (oldest first)."""
+        rows = self._read("SELECT session_id FROM document_sources WHERE key = ? "
+                          "ORDER BY session_id", (key,))
+        return tuple(int(r[0]) for r in rows)
 
     def delete_document(self, key: str) -> None:
         """Erase the document stored under ``key`` (no error if absent)."""
-        self._write("delete a document", "DELETE FROM documents WHERE key = ?", (key,))
-        with self._mutex:
-            self._checkpoint()
+        with self._transaction("delete a document") as conn:
+            conn.execute("DELETE FROM documents WHERE key = ?", (key,))
+            conn.execute("DELETE FROM document_sources WHERE key = ?", (key,))
+        self.scrub(0.0)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` verdict: ``ok`` when the file is sound."""
-        with self._mutex:
-            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        rows = self._read("PRAGMA integrity_check")
         return "; ".join(str(row[0]) for row in rows)
 
     # -- closing -------------------------------------------------------------------------
@@ -670,10 +942,20 @@ class Store:
     def close(self) -> None:
         """Close the database; sessions still recording will be found interrupted later."""
         with self._mutex:
+            if self._closed:
+                return
+            if self._scrub_wanted.is_set():
+                self._try_scrub(0.0)
+            self._closed = True
             for lock in self._locks.values():
                 lock.release(unlink=False)
             self._locks.clear()
+            with self._read_mutex:
+                self._reader.close()
             self._conn.close()
+        scrubber = self._scrubber
+        if scrubber is not None:
+            scrubber.join(2.0)
 
     def __enter__(self) -> Store:
         return self
@@ -681,3 +963,7 @@ class Store:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class _NothingToFinish(Exception):
+    """Internal: the session was not recording; roll the empty transaction back."""
