@@ -482,6 +482,7 @@ async def test_the_plan_in_effect_at_the_start_is_recorded(data_path: Path) -> N
     async for live in _api(data_path, QueueSource()):
         session_id = live.state.live_session_id
         assert session_id is not None
+        assert await live.state.recorded()  # the writer thread has committed the queue
         _, stored = live.store.iter_records(session_id)
         first = next(iter(stored))
         assert isinstance(first, Marker) and first.kind is MarkerKind.PLAN
