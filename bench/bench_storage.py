@@ -12,7 +12,8 @@ is the server itself. 16 SSE clients read the live stream, and the benchmark rep
 * lateness against the replay's schedule: for every ``metrics`` event, arrival minus
   (start + t_s / speed), with the start taken from the least late event; p50 / p99 / max.
   A loop that stalls on the store shows here even when ``emitted_at`` is stamped late;
-* the most records waiting in the recorder's queue (``/api/status`` polled every 0.2 s);
+* ``/api/status`` response time (polled every 0.2 s) and the most records waiting in the
+  recorder's queue that it reports;
 * catch-up: from the source's end (``finished`` status event) to the session being
   ``complete`` in the database, and whether every record of the file is in it (no gap).
 
@@ -131,6 +132,7 @@ def run(delay_ms: float, recording: Path, expected_records: int) -> None:
         arrivals: list[tuple[float, float]] = []  # (arrival wall s, metrics t_s)
         finished_at: list[float] = []
         waiting: list[int] = [0]
+        status_s: list[float] = []
 
         async def client(index: int) -> None:
             async for event, data in sse_events(port, token):
@@ -145,7 +147,13 @@ def run(delay_ms: float, recording: Path, expected_records: int) -> None:
 
         async def poll() -> None:
             while not finished_at:
-                status = await asyncio.to_thread(_status, port, token)
+                asked = time.time()
+                try:
+                    status = await asyncio.to_thread(_status, port, token)
+                except TimeoutError:
+                    status_s.append(time.time() - asked)
+                    continue
+                status_s.append(time.time() - asked)
                 waiting[0] = max(waiting[0], int(status["recording"].get("unrecorded") or 0))
                 await asyncio.sleep(0.2)
 
@@ -174,7 +182,8 @@ def run(delay_ms: float, recording: Path, expected_records: int) -> None:
     print(f"commit +{delay_ms:g} ms: {CLIENTS} clients, {len(lat)} deliveries; latency "
           f"p50 {_pct(lat, 0.5):.2f} ms, p99 {_pct(lat, 0.99):.2f} ms, max {max(lat):.2f} ms; "
           f"lateness vs schedule p50 {_pct(late, 0.5):.1f} ms, p99 {_pct(late, 0.99):.1f} ms, "
-          f"max {max(late):.1f} ms; most records waiting {waiting[0]}; catch-up after the "
+          f"max {max(late):.1f} ms; /api/status p50 {_pct(status_s, 0.5) * 1000:.0f} ms, max "
+          f"{max(status_s) * 1000:.0f} ms; most records waiting {waiting[0]}; catch-up after the "
           f"source ended {catch}; stored {stored} of {expected_records} records, "
           f"{gaps} gap marks")
 

@@ -184,7 +184,7 @@ def test_delete_waits_for_a_reader_and_leaves_no_copy(store: Store) -> None:
     reader = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
     reader.execute("BEGIN")
     assert reader.execute("SELECT count(*) FROM records").fetchone()[0] > 0  # a snapshot
-    release = threading.Timer(0.5, lambda: reader.execute("COMMIT"))
+    release = threading.Timer(2.0, lambda: reader.execute("COMMIT"))  # > busy timeout
     release.start()
     try:
         erasure = store.erase(doomed)
@@ -319,3 +319,23 @@ def test_a_full_queue_drops_the_oldest_and_marks_the_hole(store: Store) -> None:
     assert kept == notifications[100 - len(kept):100]  # the newest are kept, in order
     gap = [r for r in stored if isinstance(r, Disconnect)]
     assert all(g.reason == GAP_REASON for g in gap) and len(gap) >= 1
+
+
+def test_written_means_on_disk_even_while_more_keeps_coming(store: Store) -> None:
+    records = _big_markers(40)
+    recorder = QueuedRecorder(store, HEADER, "ble", retry_s=0.01, batch_size=4)
+    assert recorder.start()
+    recorder.record(records[0])
+    ticket = recorder.last_ticket
+    for record in records[1:]:
+        recorder.record(record)
+    assert recorder.wait_written(ticket, 30.0)
+    assert recorder.session_id is not None
+    assert list(store.iter_records(recorder.session_id)[1])[0] == records[0]
+    assert recorder.wait_idle(30.0)
+    store.limit_size(1)
+    recorder.record(Marker(t_s=99.0, kind=MarkerKind.NOTE, text="z" * 3000))
+    assert recorder.wait_written(recorder.last_ticket, 30.0) is False  # failing: not on disk
+    store.limit_size(None)
+    recorder.close(wait=True)
+    assert recorder.status.recorded == 41

@@ -15,7 +15,7 @@ from afterbeat.heart_rate import SensorContact, decode_measurement
 from afterbeat.records import Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
-from afterbeat.storage.recorder import Recorder, RecorderStatus
+from afterbeat.storage.recorder import QueuedRecorder, RecorderStatus
 from afterbeat.storage.store import Store
 
 __all__ = ["LiveLine", "register", "run"]
@@ -95,7 +95,7 @@ async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> Rec
                   "(--device to choose another)", file=sys.stderr)
     source = BleSource(device=args.device, data_dir=data_dir, backend=backend_from_env())
     line = LiveLine()
-    recorder: Recorder | None = None
+    recorder: QueuedRecorder | None = None
     tty = sys.stderr.isatty()
     last_state = ""
 
@@ -104,8 +104,9 @@ async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> Rec
         async for item in source.stream():
             line.update(item)
             if not isinstance(item, SourceStatus):
-                if recorder is None:
-                    recorder = Recorder(store, source.header, "ble")
+                if recorder is None:  # its own thread writes: Bluetooth is never held up
+                    recorder = QueuedRecorder(store, source.header, "ble")
+                    recorder.start()
                 recorder.record(item)
             text = line.render(recorder.status if recorder else None, source.now_s())
             if tty:
@@ -130,7 +131,7 @@ async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> Rec
             sys.stderr.write("\n")
     if recorder is None:
         return None
-    return recorder.close(end_t_s=source.now_s())
+    return await asyncio.to_thread(recorder.close, end_t_s=source.now_s(), wait=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,10 +59,13 @@ class History:
     """What the store holds of past (and the live) sessions, read off the event loop."""
 
     def __init__(self, store: Store | None, live_session_id: Callable[[], int | None],
-                 pipeline_factory: Callable[[], EventPipeline]) -> None:
+                 pipeline_factory: Callable[[], EventPipeline],
+                 forget_baseline: Callable[[], None]) -> None:
         self._store = store
         self._live_session_id = live_session_id
         self._pipeline_factory = pipeline_factory
+        self._forget_baseline = forget_baseline
+        """Called when erasing a session erased the baseline built from its rests."""
         self._report_lock = asyncio.Lock()
 
     def _required_store(self) -> Store:
@@ -102,12 +105,15 @@ class History:
         return await asyncio.to_thread(export)
 
     async def delete_session(self, session_id: int) -> dict[str, Any]:
-        """Erase a session for real (not the one recording now)."""
+        """Erase a session for real (not the one recording now), and documents derived only
+        from it (a baseline built from its rests is dropped from the live pipeline too)."""
         store = self._required_store()
         if session_id == self._live_session_id():
             raise SessionIsLive("this session is being recorded; stop the server first")
-        scrubbed = await asyncio.to_thread(store.delete, session_id)
-        return {"id": session_id, "deleted": True, "wal_emptied": scrubbed}
+        erasure = await asyncio.to_thread(store.erase, session_id)
+        if "baseline" in erasure.documents:  # it held rests of the erased session only
+            self._forget_baseline()
+        return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}
 
     async def session_report(self, session_id: int) -> dict[str, Any]:
         """Report series of a session, computed by replaying it through the pipeline."""

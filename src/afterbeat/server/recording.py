@@ -72,7 +72,8 @@ class RecordingService:
         """Wait (off the loop) until what was queued so far is on disk; False if not yet."""
         if self._recorder is None or not self._open:
             return False
-        return await asyncio.to_thread(self._recorder.wait_idle, timeout_s)
+        ticket = self._recorder.last_ticket
+        return await asyncio.to_thread(self._recorder.wait_written, ticket, timeout_s)
 
     def end(self, end_t_s: float | None) -> None:
         """Close the recording at ``end_t_s`` (session s): the writer thread completes the
@@ -86,6 +87,11 @@ class RecordingService:
         """After :meth:`end`: wait (off the loop) until the recorder has ended."""
         if self._recorder is not None:
             await asyncio.to_thread(self._recorder.wait_closed)
+
+    @property
+    def recorder(self) -> QueuedRecorder | None:
+        """The recorder of this server's session (None before recording began)."""
+        return self._recorder
 
     @property
     def active(self) -> bool:

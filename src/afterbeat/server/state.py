@@ -27,6 +27,7 @@ from afterbeat.server.recording import RecordingService
 from afterbeat.server.resets import ResetService
 from afterbeat.server.settings import ServerSettings
 from afterbeat.sources import Source
+from afterbeat.storage.recorder import QueuedRecorder
 from afterbeat.storage.store import Store
 
 __all__ = ["ServerState"]
@@ -56,7 +57,8 @@ class ServerState:
         self.documents = PersonDocuments(store, self.notes, self.ingest, self.marks)
         self.resets = ResetService(self.hub, self.marks, self.documents.preferred_pace, clock)
         self.history = History(store, lambda: self.live_session_id,
-                               lambda: open_pipeline(store))
+                               lambda: open_pipeline(store),
+                               self.ingest.pipeline.forget_baseline)
 
     # -- recording -------------------------------------------------------------------------
 
@@ -83,6 +85,11 @@ class ServerState:
     async def wait_recording_closed(self) -> None:
         """After :meth:`end_recording`: wait (off the loop) until the recorder has ended."""
         await self.recording.wait_closed()
+
+    @property
+    def recorder(self) -> QueuedRecorder | None:
+        """The recorder of this server's session (None before recording began)."""
+        return self.recording.recorder
 
     @property
     def recording_active(self) -> bool:

@@ -117,7 +117,9 @@ class Recorder:
         self._batch_size = max(1, batch_size)
         self._lock = threading.Condition(threading.Lock())
         self._queue: deque[_Item] = deque()
-        self._queued = 0  # records (not gaps or jobs) in the queue
+        self._queued = 0  # records (not gaps or jobs) not on disk yet: queued or being written
+        self._enqueued_total = 0  # records and jobs ever queued (their tickets: 1, 2, …)
+        self._settled_total = 0  # of those, written or given up; FIFO, so tickets settle in order
         self._session_id: int | None = None
         self._recorded = 0
         self._dropped = 0
@@ -202,6 +204,7 @@ class Recorder:
             return False
         with self._lock:
             self._queue.append(job)
+            self._enqueued_total += 1
         return self._drain()
 
     def close(self, *, end_t_s: float | None = None) -> RecorderStatus:
@@ -219,18 +222,22 @@ class Recorder:
                 self._drop_oldest()
             self._queue.append(record)
             self._queued += 1
+            self._enqueued_total += 1
             self._lock.notify_all()
 
     def _drop_oldest(self) -> None:
         """Drop the oldest queued record; a gap item takes its place (merged with its
         neighbours), so the hole is written exactly where it is. Lock held."""
-        index = next(i for i, item in enumerate(self._queue)
-                     if not isinstance(item, _Gap | _Job))
+        index = next((i for i, item in enumerate(self._queue)
+                      if not isinstance(item, _Gap | _Job)), None)
+        if index is None:
+            return  # every waiting record is being written right now: nothing to drop yet
         lost = self._queue[index]
         assert not isinstance(lost, _Gap | _Job)
         del self._queue[index]
         self._queued -= 1
         self._dropped += 1
+        self._settled_total += 1
         before = self._queue[index - 1] if index > 0 else None
         if not isinstance(before, _Gap):
             self._queue.insert(index, _Gap(lost.t_s))
@@ -253,13 +260,11 @@ class Recorder:
             batch.append(self._queue.popleft())
             if not isinstance(item, _Gap):
                 count += 1
-                self._queued -= 1
         return batch
 
     def _put_back(self, batch: list[_Item]) -> None:
         """A batch that did not go in returns to the head, in order. Lock held."""
         self._queue.extendleft(reversed(batch))
-        self._queued += sum(1 for item in batch if not isinstance(item, _Gap | _Job))
 
     # -- writing (the caller's thread here, the writer thread in QueuedRecorder) ------------
 
@@ -303,6 +308,8 @@ class Recorder:
                 job.run(self._store, self._session_id)
             except (ValueError, TypeError, LookupError) as exc:
                 log.warning("could not keep %s: %s", job.what, exc)  # retrying cannot help
+            with self._lock:
+                self._settled_total += 1
             return
         records: list[Record] = []
         for i, item in enumerate(batch):
@@ -316,7 +323,10 @@ class Recorder:
                 records.append(item)
         seqs = self._store.append_many(self._session_id, records)
         with self._lock:
-            self._recorded += sum(1 for item in batch if not isinstance(item, _Gap | _Job))
+            written = sum(1 for item in batch if not isinstance(item, _Gap | _Job))
+            self._recorded += written
+            self._queued -= written
+            self._settled_total += written
             if seqs:
                 self._last_seq = seqs[-1]
 
@@ -327,7 +337,9 @@ class Recorder:
             lost = batch.pop(position) if position is not None else None
             self._put_back(batch)
             if lost is not None and not isinstance(lost, _Gap | _Job):
+                self._queued -= 1
                 self._dropped += 1
+                self._settled_total += 1
             self._last_error = f"a record could not be stored: {exc}"
             log.warning("%s", self._last_error)
 
@@ -440,6 +452,7 @@ class QueuedRecorder(Recorder):
             return False
         with self._lock:
             self._queue.append(job)
+            self._enqueued_total += 1
             self._lock.notify_all()
         return True
 
@@ -465,6 +478,29 @@ class QueuedRecorder(Recorder):
             self._thread.join(timeout_s)
         return self._ended
 
+    @property
+    def last_ticket(self) -> int:
+        """The ticket of the last record or write queued (1, 2, …), for ``wait_written``."""
+        with self._lock:
+            return self._enqueued_total
+
+    def wait_written(self, ticket: int, timeout_s: float | None = None) -> bool:
+        """Block until everything queued up to ``ticket`` is written; True if it is.
+
+        Returns False at the timeout, while writes fail or after the recording ended, so a
+        caller never says "recorded" for something that is not on disk.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._lock:
+            while self._settled_total < ticket:
+                if self._failing or self._ended:
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.wait(remaining)
+            return not self._failing
+
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Block until every record queued so far is written or dropped; True if it is.
 
@@ -472,7 +508,7 @@ class QueuedRecorder(Recorder):
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._lock:
-            while self._queue:
+            while self._settled_total < self._enqueued_total:
                 if self._failing or self._ended:
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()

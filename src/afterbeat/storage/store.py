@@ -1,11 +1,15 @@
 """The recording database: every record of every session, crash-safe, private and erasable.
 
-``sessions.sqlite3`` in the data directory (stdlib sqlite3). WAL with ``synchronous=FULL``: each
-``append`` is one transaction that is on disk when it returns, so a crash or SIGKILL loses
-nothing that was acknowledged. The database, ``-wal`` and ``-shm`` files are 0600 whatever the
-umask. ``delete`` erases for real: ``secure_delete`` zeroes the freed content and a
-``wal_checkpoint(TRUNCATE)`` empties the WAL. A live session holds an exclusive lock on a small
-file, so a session left ``recording`` by a dead process (lock free) is found by the next
+``sessions.sqlite3`` in the data directory (stdlib sqlite3). WAL with ``synchronous=FULL``:
+each ``append`` / ``append_many`` is one transaction that is on disk when it returns, so a
+crash or SIGKILL loses nothing that was acknowledged. Every transaction rolls back on any
+exception (no write lock is ever left behind); values SQLite cannot hold are refused before it
+starts (``UnstorableValue``). Reads use a connection of their own, so they never wait behind a
+write. The database, ``-wal`` and ``-shm`` files are 0600 whatever the umask. ``delete``
+erases for real: ``secure_delete`` zeroes the freed content and a ``wal_checkpoint(TRUNCATE)``
+empties the WAL (waiting for other readers, then retrying in the background); documents
+derived only from a deleted session go with it. A live session holds an exclusive lock on a
+small file, so a session left ``recording`` by a dead process (lock free) is found by the next
 ``Store.open`` and marked ``interrupted``; it stays replayable. See docs/storage.md.
 """
 
@@ -628,7 +632,8 @@ class Store:
                 try:
                     row = _row_of(record)
                 except UnstorableValue as exc:
-                    raise UnstorableValue(str(exc), index=index) from exc
+                    raise UnstorableValue(f"record {index + 1} of the session: {exc}",
+                                          index=index) from exc
                 yield (session_id, index + 1, *row)
 
         with self._transaction("import the session") as conn:
