@@ -35,7 +35,7 @@ The pipeline's events (:data:`Event`):
      "detail": "..."}
 
 ``recovery`` (from ``finish()``, or when a later session ends): the fields of
-:class:`afterbeat.recovery.RecoveryMetrics` plus ``t_s``.
+:class:`afterbeat.activation.recovery.RecoveryMetrics` plus ``t_s``.
 
 ``marker`` (every marker record, echoed)::
 
@@ -56,6 +56,11 @@ The server's own events (:data:`ServerEvent`): ``status`` (the connection fields
 level, ``recording`` and ``notes``), ``reset`` (``action`` started/paced/stopped, with the
 pacing timeline), ``dismissed`` ("not now"), and per stream ``hello`` (first frame: ``last_seq``
 and the ``/api/status`` body) and ``heartbeat`` (after quiet, ``last_seq``).
+
+A new event type: a member of :class:`EventType`, its class here (``to_json``/``from_json``,
+listed in :data:`EVENT_CLASSES`), its data model in :mod:`afterbeat.server.live_schema`
+(then ``python -m afterbeat.server.live_schema > docs/live-events.schema.json``) and its name
+in ``EVENT_TYPES`` of ``web/js/live.js``; ``tests/test_live_contract.py`` checks all agree.
 """
 
 from __future__ import annotations
