@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import afterbeat.server
 from afterbeat.errors import AfterbeatError
 from afterbeat.events import EventType
 from afterbeat.records import MarkerKind
@@ -96,3 +98,22 @@ async def test_markers_made_by_services_take_the_live_path() -> None:
 def test_one_table_maps_domain_errors_to_status_codes(error: AfterbeatError,
                                                       status: int) -> None:
     assert status_code_for(error) == status
+
+
+def _imported(path: Path) -> set[str]:
+    """Top-level packages a module imports (anywhere in it)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_app_and_its_routes_speak_http() -> None:
+    server = Path(afterbeat.server.__file__).parent
+    http = {p.name for p in server.glob("*.py") if _imported(p) & {"fastapi", "starlette"}}
+    assert http == {"app.py", "routes.py"}
+    raising = {p.name for p in server.glob("*.py") if "HTTPException" in p.read_text("utf-8")}
+    assert raising == {"routes.py"}
