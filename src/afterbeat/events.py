@@ -67,9 +67,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Protocol, TypeVar, get_type_hints
 
 from afterbeat.activation.arousal import display_score
 from afterbeat.activation.recovery import RecoveryMetrics
@@ -122,6 +122,15 @@ class EventType(enum.StrEnum):
 
 class EventFormatError(AfterbeatError, ValueError):
     """Event JSON that does not have the shape of its type (the message names the field)."""
+
+
+class _Flat(Protocol):
+    """A dataclass whose JSON has one key per field, under the field's name."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+_T = TypeVar("_T", bound=_Flat)
 
 
 def _r(value: float | None, digits: int) -> float | None:
@@ -204,6 +213,28 @@ def _check_type(data: Mapping[str, Any], expected: EventType) -> None:
         raise EventFormatError(f"expected a {expected!s} event, got type {data.get('type')!r}")
 
 
+_Reader = Callable[[Mapping[str, Any], str], Any]
+_READERS: Final[dict[Any, _Reader]] = {
+    float: _num, float | None: _opt_num, int: _int, int | None: _opt_int, str: _str,
+    str | None: _opt_str, bool: _bool, bool | None: _opt_bool, dict[str, Any]: _obj,
+    dict[str, Any] | None: _opt_obj, tuple[str, ...]: _texts,
+}
+"""How a JSON value is read back for each field type of a flat event."""
+
+
+_FIELD_READERS: dict[type[_Flat], tuple[tuple[str, _Reader], ...]] = {}
+
+
+def _read_fields(cls: type[_T], data: Mapping[str, Any]) -> _T:
+    """A flat event (one JSON key per field, same name) from its JSON."""
+    readers = _FIELD_READERS.get(cls)
+    if readers is None:
+        hints = get_type_hints(cls)
+        readers = tuple((f.name, _READERS[hints[f.name]]) for f in fields(cls))
+        _FIELD_READERS[cls] = readers
+    return cls(**{name: read(data, name) for name, read in readers})
+
+
 # -- the pipeline's events ---------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -254,20 +285,7 @@ class MetricsEvent:
     def from_json(cls, data: Mapping[str, Any]) -> MetricsEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(
-            t_s=_num(data, "t_s"), heart_rate_bpm=_opt_num(data, "heart_rate_bpm"),
-            rmssd_ms=_opt_num(data, "rmssd_ms"), arousal=_opt_num(data, "arousal"),
-            score=_opt_num(data, "score"), quality=_str(data, "quality"),
-            ln_rmssd=_opt_num(data, "ln_rmssd"),
-            respiration_rate_bpm=_opt_num(data, "respiration_rate_bpm"),
-            coherence=_opt_num(data, "coherence"), coverage=_opt_num(data, "coverage"),
-            corrected_pct=_opt_num(data, "corrected_pct"),
-            rr_available=_bool(data, "rr_available"),
-            baseline_heart_rate_bpm=_opt_num(data, "baseline_heart_rate_bpm"),
-            baseline_rmssd_ms=_opt_num(data, "baseline_rmssd_ms"),
-            baseline_provisional=_opt_bool(data, "baseline_provisional"),
-            state=_opt_str(data, "state"),
-        )
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +307,7 @@ class StateEvent:
     def from_json(cls, data: Mapping[str, Any]) -> StateEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(_num(data, "t_s"), _str(data, "state"), _str(data, "reason"),
-                   _opt_str(data, "previous"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,11 +335,7 @@ class SuggestionEvent:
     def from_json(cls, data: Mapping[str, Any]) -> SuggestionEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(t_s=_num(data, "t_s"), reset=_str(data, "reset"), kind=_str(data, "kind"),
-                   reason=_str(data, "reason"), gentle=_bool(data, "gentle"),
-                   switch_from=_opt_str(data, "switch_from"),
-                   breaths_per_min=_opt_num(data, "breaths_per_min"),
-                   detail=_opt_str(data, "detail"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,8 +392,7 @@ class MarkerEvent:
     def from_json(cls, data: Mapping[str, Any]) -> MarkerEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(_num(data, "t_s"), _str(data, "kind"), _opt_num(data, "value"),
-                   _opt_str(data, "text"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,13 +489,7 @@ class Connection:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Connection:
         """Inverse of :meth:`to_json`."""
-        return cls(source=_str(data, "source"), state=_str(data, "state"),
-                   detail=_opt_str(data, "detail"), attempt=_opt_int(data, "attempt"),
-                   next_delay_s=_opt_num(data, "next_delay_s"),
-                   battery_pct=_opt_int(data, "battery_pct"), contact=_opt_str(data, "contact"),
-                   rr_available=_opt_bool(data, "rr_available"),
-                   device_name=_opt_str(data, "device_name"),
-                   session_t_s=_opt_num(data, "session_t_s"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,9 +514,7 @@ class Recording:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Recording:
         """Inverse of :meth:`to_json`."""
-        return cls(active=_bool(data, "active"), session_id=_opt_int(data, "session_id"),
-                   failing=_opt_bool(data, "failing"), unrecorded=_opt_int(data, "unrecorded"),
-                   error=_opt_str(data, "error"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -602,7 +606,7 @@ class DismissedEvent:
     def from_json(cls, data: Mapping[str, Any]) -> DismissedEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(_num(data, "t_s"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,7 +628,7 @@ class HelloEvent:
     def from_json(cls, data: Mapping[str, Any]) -> HelloEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(_int(data, "last_seq"), _obj(data, "status"), _num(data, "emitted_at"))
+        return _read_fields(cls, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -645,7 +649,7 @@ class HeartbeatEvent:
     def from_json(cls, data: Mapping[str, Any]) -> HeartbeatEvent:
         """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
-        return cls(_int(data, "last_seq"), _num(data, "emitted_at"))
+        return _read_fields(cls, data)
 
 
 ServerEvent = StatusEvent | ResetEvent | DismissedEvent | HelloEvent | HeartbeatEvent

@@ -2,23 +2,35 @@
 
 One model per :class:`afterbeat.events.EventType`, each with the exact keys its event's
 ``to_json()`` writes plus the hub's ``emitted_at``; extra keys are refused so the schema and the
-events cannot drift apart unnoticed (tests validate generated events against it). Served at
-``GET /api/live/schema`` next to the OpenAPI document; ``docs/live-events.schema.json`` is the
-same document, written by ``python -m afterbeat.server.live_schema``.
+events cannot drift apart unnoticed (tests validate generated events against it). The flat
+events' models are made from their dataclass fields, so a new field is in the schema at once.
+Served at ``GET /api/live/schema`` next to the OpenAPI document;
+``docs/live-events.schema.json`` is the same document, written by
+``python -m afterbeat.server.live_schema``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from afterbeat.activation.arousal import Quality
 from afterbeat.activation.watch import WatchState
-from afterbeat.events import EventType, ResetAction
+from afterbeat.events import (
+    DismissedEvent,
+    EventType,
+    HeartbeatEvent,
+    MarkerEvent,
+    MetricsEvent,
+    ResetAction,
+    StateEvent,
+    SuggestionEvent,
+)
 from afterbeat.resets.library import ResetKind
 from afterbeat.server.models import StatusOut, TimelineOut
 from afterbeat.sources import ConnectionState
@@ -35,51 +47,34 @@ class _Data(BaseModel):
     """Unix seconds when the hub (or the stream, for hello and heartbeat) sent it."""
 
 
-class MetricsData(_Data):
-    """Every 5 s of session time: heart rate (bpm), RMSSD (ms), index A and display score."""
-
-    type: Literal["metrics"]
-    t_s: float
-    heart_rate_bpm: float | None
-    rmssd_ms: float | None
-    arousal: float | None
-    score: float | None = Field(json_schema_extra={"minimum": 0, "maximum": 100})
-    """Display score 0-100 (50 = the person's baseline); the page shows it as sent."""
-    quality: Quality
-    ln_rmssd: float | None
-    respiration_rate_bpm: float | None
-    coherence: float | None
-    coverage: float | None
-    corrected_pct: float | None
-    rr_available: bool
-    baseline_heart_rate_bpm: float | None
-    baseline_rmssd_ms: float | None
-    baseline_provisional: bool | None
-    state: WatchState | None
 
 
-class StateData(_Data):
-    """The shown state changed, with a plain-words reason."""
-
-    type: Literal["state"]
-    t_s: float
-    state: WatchState
-    reason: str
-    previous: WatchState | None
 
 
-class SuggestionData(_Data):
-    """A reset suggestion and why."""
 
-    type: Literal["suggestion"]
-    t_s: float
-    reset: str
-    kind: ResetKind
-    reason: str
-    gentle: bool
-    switch_from: str | None
-    breaths_per_min: float | None
-    detail: str | None
+
+_Literal: Any = Literal  # subscripted with each event's name at run time
+
+
+def _flat(event: type[Any], model_name: str, **types: Any) -> type[_Data]:
+    """The data model of a flat event: its ``type`` plus one key per dataclass field (the
+    field's own type unless ``types`` names a narrower one), so a new field is never missed."""
+    hints = get_type_hints(event)
+    definitions: dict[str, Any] = {"type": (_Literal[str(event.type)], ...)}
+    for item in fields(event):
+        wire = types.get(item.name, hints[item.name])
+        definitions[item.name] = (wire, ...)
+    model: type[_Data] = create_model(model_name, __base__=_Data, __doc__=event.__doc__,
+                                      __module__=__name__, **definitions)
+    return model
+
+
+MetricsData = _flat(MetricsEvent, "MetricsData", quality=Quality, state=WatchState | None)
+StateData = _flat(StateEvent, "StateData", state=WatchState, previous=WatchState | None)
+SuggestionData = _flat(SuggestionEvent, "SuggestionData", kind=ResetKind)
+MarkerData = _flat(MarkerEvent, "MarkerData")
+DismissedData = _flat(DismissedEvent, "DismissedData")
+HeartbeatData = _flat(HeartbeatEvent, "HeartbeatData")
 
 
 class RecoveryData(_Data):
@@ -99,14 +94,6 @@ class RecoveryData(_Data):
     notes: list[str]
 
 
-class MarkerData(_Data):
-    """A marker, echoed to every client."""
-
-    type: Literal["marker"]
-    t_s: float
-    kind: str
-    value: float | None
-    text: str | None
 
 
 class BaselineData(_Data):
@@ -204,11 +191,6 @@ class ResetData(_Data):
     duration_s: float | None = None
 
 
-class DismissedData(_Data):
-    """"Not now" at session time ``t_s``."""
-
-    type: Literal["dismissed"]
-    t_s: float
 
 
 class HelloData(_Data):
@@ -219,11 +201,6 @@ class HelloData(_Data):
     status: StatusOut
 
 
-class HeartbeatData(_Data):
-    """Sent after quiet, without an id."""
-
-    type: Literal["heartbeat"]
-    last_seq: int
 
 
 LIVE_EVENT_MODELS: dict[EventType, type[_Data]] = {
@@ -242,9 +219,8 @@ LIVE_EVENT_MODELS: dict[EventType, type[_Data]] = {
 }
 """The model of each event type's data."""
 
-_AnyEvent = Annotated[
-    MetricsData | StateData | SuggestionData | RecoveryData | MarkerData | BaselineData
-    | ResetEffectData | StatusData | ResetData | DismissedData | HelloData | HeartbeatData,
+_AnyEvent: Any = Annotated[
+    Union[tuple(LIVE_EVENT_MODELS.values())],  # noqa: UP007 (a union built at run time)
     Field(discriminator="type"),
 ]
 
