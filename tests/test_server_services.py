@@ -65,6 +65,9 @@ async def test_resets_run_on_the_injected_clock_without_http() -> None:
 async def test_a_server_without_a_store_refuses_with_domain_errors() -> None:
     state = ServerState(ServerSettings(), None, None, pipeline=QuietPipeline())
     with pytest.raises(NoStore):
+        state.required_store()
+    assert state.document("plan") is None
+    with pytest.raises(NoStore):
         await state.history.list_sessions()
     with pytest.raises(NoStore):
         await state.documents.put_plan({"version": 1})

@@ -19,6 +19,7 @@ from afterbeat.events import BaselineEvent, Event, StatusEvent
 from afterbeat.pipeline import EventPipeline
 from afterbeat.records import MarkerKind
 from afterbeat.server.documents import PersonDocuments, open_pipeline, plan_marker_text
+from afterbeat.server.errors import NoStore
 from afterbeat.server.history import History
 from afterbeat.server.hub import Hub
 from afterbeat.server.ingest import Ingest, LiveStatus
@@ -109,6 +110,23 @@ class ServerState:
         """
         if not self.recording.keep(event) and isinstance(event, BaselineEvent):
             self.documents.keep_baseline(event)
+
+    # -- for routes added by other modules -------------------------------------------------
+
+    def now_s(self) -> float:
+        """The session clock (s) for markers made now."""
+        return self.marks.now_s()
+
+    def required_store(self) -> Store:
+        """The store (NoStore when this server keeps no recordings)."""
+        if self.store is None:
+            raise NoStore("no recording store in this server")
+        return self.store
+
+    def document(self, key: str) -> Any:
+        """A stored person document or None, read now (async handlers use
+        ``documents.read``, which reads in a worker thread)."""
+        return None if self.store is None else self.store.get_document(key)
 
     # -- status ----------------------------------------------------------------------------
 
