@@ -339,3 +339,37 @@ def test_written_means_on_disk_even_while_more_keeps_coming(store: Store) -> Non
     store.limit_size(None)
     recorder.close(wait=True)
     assert recorder.status.recorded == 41
+
+
+def test_a_session_ends_complete_when_its_last_record_is_unstorable(store: Store) -> None:
+    recorder = QueuedRecorder(store, HEADER, "ble")
+    assert recorder.start()
+    recorder.record(Reconnect(t_s=1.0))
+    recorder.record(Marker(t_s=2.0, kind=MarkerKind.RATING, value=float("nan")))
+    final = recorder.close(end_t_s=3.0, wait=True)
+    sync = Recorder(store, HEADER, "ble")
+    assert sync.start()
+    store.limit_size(1)
+    assert not sync.record(_big_markers(1)[0])  # waits: the disk is full
+    assert not sync.record(Marker(t_s=2.0, kind=MarkerKind.NOTE, text=SURROGATE))
+    store.limit_size(None)
+    sync_final = sync.close()  # writes the first, drops the second, ends the session
+    for status in (final, sync_final):
+        assert status.closed and not status.failing and status.dropped == 1
+        assert status.session_id is not None
+        assert store.get_session(status.session_id).status is SessionStatus.COMPLETE
+
+
+def test_a_lock_file_left_by_a_process_that_died_before_its_session_row_is_removed(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Store.open(data) as first:
+        live = first.start_session(HEADER, "ble")  # its lock is held: it must stay
+        locks = data / "recording-locks"
+        (locks / "0123456789abcdef.lock").write_bytes(b"")  # no session row, no holder
+        with Store.open(data) as second:
+            assert second.recovered == ()
+        assert [p.name for p in locks.iterdir()] != [] and \
+            not (locks / "0123456789abcdef.lock").exists()
+        first.end_session(live)
+    assert list(locks.iterdir()) == []

@@ -110,7 +110,9 @@ class History:
         store = self._required_store()
         if session_id == self._live_session_id():
             raise SessionIsLive("this session is being recorded; stop the server first")
-        erasure = await asyncio.to_thread(store.erase, session_id)
+        # At most 1 s waiting for another reader, so the answer comes promptly; the store's
+        # background thread finishes emptying the log if the reader holds on longer.
+        erasure = await asyncio.to_thread(store.erase, session_id, wait_s=1.0)
         if "baseline" in erasure.documents:  # it held rests of the erased session only
             self._forget_baseline()
         return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}

@@ -123,7 +123,6 @@ class Recorder:
         self._session_id: int | None = None
         self._recorded = 0
         self._dropped = 0
-        self._unstorable = 0
         self._failing = False
         self._last_error: str | None = None
         self._note: str | None = note
@@ -293,7 +292,9 @@ class Recorder:
                     return False
                 self._unstorable_item(batch, exc)
                 clean = False
-            except _WRITE_ERRORS as exc:  # never into the stream
+            except Exception as exc:  # never into the stream; the batch waits to be retried
+                if not isinstance(exc, _WRITE_ERRORS):
+                    log.exception("unexpected error while recording")
                 with self._lock:
                     self._put_back(batch)
                     self._fail(exc)
@@ -365,7 +366,8 @@ class Recorder:
 
     def _finish(self, end_t_s: float | None) -> None:
         """Write what is left and end the session (the caller's thread)."""
-        if self._drain() and self._session_id is not None:
+        self._drain()
+        if not self._failing and self._session_id is not None:
             try:
                 self._store.end_session(self._session_id, end_t_s=end_t_s)
             except SessionNotRecording as exc:
@@ -527,7 +529,12 @@ class QueuedRecorder(Recorder):
     def _run(self) -> None:
         """The writer thread: write what is queued; on failure wait ``retry_s`` and retry."""
         while True:
-            self._drain()
+            try:
+                self._drain()
+            except Exception as exc:  # a bug must not end the writer: count it as a failure
+                log.exception("the recorder's writer failed")
+                with self._lock:
+                    self._fail(exc)
             with self._lock:
                 ok = not self._failing
                 if self._closed:

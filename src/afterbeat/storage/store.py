@@ -336,7 +336,7 @@ def _row_of(record: Record) -> tuple[float, str, float | None, bytes | None, str
     """The row of one record; UnstorableValue (a ValueError) when it cannot be stored."""
     kind = _RECORD_TYPES.get(type(record))
     if kind is None:
-        raise TypeError(f"not a session record: {type(record).__name__}")
+        raise UnstorableValue(f"not a session record: {type(record).__name__}")
     # Times are kept at the session file's precision so a DB row and its export are equal.
     t_s = round(_finite(record.t_s, f"a {kind} record's t_s"), 6)
     if isinstance(record, Notification):
@@ -481,7 +481,24 @@ class Store:
             finally:
                 if lock is not None:
                     lock.release(unlink=True)
+        self._remove_stale_locks({str(token) for _, token in rows if token})
         return tuple(found)
+
+    def _remove_stale_locks(self, in_use: set[str]) -> None:
+        """Lock files no live process holds and no recording session names (a process that
+        died between taking its lock and writing its session row) are removed."""
+        folder = self.data_dir / LOCK_DIRNAME
+        if not folder.is_dir():
+            return
+        for path in folder.glob("*.lock"):
+            if path.stem in in_use:
+                continue
+            try:
+                lock = _SessionLock.acquire(path)
+            except OSError:
+                continue
+            if lock is not None:  # free: its process is gone
+                lock.release(unlink=True)
 
     # -- transactions --------------------------------------------------------------------
 
@@ -535,7 +552,8 @@ class Store:
             lock = _SessionLock.acquire(self._lock_path(token))
         except OSError as exc:
             raise RecordingFailed(f"could not start a session: {exc}") from exc
-        assert lock is not None  # a fresh random name
+        if lock is None:  # a fresh random name: only a concurrent stale-lock sweep could
+            raise RecordingFailed("could not take the new session's lock; try again")
         try:
             rows = self._write(
                 "start a session",
