@@ -1,4 +1,4 @@
-"""The person's documents: plan, display settings and resting baseline, plus crisis lines.
+"""The person's documents: plan, display settings and resting baseline.
 
 Documents live in the store; reading and writing them runs in a worker thread, off the event
 loop. A stored document that cannot be used is never fatal: it is left out, logged (its field,
@@ -18,7 +18,6 @@ from afterbeat.errors import AfterbeatError
 from afterbeat.events import BaselineEvent
 from afterbeat.pipeline import EventPipeline, Pipeline
 from afterbeat.records import MarkerKind
-from afterbeat.resets.crisis_lines import lines_for_locale
 from afterbeat.resets.plan import Plan, PlanError, plan_from_json
 from afterbeat.server.errors import NoStore
 from afterbeat.server.ingest import Ingest
@@ -226,15 +225,3 @@ class PersonDocuments:
             self._store.put_document("baseline", event.baseline)
         except (AfterbeatError, ValueError, TypeError) as exc:
             log.warning("could not keep the baseline: %s", exc)
-
-    # -- crisis lines ----------------------------------------------------------------------
-
-    async def crisis_lines(self, locale: str | None) -> dict[str, Any]:
-        """Crisis lines for ``locale`` (default: the plan's locale, then the settings')."""
-        if locale is None:
-            plan = await self.read("plan")
-            value = plan.get("locale") if isinstance(plan, dict) else None
-            locale = value if isinstance(value, str) else None
-        if locale is None:
-            locale = (await self.settings()).locale
-        return lines_for_locale(locale).to_json()

@@ -326,7 +326,7 @@ def install_routes(app: FastAPI, state: ServerState, launch_url: Callable[[], st
         = None,
     ) -> dict[str, Any]:
         """Crisis lines for a locale (each with its source and check date)."""
-        return await state.documents.crisis_lines(locale)
+        return await state.crisis_lines.lines(locale)
 
     @app.post("/api/launch", tags=["status"], status_code=201, responses=_ERRORS,
               response_model=LaunchOut)

@@ -3,9 +3,10 @@
 :class:`ServerState` builds the ingest (source → recorder → pipeline → hub) and the small
 services the routes call: :class:`~afterbeat.server.recording.RecordingService`,
 :class:`~afterbeat.server.marks.Marks`, :class:`~afterbeat.server.resets.ResetService`,
-:class:`~afterbeat.server.documents.PersonDocuments` and
-:class:`~afterbeat.server.history.History`. None of them speaks HTTP; they raise domain errors
-that :mod:`afterbeat.server.routes` maps to status codes.
+:class:`~afterbeat.server.documents.PersonDocuments`,
+:class:`~afterbeat.server.crisis.CrisisLines` and :class:`~afterbeat.server.history.History`.
+None of them speaks HTTP; they raise domain errors that :mod:`afterbeat.server.routes` maps to
+status codes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from afterbeat import __version__
 from afterbeat.events import BaselineEvent, Event, StatusEvent
 from afterbeat.pipeline import EventPipeline
 from afterbeat.records import MarkerKind
+from afterbeat.server.crisis import CrisisLines
 from afterbeat.server.documents import PersonDocuments, open_pipeline, plan_marker_text
 from afterbeat.server.errors import NoStore
 from afterbeat.server.history import History
@@ -56,6 +58,7 @@ class ServerState:
         self.recording.on_change = self.ingest.publish_status
         self.marks = Marks(self.ingest, source)
         self.documents = PersonDocuments(store, self.notes, self.ingest, self.marks)
+        self.crisis_lines = CrisisLines(self.documents)
         self.resets = ResetService(self.hub, self.marks, self.documents.preferred_pace, clock)
         self.history = History(store, lambda: self.live_session_id,
                                lambda: open_pipeline(store),
