@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
+import sqlite3
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +15,13 @@ import pytest
 import afterbeat.server
 from afterbeat.errors import AfterbeatError
 from afterbeat.events import EventType
-from afterbeat.records import MarkerKind
+from afterbeat.records import Header, Marker, MarkerKind
 from afterbeat.resets.library import UnknownReset
 from afterbeat.server.errors import FixedPace, NoResetRunning, NoStore, SessionIsLive
 from afterbeat.server.routes import status_code_for
 from afterbeat.server.settings import ServerSettings
 from afterbeat.server.state import ServerState
+from afterbeat.storage.recorder import Recorder
 from afterbeat.storage.store import RecordingFailed, SessionNotFound, Store
 from serverkit import QuietPipeline
 
@@ -91,6 +95,30 @@ async def test_markers_made_by_services_take_the_live_path() -> None:
     kinds = [(e.type, json.loads(e.data_json).get("kind")) for e in state.hub.since(0)]
     assert kinds == [("marker", "note"), ("marker", "dismiss"), ("dismissed", None)]
     assert state.status.records == 2
+
+
+async def test_an_erase_waiting_for_the_disk_lock_leaves_the_loop_free(tmp_path: Path) -> None:
+    with Store.open(tmp_path, busy_timeout_s=60.0) as store:
+        recorder = Recorder(store, Header(started_at=datetime(2026, 1, 1, tzinfo=UTC)), "test")
+        recorder.record(Marker(t_s=1.0, kind=MarkerKind.NOTE, text="kept until erased"))
+        recorder.close()
+        assert recorder.session_id is not None
+        state = ServerState(ServerSettings(), None, store, pipeline=QuietPipeline())
+        blocker = sqlite3.connect(store.path)  # another writer holds the database's write lock
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            erase = asyncio.create_task(state.history.delete_session(recorder.session_id))
+            for _ in range(3):  # the loop goes on: live events, and reads of the history
+                state.marks.mark(MarkerKind.NOTE, text="live")
+                listed = await asyncio.wait_for(state.history.list_sessions(), 30.0)
+                assert [s["id"] for s in listed] == [recorder.session_id]
+            assert not erase.done()  # still waiting for the lock, in its worker thread
+        finally:
+            blocker.rollback()
+            blocker.close()
+        erased = await asyncio.wait_for(erase, 60.0)
+        assert erased["deleted"] is True and await state.history.list_sessions() == []
+        assert state.hub.last_seq == 3
 
 
 @pytest.mark.parametrize(("error", "status"), [
