@@ -6,8 +6,8 @@ import ast
 import asyncio
 import json
 import sqlite3
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
