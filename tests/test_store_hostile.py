@@ -208,9 +208,11 @@ def test_a_reader_that_holds_on_is_outlasted_in_the_background(tmp_path: Path) -
         assert store.erasure_pending
         reader.execute("COMMIT")
         reader.close()
-        done = threading.Event()
-        while store.erasure_pending and not done.wait(0.05):
-            pass
+        for _ in range(1200):  # a guard against hanging (60 s), not a performance limit
+            if not store.erasure_pending:
+                break
+            threading.Event().wait(0.05)
+        assert not store.erasure_pending
         assert secret.encode() not in _file_bytes(store.data_dir)
 
 
@@ -373,3 +375,17 @@ def test_a_lock_file_left_by_a_process_that_died_before_its_session_row_is_remov
             not (locks / "0123456789abcdef.lock").exists()
         first.end_session(live)
     assert list(locks.iterdir()) == []
+
+
+def test_a_version_1_database_is_upgraded_on_open(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Store.open(data) as first:
+        kept = first.import_session(HEADER, [Reconnect(t_s=1.0)], "import")
+    with sqlite3.connect(data / DB_FILENAME) as raw:  # as version 1 left it
+        raw.execute("DROP TABLE document_sources")
+        raw.execute("PRAGMA user_version=1")
+    raw.close()
+    with Store.open(data) as again:
+        again.put_document("baseline", {"recordings": []}, derived_from=kept)
+        assert again.document_sources("baseline") == (kept,)
+        assert [s.id for s in again.list_sessions()] == [kept]
