@@ -13,7 +13,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.heart_rate import (
+    HeartRateMeasurement,
+    SensorContact,
+    encode_measurement,
+    rr_ms_to_raw,
+)
 from afterbeat.records import (
     DeviceEvent,
     DeviceEventKind,
@@ -75,7 +80,7 @@ def _notification(t_s: float, rr_ms: list[float], recent: list[float]) -> Notifi
     measurement = HeartRateMeasurement(
         heart_rate_bpm=min(heart_rate_bpm, 255),
         sensor_contact=SensorContact.DETECTED,
-        rr_raw=tuple(round(v * 1.024) for v in rr_ms),
+        rr_raw=tuple(rr_ms_to_raw(v) for v in rr_ms),
     )
     arrival_s = t_s + LATENCY_S
     return Notification(t_s=round(arrival_s, 3), wall_s=STARTED_AT.timestamp() + arrival_s,

@@ -2,7 +2,7 @@
 
 Derived fixtures: the RR values of tests/data/polar-h10-pvc (a real Polar H10 recording)
 re-encoded as 0x2A37 payloads, keeping the real notification grouping and arrival times;
-RR raw = round(ms * 1.024). They are *derived*, not captured bytes.
+RR raw = rr_ms_to_raw(ms). They are *derived*, not captured bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.heart_rate import (
+    HeartRateMeasurement,
+    SensorContact,
+    encode_measurement,
+    rr_ms_to_raw,
+)
 
 if TYPE_CHECKING:  # a name that exists only in the type stubs
     from _typeshed import FileDescriptorLike
@@ -44,7 +49,7 @@ def derived_h10_frames(limit: int | None = None) -> list[tuple[float, bytes]]:
         m = HeartRateMeasurement(
             heart_rate_bpm=hr,
             sensor_contact=SensorContact.DETECTED,
-            rr_raw=tuple(round(v * 1.024) for v in rrs),
+            rr_raw=tuple(rr_ms_to_raw(v) for v in rrs),
             rr_flag=bool(rrs),
         )
         frames.append((round(t - t0, 6), encode_measurement(m)))

@@ -20,7 +20,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.heart_rate import (
+    HeartRateMeasurement,
+    SensorContact,
+    encode_measurement,
+    rr_ms_to_raw,
+)
 from afterbeat.records import Header, Notification, Record
 from afterbeat.storage.recorder import QueuedRecorder, Recorder
 from afterbeat.storage.session_file import iter_session
@@ -49,7 +54,7 @@ def _derive(path: Path) -> tuple[Header, tuple[Notification, ...]]:
             if hr:
                 groups.append((float(time_ns) / 1e9, int(hr), []))
             if rr and groups:
-                groups[-1][2].append(round(float(rr) * 1.024))
+                groups[-1][2].append(rr_ms_to_raw(float(rr)))
     first_wall_s = groups[0][0]
     notifications = tuple(
         Notification(

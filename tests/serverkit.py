@@ -74,6 +74,12 @@ class QueueSource:
 class QuietPipeline:
     """A pipeline that emits nothing (for tests of the transport, not of the signal)."""
 
+    plan = None
+    baseline = None
+
+    def forget_baseline(self) -> None:
+        pass
+
     def push(self, record: Record) -> list[Any]:
         return []
 

@@ -20,6 +20,7 @@ from afterbeat.heart_rate import (
     encode_battery_level,
     encode_body_sensor_location,
     encode_measurement,
+    rr_ms_to_raw,
     rr_raw_to_ms,
 )
 
@@ -167,6 +168,18 @@ def test_arbitrary_bytes_raise_only_malformed_measurement(data: bytes) -> None:
 def test_rr_conversion_keeps_raw_and_derives_ms() -> None:
     assert rr_raw_to_ms(1024) == 1000.0
     assert rr_raw_to_ms(512) == 500.0
+    assert rr_ms_to_raw(1000.0) == 1024 and rr_ms_to_raw(500.0) == 512
+
+
+@given(st.integers(min_value=0, max_value=0xFFFF))
+def test_rr_ms_to_raw_inverts_raw_to_ms(rr_raw: int) -> None:
+    assert rr_ms_to_raw(rr_raw_to_ms(rr_raw)) == rr_raw
+
+
+@given(st.floats(min_value=0.0, max_value=60_000.0))
+def test_rr_ms_to_raw_is_the_nearest_unit(rr_ms: float) -> None:
+    raw = rr_ms_to_raw(rr_ms)
+    assert abs(rr_raw_to_ms(raw) - rr_ms) <= 1000.0 / 1024 / 2 + 1e-9
 
 
 def test_value_checks_reject_out_of_range_fields() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afterbeat.heart_rate import decode_measurement
+from afterbeat.heart_rate import decode_measurement, rr_ms_to_raw
 from afterbeat.hrv.beats import Beat
 from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
 from afterbeat.sources import ConnectionState, SourceStatus
@@ -39,7 +39,7 @@ def test_rr_file_becomes_exact_derived_notifications(data_dir: Path) -> None:
     notes = [r for r in records if isinstance(r, Notification)]
     decoded = [decode_measurement(n.payload) for n in notes]
     raw = [v for m in decoded for v in m.rr_raw]
-    assert raw == [round(v * 1.024) for v in rr]
+    assert raw == [rr_ms_to_raw(float(v)) for v in rr]
     # about one notification a second, each after the beats it carries
     span_s = notes[-1].t_s - notes[0].t_s
     assert len(notes) == pytest.approx(span_s, rel=0.1)

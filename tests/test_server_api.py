@@ -7,10 +7,9 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -18,6 +17,8 @@ import pytest
 
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind
+from afterbeat.resets.library import resonance_pattern
+from afterbeat.resets.pacing import change_pattern, phase_at
 from afterbeat.server.app import ServerSettings, create_app
 from afterbeat.server.security import SecurityPolicy
 from afterbeat.server.state import ServerState
@@ -76,10 +77,21 @@ def recorded(data_path: Path) -> int:
         return recorder.session_id
 
 
-async def _api(data_path: Path, source: QueueSource | None) -> AsyncIterator[Api]:
+class ManualClock:
+    """Unix seconds that move only when the test moves them."""
+
+    def __init__(self, t_s: float) -> None:
+        self.t_s = t_s
+
+    def __call__(self) -> float:
+        return self.t_s
+
+
+async def _api(data_path: Path, source: QueueSource | None,
+               clock: Callable[[], float] = time.time) -> AsyncIterator[Api]:
     store = Store.open(data_path)
     app = create_app(ServerSettings(port=PORT), source, store,
-                     policy=SecurityPolicy(port=PORT, token=TOKEN))
+                     policy=SecurityPolicy(port=PORT, token=TOKEN), clock=clock)
     transport = httpx.ASGITransport(app=app)
     try:
         async with lifespan(app), httpx.AsyncClient(
@@ -189,30 +201,31 @@ async def test_resets_start_stop_rate(api: Api) -> None:
     assert '"reset_start"' in markers[1] and '"before"' in markers[0]
 
 
-async def test_pace_changes_during_a_resonance_reset(api: Api,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from afterbeat.resets.library import resonance_pattern
-    from afterbeat.resets.pacing import change_pattern, phase_at
-    from afterbeat.server import state as server_state
+async def test_pace_changes_during_a_resonance_reset(data_path: Path) -> None:
+    clock = ManualClock(1_800_000_000.0)  # the pacer's Unix clock, fixed so the check is exact
+    async for api in _api(data_path, None, clock=clock):
+        await _pace_changes(api, clock)
 
-    clock = {"t": 1_800_000_000.0}  # the pacer's Unix clock, fixed so the check is exact
-    monkeypatch.setattr(server_state, "time", SimpleNamespace(time=lambda: clock["t"]))
+
+async def _pace_changes(api: Api, clock: ManualClock) -> None:
     assert (await api.put("/api/resets/pace", {"breaths_per_min": 5})).status_code == 409
     started = await api.post("/api/resets/start", {"reset_id": "resonance",
                                                    "breaths_per_min": 6})
     assert started.status_code == 201
-    old = api.state.reset_timeline
-    assert old is not None
-    clock["t"] += 7.3  # half-way through the first exhale (4 s in, 6 s out)
+    assert started.json()["timeline"]["start_s"] == clock.t_s  # the injected clock, exactly
+    running = api.state.resets.running
+    assert running is not None
+    old = running.timeline
+    clock.t_s += 7.3  # half-way through the first exhale (4 s in, 6 s out)
     last = api.state.hub.last_seq
     paced = await api.put("/api/resets/pace", {"breaths_per_min": 5})
     assert paced.status_code == 200, paced.text
     body = paced.json()
-    new = change_pattern(old, resonance_pattern(5.0), clock["t"])
+    new = change_pattern(old, resonance_pattern(5.0), clock.t_s)
     assert body["timeline"] == new.to_json(unix_offset_s=0.0)
     assert body["timeline"]["pattern"]["cycle_s"] == pytest.approx(12.0)
     assert body["timeline"]["origin_s"] == old.origin_s and body["t_s"] == started.json()["t_s"]
-    before, after = phase_at(old, clock["t"]), phase_at(new, clock["t"])
+    before, after = phase_at(old, clock.t_s), phase_at(new, clock.t_s)
     assert before.phase.direction == after.phase.direction  # the breath goes on, no jump
     assert after.cycle == before.cycle
     events = [e for e in api.state.hub.since(last) if e.type == "reset"]
@@ -367,7 +380,6 @@ async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
     live_api.source.feed(records)
     while live_api.state.status.records < len(records):
         await asyncio.sleep(0.01)
-    assert await live_api.state.recorded()  # the recorder's thread has written the baseline
     stored = (await live_api.get("/api/baseline")).json()
     assert stored["baseline"] is not None, "the demo's rest did not make a baseline"
     assert stored["provisional"] is True and stored["recording_count"] == 1
@@ -383,7 +395,7 @@ async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
     deleted = await live_api.delete("/api/baseline")
     assert deleted.status_code == 200 and deleted.json() == {"deleted": True}
     assert live_api.store.get_document("baseline") is None
-    assert getattr(live_api.state.ingest.pipeline, "baseline", "?") is None
+    assert live_api.state.ingest.pipeline.baseline is None
     told = [e for e in live_api.state.hub.since(last) if e.type == "baseline"]
     assert len(told) == 1 and '"reset":true' in told[0].data_json
     assert (await live_api.get("/api/baseline")).json()["baseline"] is None
@@ -456,12 +468,12 @@ async def test_not_now_and_plan_changes_are_recorded_as_markers(live_api: Api) -
     assert (await live_api.put("/api/plan", plan)).status_code == 200
     session_id = live_api.state.live_session_id
     assert session_id is not None
-    assert await live_api.state.recorded()  # the recorder's thread has written the markers
     _, stored = live_api.store.iter_records(session_id)
     marked = [r for r in stored if isinstance(r, Marker)]
     assert [str(m.kind) for m in marked] == ["dismiss", "plan"]
     assert json.loads(marked[1].text or "")["preferred"] == ["walk"]
-    assert live_api.state.ingest.pipeline.settings.sustain_s == 240.0  # type: ignore[attr-defined]
+    pipeline = live_api.state.ingest.pipeline
+    assert isinstance(pipeline, Pipeline) and pipeline.settings.sustain_s == 240.0
 
 
 async def test_the_plan_in_effect_at_the_start_is_recorded(data_path: Path) -> None:
@@ -470,7 +482,7 @@ async def test_the_plan_in_effect_at_the_start_is_recorded(data_path: Path) -> N
     async for live in _api(data_path, QueueSource()):
         session_id = live.state.live_session_id
         assert session_id is not None
-        assert await live.state.recorded()
+        assert await live.state.recorded()  # the writer thread has committed the queue
         _, stored = live.store.iter_records(session_id)
         first = next(iter(stored))
         assert isinstance(first, Marker) and first.kind is MarkerKind.PLAN

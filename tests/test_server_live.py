@@ -213,6 +213,12 @@ async def test_records_markers_and_events_flow_to_the_stream(tmp_path: Path) -> 
         assert echoed[-1].event == "marker" and echoed[-1].data["kind"] == "note"
         session_id = srv.state.live_session_id
         assert session_id is not None
+
+        async def committed() -> None:  # the writer thread may lag behind a loaded machine
+            while not await srv.state.recorded():
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(committed(), EVENT_TIMEOUT_S)
         _, stored = srv.store.iter_records(session_id)
         notes = [r for r in stored if getattr(r, "text", None) == "tea"]
         assert len(notes) == 1

@@ -25,6 +25,7 @@ __all__ = [
     "encode_battery_level",
     "encode_body_sensor_location",
     "encode_measurement",
+    "rr_ms_to_raw",
     "rr_raw_to_ms",
 ]
 
@@ -67,6 +68,11 @@ class BodySensorLocation(enum.IntEnum):
 def rr_raw_to_ms(rr_raw: int) -> float:
     """Convert one RR interval from 1/1024 s units to milliseconds."""
     return rr_raw * 1000.0 / RR_UNITS_PER_S
+
+
+def rr_ms_to_raw(rr_ms: float) -> int:
+    """Convert one RR interval from milliseconds to the nearest 1/1024 s unit (unclamped)."""
+    return round(rr_ms * (RR_UNITS_PER_S / 1000.0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from afterbeat.activation.arousal import ArousalReading, ArousalScorer, Quality
 from afterbeat.activation.baseline import Baseline, BaselineError, RestCollector, RestRecording
@@ -66,7 +68,7 @@ from afterbeat.resets.effects import EffectTracker, MetricsSample
 from afterbeat.resets.library import ResetKind, UnknownReset, get_reset
 from afterbeat.resets.plan import Plan, plan_from_json
 
-__all__ = ["Pipeline", "PipelineStats", "rest_recording_from"]
+__all__ = ["EventPipeline", "Pipeline", "PipelineStats", "rest_recording_from"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,35 @@ STALE_S = 15.0
 """Latest metrics older than this (s of session time) at a tick mean no beats are arriving."""
 HR_ONLY_AFTER_S = 10.0
 """Notifications without RR count as heart-rate-only once no RR arrived for this long (s)."""
+
+
+class EventPipeline(Protocol):
+    """The pipeline as the server and the report use it: records in, events out.
+
+    :class:`Pipeline` is the implementation; tests of the transport pass quiet ones.
+    """
+
+    @property
+    def plan(self) -> Plan | None:
+        """The plan in effect (None: the usual settings)."""
+        ...
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The resting baseline in use (None: none yet)."""
+        ...
+
+    def push(self, record: Record) -> Sequence[Event]:
+        """Feed one record; return the events it causes, in order."""
+        ...
+
+    def finish(self) -> Sequence[Event]:
+        """End of the recording: the closing events."""
+        ...
+
+    def forget_baseline(self) -> None:
+        """Drop the baseline: resting recordings build a new one from scratch."""
+        ...
 
 
 @dataclass(slots=True)
@@ -161,6 +192,10 @@ class Pipeline:
                 ):
                     self._break()
         return events
+
+    def forget_baseline(self) -> None:
+        """Drop the baseline: resting recordings build a new one from scratch."""
+        self.baseline = None
 
     def apply_plan(self, plan: Plan | None) -> None:
         """Use a new plan from now on (choice and thresholds), keeping every running state.

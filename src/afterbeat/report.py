@@ -7,20 +7,16 @@ score 0-100), markers, state changes, suggestions, recovery metrics and reset ef
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from afterbeat.events import Event, EventType, MarkerEvent
+from afterbeat.pipeline import EventPipeline
 from afterbeat.records import Disconnect, Header, Marker, Reconnect, Record
-from afterbeat.server.ingest import EventPipeline
 
 __all__ = ["build_report"]
 
 _SERIES_KEYS = ("heart_rate_bpm", "rmssd_ms", "score", "arousal", "quality")
-
-
-def _json(event: Any) -> dict[str, Any]:
-    data = event.to_json() if hasattr(event, "to_json") else dict(event)
-    return dict(data)
 
 
 def build_report(header: Header, records: Iterable[Record],
@@ -30,30 +26,24 @@ def build_report(header: Header, records: Iterable[Record],
     series: dict[str, list[Any]] = {"t_s": [], **{k: [] for k in _SERIES_KEYS}}
     markers: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
-    other: dict[str, list[dict[str, Any]]] = {}
+    other: dict[EventType, list[dict[str, Any]]] = {}
     last_t_s = 0.0
     open_gap: float | None = None
 
-    def take(events: list[Any]) -> None:
+    def take(events: Sequence[Event]) -> None:
         for event in events:
-            data = _json(event)
-            kind = str(data.get("type", "event"))
-            if kind == "metrics":
-                series["t_s"].append(data.get("t_s"))
+            data = event.to_json()
+            if event.type is EventType.METRICS:
+                series["t_s"].append(data["t_s"])
                 for key in _SERIES_KEYS:
-                    series[key].append(data.get(key))
-            elif kind != "marker":
-                other.setdefault(kind, []).append(data)
+                    series[key].append(data[key])
+            elif event.type is not EventType.MARKER:
+                other.setdefault(event.type, []).append(data)
 
     for record in records:
         last_t_s = record.t_s
         if isinstance(record, Marker):
-            item: dict[str, Any] = {"t_s": record.t_s, "kind": str(record.kind)}
-            if record.value is not None:
-                item["value"] = record.value
-            if record.text is not None:
-                item["text"] = record.text
-            markers.append(item)
+            markers.append(MarkerEvent.from_record(record).to_json())
         elif isinstance(record, Disconnect):
             open_gap = record.t_s
         elif isinstance(record, Reconnect) and open_gap is not None:
@@ -71,9 +61,9 @@ def build_report(header: Header, records: Iterable[Record],
         "series": series,
         "markers": markers,
         "gaps": gaps,
-        "states": other.pop("state", []),
-        "suggestions": other.pop("suggestion", []),
-        "recovery": other.pop("recovery", []),
-        "resets": list({e.get("number"): e for e in other.pop("reset_effect", [])}.values()),
-        "events": {k: v for k, v in other.items() if k not in ("status",)},
+        "states": other.pop(EventType.STATE, []),
+        "suggestions": other.pop(EventType.SUGGESTION, []),
+        "recovery": other.pop(EventType.RECOVERY, []),
+        "resets": list({e["number"]: e for e in other.pop(EventType.RESET_EFFECT, [])}.values()),
+        "events": {str(k): v for k, v in other.items()},
     }

@@ -108,7 +108,7 @@ function startLive() {
       if (d.baseline) now.setBaseline(d.baseline);
       else if (d.reset === true) now.clearBaseline();
     })
-    .on('reset', (d, t) => resets.onResetEvent(d, t));
+    .on('reset', (d) => resets.onResetEvent(d));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;
   });

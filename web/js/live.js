@@ -5,10 +5,10 @@
 
 import { authHeaders } from './api.js';
 
+// Exactly the types the server sends (afterbeat.events.EventType; a test keeps them equal).
 const EVENT_TYPES = [
-  'metrics', 'state', 'suggestion', 'recovery', 'marker', 'status', 'reset', 'reset_start',
-  'reset_started', 'reset_end', 'reset_stopped', 'reset_change', 'reset_effect', 'effect', 'rating',
-  'baseline', 'session', 'hello', 'heartbeat', 'ping', 'dismissed', 'quiet', 'suggestion_dismissed',
+  'metrics', 'state', 'suggestion', 'recovery', 'marker', 'baseline', 'reset_effect',
+  'status', 'reset', 'dismissed', 'hello', 'heartbeat',
 ];
 
 /** A typed view of /api/live; handlers get the parsed JSON of each event. */

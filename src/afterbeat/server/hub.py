@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from afterbeat.errors import AfterbeatError
+from afterbeat.events import LiveEvent
 
 __all__ = [
     "DEFAULT_HEARTBEAT_S",
@@ -199,6 +200,10 @@ class Hub:
                 self._remove(sub)
                 log.warning("dropped a live-stream client that stopped reading")
         return event
+
+    def publish_event(self, event: LiveEvent) -> HubEvent:
+        """Publish one event of the live contract under its type (see :func:`publish`)."""
+        return self.publish(str(event.type), event.to_json())
 
     def subscribe(self, last_event_id: int | None = None) -> Subscription:
         """Open a stream; with ``last_event_id`` it starts with every newer event still kept."""

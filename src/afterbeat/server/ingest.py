@@ -10,32 +10,27 @@ here awaits a client: the hub's ``publish`` never blocks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from afterbeat.errors import AfterbeatError
+from afterbeat.events import (
+    Connection,
+    Event,
+    EventType,
+    MarkerEvent,
+    Recording,
+    StatusEvent,
+)
+from afterbeat.pipeline import EventPipeline
 from afterbeat.records import DeviceEvent, DeviceEventKind, Marker, MarkerKind, Record
 from afterbeat.server.hub import Hub
 from afterbeat.sources import ConnectionState, Source, SourceStatus
 
-__all__ = ["EventPipeline", "Ingest", "LiveStatus", "RecordSink"]
+__all__ = ["Ingest", "LiveStatus", "RecordSink"]
 
 log = logging.getLogger(__name__)
-
-
-class PipelineEvent(Protocol):
-    """What the pipeline emits: any event with ``to_json()`` carrying a ``type`` key."""
-
-    def to_json(self) -> dict[str, Any]: ...
-
-
-class EventPipeline(Protocol):
-    """``afterbeat.pipeline.Pipeline`` as the server uses it."""
-
-    def push(self, record: Record) -> list[Any]: ...
-
-    def finish(self) -> list[Any]: ...
 
 
 class RecordSink(Protocol):
@@ -77,20 +72,17 @@ class LiveStatus:
         if status.device_name is not None:
             self.device_name = status.device_name
 
-    def to_json(self) -> dict[str, Any]:
+    def connection(self) -> Connection:
         """The connection part of ``/api/status`` (battery in %, times in session seconds)."""
-        return {
-            "source": self.source,
-            "state": str(self.state),
-            "detail": self.detail,
-            "attempt": self.attempt,
-            "next_delay_s": self.next_delay_s,
-            "battery_pct": self.battery_pct,
-            "contact": self.contact,
-            "rr_available": self.rr_available,
-            "device_name": self.device_name,
-            "session_t_s": self.last_t_s,
-        }
+        return Connection(source=self.source, state=str(self.state), detail=self.detail,
+                          attempt=self.attempt, next_delay_s=self.next_delay_s,
+                          battery_pct=self.battery_pct, contact=self.contact,
+                          rr_available=self.rr_available, device_name=self.device_name,
+                          session_t_s=self.last_t_s)
+
+    def to_json(self) -> dict[str, Any]:
+        """The connection part of ``/api/status`` as JSON."""
+        return self.connection().to_json()
 
 
 class Ingest:
@@ -99,18 +91,21 @@ class Ingest:
     def __init__(self, hub: Hub, pipeline: EventPipeline, sink: RecordSink | None,
                  status: LiveStatus,
                  on_finish: Callable[[], None] | None = None,
-                 on_event: Callable[[str, dict[str, Any]], None] | None = None,
-                 status_json: Callable[[], dict[str, Any]] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None,
+                 status_event: Callable[[], StatusEvent] | None = None) -> None:
         self.hub = hub
         self.pipeline = pipeline
         self.sink = sink
         self.status = status
         self._on_finish = on_finish
         self._on_event = on_event
-        self._status_json = status_json or status.to_json
+        self._status_event = status_event or self._bare_status
         self.finished = False
         self.source: object | None = None
         """The source being consumed (set by ``run``)."""
+
+    def _bare_status(self) -> StatusEvent:
+        return StatusEvent(self.status.connection(), Recording(active=self.sink is not None))
 
     def handle(self, item: Record | SourceStatus) -> None:
         """Process one item from the source (or from the API); never raises."""
@@ -137,8 +132,8 @@ class Ingest:
             hook = getattr(self.source, "reset_running", None)
             if callable(hook):
                 hook(item.kind is MarkerKind.RESET_START)
-        if isinstance(item, Marker) and "marker" not in kinds:
-            self.hub.publish("marker", _marker_json(item))
+        if isinstance(item, Marker) and EventType.MARKER not in kinds:
+            self.hub.publish_event(MarkerEvent.from_record(item))
 
     def inject(self, record: Record) -> None:
         """A record made by the server (marker, reset) taking the same path as the source's."""
@@ -146,7 +141,7 @@ class Ingest:
 
     def publish_status(self) -> None:
         """Send the connection (and recording) status to live clients."""
-        self.hub.publish("status", self._status_json())
+        self.hub.publish_event(self._status_event())
 
     def finish(self) -> None:
         """The source ended: let the pipeline close (recovery) and say so."""
@@ -188,28 +183,12 @@ class Ingest:
             self.status.contact = str(event.value)
             self.publish_status()
 
-    def publish_events(self, events: list[Any]) -> set[str]:
-        """Publish pipeline events (anything with ``to_json()``); return their types."""
-        kinds: set[str] = set()
+    def publish_events(self, events: Sequence[Event]) -> set[EventType]:
+        """Publish pipeline events; return their types."""
+        kinds: set[EventType] = set()
         for event in events:
-            data = event.to_json() if hasattr(event, "to_json") else dict(event)
-            kind = str(data.get("type", "event"))
-            kinds.add(kind)
-            self.hub.publish(kind, data)
+            kinds.add(event.type)
+            self.hub.publish_event(event)
             if self._on_event is not None:
-                self._on_event(kind, data)
+                self._on_event(event)
         return kinds
-
-
-def _marker_json(marker: Marker) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "marker", "t_s": marker.t_s, "kind": str(marker.kind)}
-    if marker.value is not None:
-        out["value"] = marker.value
-    if marker.text is not None:
-        out["text"] = marker.text
-    return out
-
-
-def with_t(marker: Marker, t_s: float) -> Marker:
-    """The same marker stamped at ``t_s``."""
-    return replace(marker, t_s=t_s)

@@ -3,7 +3,7 @@
 Session files (``.jsonl``) are replayed record by record. RR-only files (text, Polar HRM, CSV,
 E4 IBI, ``.npy``) become *derived* notifications so that everything goes through the same
 codec path as a live strap: the beats ending within each second travel together in one
-0x2A37 payload sent at the end of that second (RR raw = ``round(ms * 1.024)``, at most 9 per
+0x2A37 payload sent at the end of that second (RR raw = ``rr_ms_to_raw(ms)``, at most 9 per
 payload, heart-rate field = 60000 / mean of the last 8 RR), and a gap between beat segments
 becomes a Disconnect/Reconnect pair. Markers given as ``KIND@SECONDS[:TEXT]`` are merged in
 at their session time.
@@ -27,7 +27,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from afterbeat.errors import AfterbeatError
-from afterbeat.heart_rate import HeartRateMeasurement, SensorContact, encode_measurement
+from afterbeat.heart_rate import (
+    HeartRateMeasurement,
+    SensorContact,
+    encode_measurement,
+    rr_ms_to_raw,
+)
 from afterbeat.hrv.beats import Beat
 from afterbeat.records import (
     Disconnect,
@@ -92,7 +97,7 @@ def parse_mark(text: str) -> Marker:
 def _payload(rr_ms: Sequence[float], recent_ms: Sequence[float]) -> bytes:
     mean_ms = sum(recent_ms) / len(recent_ms)
     heart_rate_bpm = min(255, max(0, round(60000.0 / mean_ms))) if mean_ms > 0 else 0
-    raw = tuple(min(0xFFFF, max(0, round(v * 1.024))) for v in rr_ms)
+    raw = tuple(min(0xFFFF, max(0, rr_ms_to_raw(v))) for v in rr_ms)
     m = HeartRateMeasurement(heart_rate_bpm=heart_rate_bpm,
                              sensor_contact=SensorContact.DETECTED, rr_raw=raw)
     return encode_measurement(m)

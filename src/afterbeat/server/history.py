@@ -1,0 +1,170 @@
+"""Recorded sessions: list, detail, export, erase, the per-session report, and trends.
+
+Every store call runs in a worker thread, so a slow disk never holds up the live stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from afterbeat.errors import AfterbeatError
+from afterbeat.pipeline import EventPipeline
+from afterbeat.report import build_report
+from afterbeat.resets.effects import ResetEffect
+from afterbeat.resets.plan import plan_from_json
+from afterbeat.resets.trends import SessionOutcome, trends
+from afterbeat.server.errors import NoStore, SessionIsLive
+from afterbeat.storage.store import SessionStatus, SessionSummary, Store
+
+__all__ = ["REPORT_KEY", "History", "summary_json"]
+
+log = logging.getLogger(__name__)
+
+REPORT_KEY = "report_v2"
+"""The session result under which a finished session's report is cached (v2: reset effects
+carry their display scores)."""
+_REPORT_PREFIX = "report_v"
+
+
+def _results(results: dict[str, Any]) -> dict[str, Any]:
+    """Stored results without cached reports (of this or an older version)."""
+    return {k: v for k, v in results.items() if not k.startswith(_REPORT_PREFIX)}
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.isoformat()).replace("+00:00", "Z")
+
+
+def summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
+    """One session in the history list (times UTC ISO 8601, length in s)."""
+    return {
+        "id": s.id,
+        "started_at": _iso(s.started_at),
+        "ended_at": None if s.ended_at is None else _iso(s.ended_at),
+        "duration_s": s.duration_s,
+        "status": str(s.status),
+        "notifications": s.notification_count,
+        "source": s.source,
+        "device_name": s.device_name,
+        "live": s.id == live_id,
+    }
+
+
+class History:
+    """What the store holds of past (and the live) sessions, read off the event loop."""
+
+    def __init__(self, store: Store | None, live_session_id: Callable[[], int | None],
+                 pipeline_factory: Callable[[], EventPipeline],
+                 forget_baseline: Callable[[], None]) -> None:
+        self._store = store
+        self._live_session_id = live_session_id
+        self._pipeline_factory = pipeline_factory
+        self._forget_baseline = forget_baseline
+        """Called when erasing a session erased the baseline built from its rests."""
+        self._report_lock = asyncio.Lock()
+
+    def _required_store(self) -> Store:
+        if self._store is None:
+            raise NoStore("no recording store in this server")
+        return self._store
+
+    async def list_sessions(self) -> list[dict[str, Any]]:
+        """Sessions, newest first."""
+        store = self._required_store()
+        live = self._live_session_id()
+        sessions = await asyncio.to_thread(store.list_sessions)
+        return [summary_json(s, live) for s in reversed(sessions)]
+
+    async def get_session(self, session_id: int) -> dict[str, Any]:
+        """Summary plus stored results."""
+        store = self._required_store()
+        live = self._live_session_id()
+
+        def read() -> dict[str, Any]:
+            out = summary_json(store.get_session(session_id), live)
+            out["results"] = _results(store.get_results(session_id))
+            return out
+
+        return await asyncio.to_thread(read)
+
+    async def export_session(self, session_id: int) -> str:
+        """The session as JSON Lines text (the afterbeat session file)."""
+        store = self._required_store()
+
+        def export() -> str:
+            store.get_session(session_id)
+            buffer = io.StringIO()
+            store.export(session_id, buffer)
+            return buffer.getvalue()
+
+        return await asyncio.to_thread(export)
+
+    async def delete_session(self, session_id: int) -> dict[str, Any]:
+        """Erase a session for real (not the one recording now), and documents derived only
+        from it (a baseline built from its rests is dropped from the live pipeline too)."""
+        store = self._required_store()
+        if session_id == self._live_session_id():
+            raise SessionIsLive("this session is being recorded; stop the server first")
+        # At most 1 s waiting for another reader, so the answer comes promptly; the store's
+        # background thread finishes emptying the log if the reader holds on longer.
+        erasure = await asyncio.to_thread(store.erase, session_id, wait_s=1.0)
+        if "baseline" in erasure.documents:  # it held rests of the erased session only
+            self._forget_baseline()
+        return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}
+
+    async def session_report(self, session_id: int) -> dict[str, Any]:
+        """Report series of a session, computed by replaying it through the pipeline."""
+        store = self._required_store()
+        summary = await asyncio.to_thread(store.get_session, session_id)
+        finished = summary.status is not SessionStatus.RECORDING
+        if finished:
+            results = await asyncio.to_thread(store.get_results, session_id)
+            cached = results.get(REPORT_KEY)
+            if isinstance(cached, dict):
+                return cached
+
+        def build() -> dict[str, Any]:
+            header, records = store.iter_records(session_id)
+            return build_report(header, records, self._pipeline_factory)
+
+        async with self._report_lock:
+            report = await asyncio.to_thread(build)
+        report["session"] = summary_json(summary, self._live_session_id())
+        results = await asyncio.to_thread(store.get_results, session_id)
+        report["results"] = _results(results)
+        if finished:
+            await asyncio.to_thread(store.put_result, session_id, REPORT_KEY, report)
+        return report
+
+    async def trends(self) -> dict[str, Any]:
+        """Across-session summary: what settled you fastest, settling and rating trends."""
+        return await asyncio.to_thread(self._trends, self._required_store())
+
+    @staticmethod
+    def _trends(store: Store) -> dict[str, Any]:
+        outcomes = []
+        for summary in store.list_sessions():
+            results = store.get_results(summary.id)
+            recovery = results.get("recovery")
+            settle = recovery.get("time_to_settle_s") if isinstance(recovery, dict) else None
+            effects = []
+            for item in results.get("reset_effects") or []:
+                try:
+                    effects.append(ResetEffect.from_json(item))
+                except (KeyError, TypeError, ValueError):
+                    log.warning("skipped a stored reset effect that no longer parses")
+            outcomes.append(SessionOutcome(
+                session_id=summary.id, started_at=summary.started_at.isoformat(),
+                time_to_settle_s=float(settle) if isinstance(settle, int | float) else None,
+                effects=tuple(effects)))
+        doc = store.get_document("plan")
+        plan = None
+        if isinstance(doc, dict):
+            with contextlib.suppress(AfterbeatError):
+                plan = plan_from_json(doc)
+        return trends(outcomes, plan).to_json()
