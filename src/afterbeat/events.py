@@ -79,7 +79,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Final, Protocol, TypeVar, get_type_hints
 
-from afterbeat.activation.arousal import display_score
 from afterbeat.activation.recovery import RecoveryMetrics
 from afterbeat.errors import AfterbeatError
 from afterbeat.records import Marker
@@ -445,14 +444,6 @@ class BaselineEvent:
                    _opt_obj(data, "baseline"), reset=bool(_opt_bool(data, "reset")))
 
 
-def _window_json(window: dict[str, Any] | None) -> dict[str, Any] | None:
-    if window is None:
-        return None
-    index = window.get("index")
-    score = None if index is None else round(display_score(float(index)), 1)
-    return {**window, "score": score}
-
-
 @dataclass(frozen=True, slots=True)
 class ResetEffectEvent:
     """A reset's measured effect changed (see afterbeat.resets.effects)."""
@@ -462,16 +453,15 @@ class ResetEffectEvent:
     effect: ResetEffect
 
     def to_json(self) -> dict[str, Any]:
-        """JSON body of the ``reset_effect`` SSE event (the store keeps the latest per number);
-        each window carries the display ``score`` (0-100) of its median index."""
-        effect = self.effect.to_json()
-        for key in ("before", "during", "after"):
-            effect[key] = _window_json(effect[key])
-        return {"type": str(self.type), "t_s": _r(self.t_s, 3), **effect}
+        """JSON body of the ``reset_effect`` SSE event (the store keeps the latest per number).
+
+        Windows carry medians (index, bpm, ms), not a display score: the score is shown only
+        beside the state words it belongs to (afterbeat.activation.display)."""
+        return {"type": str(self.type), "t_s": _r(self.t_s, 3), **self.effect.to_json()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResetEffectEvent:
-        """Inverse of :meth:`to_json` (the windows' scores are derived, so not read)."""
+        """Inverse of :meth:`to_json`."""
         _check_type(data, cls.type)
         try:
             effect = ResetEffect.from_json(data)

@@ -109,7 +109,7 @@ class BaselineData(_Data):
 
 
 class WindowData(BaseModel):
-    """Medians over one window of a reset (s, index, bpm, ms) and the display score."""
+    """Medians over one window of a reset (s, index, bpm, ms)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -122,8 +122,6 @@ class WindowData(BaseModel):
     rmssd_excluded: int
     rmssd_unguarded: int
     respiration_rate_bpm: float | None
-    score: float | None
-    """Display score 0-100 of the median index (the page shows it as sent)."""
 
 
 class ResetEffectData(_Data):
