@@ -189,13 +189,16 @@ def test_bad_event_json_is_a_typed_error() -> None:
         StateEvent.from_json({"type": "metrics"})
 
 
-def test_reset_effect_windows_carry_the_display_score() -> None:
+def test_reset_effect_windows_carry_medians_and_no_display_score() -> None:
     window = WindowStats(0.0, 60.0, 12, 0.0, 70.0, 40.0, 0, 0, 12.0)
     effect = ResetEffect(1, "resonance", 60.0, 360.0, window, None, None, None, None, None,
                          False, True, True)
     data = ResetEffectEvent(360.0, effect).to_json()
-    assert data["before"]["score"] == 50.0  # index 0 is the person's baseline
+    # a score is shown only beside the state words it belongs to (activation/display.py)
+    assert "score" not in data["before"]
+    assert data["before"]["index"] == 0.0 and data["before"]["heart_rate_bpm"] == 70.0
     assert data["after"] is None
+    assert ResetEffectEvent.from_json(data) == ResetEffectEvent(360.0, effect)
 
 
 def test_a_real_session_gives_events_the_schema_accepts(validator: Any) -> None:
@@ -276,7 +279,8 @@ def _page_types() -> tuple[set[str], set[str]]:
 def test_the_page_listens_for_exactly_the_types_the_server_sends() -> None:
     listened, handled = _page_types()
     assert listened == {str(k) for k in EventType}
-    assert handled - {"open", "error", "*"} <= listened
+    # open, error and unauthorized come from the stream itself (web/js/live.js), not the server
+    assert handled - {"open", "error", "unauthorized", "*"} <= listened
 
 
 def test_the_page_does_not_compute_the_display_score() -> None:

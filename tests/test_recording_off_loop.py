@@ -37,7 +37,7 @@ from serverkit import (
     running_server,
 )
 
-pytestmark = pytest.mark.usefixtures("no_egress")  # DATA-5: loopback only
+pytestmark = pytest.mark.usefixtures("no_egress")  # D-EGRESS: loopback only
 __all__ = ["no_egress"]  # the fixture, imported so pytest finds it here
 
 HOLD_S = 4.0

@@ -102,6 +102,7 @@ __all__ = [
     "ResetAction",
     "ResetEffectEvent",
     "ResetEvent",
+    "ResonanceEvent",
     "ServerEvent",
     "StateEvent",
     "StatusEvent",
@@ -125,6 +126,7 @@ class EventType(enum.StrEnum):
     DISMISSED = "dismissed"
     HELLO = "hello"
     HEARTBEAT = "heartbeat"
+    RESONANCE = "resonance"
 
 
 class EventFormatError(AfterbeatError, ValueError):
@@ -622,6 +624,29 @@ class DismissedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ResonanceEvent:
+    """The resonance assessment moved on: ``action`` (started, settle, block, break,
+    second_pass, finished, stopped) at session time ``t_s``, with what the page needs to show
+    it (see afterbeat.server.resonance)."""
+
+    type: ClassVar[EventType] = EventType.RESONANCE
+    action: str
+    t_s: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON body of the ``resonance`` SSE event: type, action, t_s and the data's keys."""
+        return {**self.data, "type": str(self.type), "action": self.action, "t_s": self.t_s}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResonanceEvent:
+        """Inverse of :meth:`to_json`."""
+        _check_type(data, cls.type)
+        rest = {k: v for k, v in data.items() if k not in ("type", "action", "t_s")}
+        return cls(_str(data, "action"), _num(data, "t_s"), rest)
+
+
+@dataclass(frozen=True, slots=True)
 class HelloEvent:
     """A stream's first frame: the latest sequence number and the ``/api/status`` body."""
 
@@ -664,7 +689,8 @@ class HeartbeatEvent:
         return _read_fields(cls, data)
 
 
-ServerEvent = StatusEvent | ResetEvent | DismissedEvent | HelloEvent | HeartbeatEvent
+ServerEvent = (StatusEvent | ResetEvent | DismissedEvent | HelloEvent | HeartbeatEvent
+               | ResonanceEvent)
 """What the server itself sends (the pipeline's baseline event shape also covers a reset)."""
 
 LiveEvent = Event | ServerEvent
@@ -683,6 +709,7 @@ EVENT_CLASSES: Final[Mapping[EventType, type[LiveEvent]]] = {
     EventType.DISMISSED: DismissedEvent,
     EventType.HELLO: HelloEvent,
     EventType.HEARTBEAT: HeartbeatEvent,
+    EventType.RESONANCE: ResonanceEvent,
 }
 """The class of each event type."""
 

@@ -8,7 +8,7 @@ import { authHeaders } from './api.js';
 // Exactly the types the server sends (afterbeat.events.EventType; a test keeps them equal).
 const EVENT_TYPES = [
   'metrics', 'state', 'suggestion', 'recovery', 'marker', 'baseline', 'reset_effect',
-  'status', 'reset', 'dismissed', 'hello', 'heartbeat',
+  'status', 'reset', 'dismissed', 'hello', 'heartbeat', 'resonance',
 ];
 
 /** A typed view of /api/live; handlers get the parsed JSON of each event. */

@@ -26,11 +26,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
 from afterbeat.pipeline import EventPipeline
-from afterbeat.server.resonance import install as install_resonance
 from afterbeat.server.routes import install_errors, install_routes
 from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server.settings import ServerSettings
-from afterbeat.server.sharing import install_sharing_routes
 from afterbeat.server.state import ServerState
 from afterbeat.sources import Source
 from afterbeat.storage.store import Store
@@ -97,8 +95,6 @@ def create_app(
 
     install_errors(app)
     install_routes(app, state, launch_url)
-    install_sharing_routes(app, state.required_store)
-    install_resonance(app, state)
     static = settings.web_dir or web_dir()
     pages = None
     if static.is_dir():  # a small app of its own, so its 404s are answered, not raised

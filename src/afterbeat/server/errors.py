@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from afterbeat.errors import AfterbeatError
 
-__all__ = ["FixedPace", "NoResetRunning", "NoStore", "ServiceRefused", "SessionIsLive"]
+__all__ = [
+    "AssessmentRunning",
+    "FixedPace",
+    "NeedsRecording",
+    "NoAssessment",
+    "NoResetRunning",
+    "NoStore",
+    "ServiceRefused",
+    "SessionIsLive",
+]
 
 
 class ServiceRefused(AfterbeatError):
@@ -30,3 +39,15 @@ class FixedPace(ServiceRefused):
 
 class SessionIsLive(ServiceRefused):
     """The session is being recorded now; it can be erased once the server stops."""
+
+
+class AssessmentRunning(ServiceRefused):
+    """A resonance assessment is already running; one at a time."""
+
+
+class NoAssessment(ServiceRefused):
+    """The request needs a running resonance assessment and none runs."""
+
+
+class NeedsRecording(ServiceRefused):
+    """The request needs a strap (or a replay) being recorded now."""

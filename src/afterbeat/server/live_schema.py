@@ -201,6 +201,17 @@ class HelloData(_Data):
 
 
 
+class ResonanceData(_Data):
+    """The resonance assessment moved on (afterbeat.server.resonance): its action, the session
+    time and what the page shows for it (blocks, stage, result)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["resonance"]
+    action: str
+    t_s: float
+
+
 LIVE_EVENT_MODELS: dict[EventType, type[_Data]] = {
     EventType.METRICS: MetricsData,
     EventType.STATE: StateData,
@@ -214,6 +225,7 @@ LIVE_EVENT_MODELS: dict[EventType, type[_Data]] = {
     EventType.DISMISSED: DismissedData,
     EventType.HELLO: HelloData,
     EventType.HEARTBEAT: HeartbeatData,
+    EventType.RESONANCE: ResonanceData,
 }
 """The model of each event type's data."""
 

@@ -19,8 +19,14 @@ from pydantic import (
 )
 
 from afterbeat.resets.library import LIBRARY
+from afterbeat.summary import DEFAULT_SINCE_DAYS
 
 __all__ = [
+    "NoteRef",
+    "PlanTextIn",
+    "ResonancePaceIn",
+    "ResonanceStartIn",
+    "SummaryIn",
     "BaselineDeletedOut",
     "BaselineOut",
     "DeletedOut",
@@ -297,3 +303,50 @@ class StatusOut(BaseModel):
     lan: bool
     notes: list[str] = []
     """Plain sentences about this start (e.g. a saved plan that could not be applied)."""
+
+
+class ResonanceStartIn(BaseModel):
+    """Optional protocol for a new assessment (defaults: the published stepped protocol)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rates_bpm: list[Annotated[float, Field(ge=3.0, le=10.0, allow_inf_nan=False)]] | None = \
+        Field(default=None, min_length=1, max_length=12)
+    block_s: float | None = Field(default=None, ge=10.0, le=600.0, allow_inf_nan=False)
+    break_s: float | None = Field(default=None, ge=0.0, le=300.0, allow_inf_nan=False)
+    settle_s: float | None = Field(default=None, ge=0.0, le=600.0, allow_inf_nan=False)
+    inhale_share: float | None = Field(default=None, ge=0.2, le=0.8, allow_inf_nan=False)
+    second_pass: bool = False
+
+
+class ResonancePaceIn(BaseModel):
+    """The default pace for the breathing reset (breaths/min, 4.5-7)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    breaths_per_min: float = Field(ge=4.5, le=7.0, allow_inf_nan=False)
+
+
+_MAX_PLAN_TEXT = 64 * 1024
+
+
+class NoteRef(_In):
+    """One note the person ticked: its session and time into the recording (s)."""
+
+    session_id: WholeNumber = Field(ge=1, le=2**53)
+    t_s: float = Field(ge=0.0, le=1e9, allow_inf_nan=False)
+
+
+class SummaryIn(_In):
+    """What the summary covers: the period (days), ratings, and the notes the person chose."""
+
+    since_days: float = Field(default=float(DEFAULT_SINCE_DAYS), gt=0.0, le=3660.0,
+                              allow_inf_nan=False)
+    include_ratings: bool = True
+    notes: list[NoteRef] | Literal["all"] = Field(default_factory=list, max_length=1000)
+
+
+class PlanTextIn(_In):
+    """A plan file's text, as the person picked or pasted it."""
+
+    text: str = Field(max_length=_MAX_PLAN_TEXT)

@@ -1,7 +1,6 @@
 """Server side of the resonance assessment: start, follow, stop, result, apply the pace.
 
-Routes (installed by :func:`install`; kept here so ``app.py`` and ``state.py`` stay untouched
-but for one call):
+The service behind these routes (:mod:`afterbeat.server.routes` maps its domain errors):
 
 - ``GET /api/resonance``: the stored result (person document ``resonance``), the last
   assessment finished by this server (``last``, also when it found no pace), the running
@@ -29,12 +28,10 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
-
-from fastapi import Body, FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from afterbeat.errors import AfterbeatError
+from afterbeat.events import ResonanceEvent
 from afterbeat.resets.resonance import (
     RESONANCE_DOCUMENT_KEY,
     Block,
@@ -50,41 +47,18 @@ from afterbeat.resets.resonance import (
     schedule,
     stage_at,
 )
-from afterbeat.server.models import ErrorOut
+from afterbeat.server.errors import AssessmentRunning, NeedsRecording, NoAssessment, NoStore
+from afterbeat.server.models import ResonanceStartIn
 
 if TYPE_CHECKING:
     from afterbeat.server.state import ServerState
 
-__all__ = ["ResonanceRunner", "install"]
+__all__ = ["ResonanceRunner"]
 
 log = logging.getLogger(__name__)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415)}
 POLL_S = 0.2
 """How often the running assessment looks at the session clock (s)."""
-
-
-class ResonanceStartIn(BaseModel):
-    """Optional protocol for a new assessment (defaults: the published stepped protocol)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rates_bpm: list[Annotated[float, Field(ge=3.0, le=10.0, allow_inf_nan=False)]] | None = \
-        Field(default=None, min_length=1, max_length=12)
-    block_s: float | None = Field(default=None, ge=10.0, le=600.0, allow_inf_nan=False)
-    break_s: float | None = Field(default=None, ge=0.0, le=300.0, allow_inf_nan=False)
-    settle_s: float | None = Field(default=None, ge=0.0, le=600.0, allow_inf_nan=False)
-    inhale_share: float | None = Field(default=None, ge=0.2, le=0.8, allow_inf_nan=False)
-    second_pass: bool = False
-
-
-class ResonancePaceIn(BaseModel):
-    """The default pace for the breathing reset (breaths/min, 4.5-7)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    breaths_per_min: float = Field(ge=4.5, le=7.0, allow_inf_nan=False)
 
 
 @dataclass(slots=True)
@@ -159,9 +133,9 @@ class ResonanceRunner:
     def start(self, body: ResonanceStartIn) -> dict[str, Any]:
         """Begin an assessment now (409 while one runs or when nothing is recorded)."""
         if self.run is not None:
-            raise HTTPException(409, "an assessment is already running")
+            raise AssessmentRunning("an assessment is already running")
         if self.state.source is None or not self.state.recording_active:
-            raise HTTPException(409, "the assessment needs a strap (or replay) being recorded")
+            raise NeedsRecording("the assessment needs a strap (or replay) being recorded")
         defaults = Protocol()
         try:
             protocol = Protocol(
@@ -171,8 +145,8 @@ class ResonanceRunner:
                 settle_s=body.settle_s if body.settle_s is not None else defaults.settle_s,
                 inhale_share=(body.inhale_share if body.inhale_share is not None
                               else defaults.inhale_share))
-        except ResonanceError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        except ResonanceError:
+            raise  # a ValueError: the routes answer 422 with its message
         start_s = self.state.now_s()
         run = _Run(protocol=protocol, start_s=start_s, unix_offset_s=time.time() - start_s,
                    second_pass=body.second_pass, blocks=list(schedule(protocol, start_s)))
@@ -188,7 +162,7 @@ class ResonanceRunner:
         """Stop the running assessment now and evaluate what was measured (409 if none)."""
         run = self.run
         if run is None:
-            raise HTTPException(409, "no assessment is running")
+            raise NoAssessment("no assessment is running")
         finishing = bool(run.blocks) and len(run.closed) == len(run.blocks)
         run.stopped = not finishing
         if run.task is not None:
@@ -202,7 +176,7 @@ class ResonanceRunner:
         """Make ``breaths_per_min`` the default pace of the breathing reset (the setting)."""
         store = self.state.store
         if store is None:
-            raise HTTPException(409, "no store in this server")
+            raise NoStore("no store in this server")
         settings = store.get_document("settings")
         settings = dict(settings) if isinstance(settings, dict) else {}
         settings["breaths_per_min"] = breaths_per_min
@@ -295,7 +269,7 @@ class ResonanceRunner:
                     rate = doc.get("rate_bpm")
                     if kept and isinstance(rate, float) and 4.5 <= rate <= 7.0:
                         applied = self.set_pace(rate)["breaths_per_min"]
-                except (AfterbeatError, HTTPException) as exc:
+                except AfterbeatError as exc:
                     log.warning("could not keep the resonance result: %s", exc)
             out = {"result": doc, "stopped": run.stopped, "applied_pace_bpm": applied}
             self.last_result = out
@@ -320,33 +294,4 @@ class ResonanceRunner:
         return True
 
     def _publish(self, action: str, data: dict[str, Any]) -> None:
-        self.state.hub.publish("resonance", {"type": "resonance", "action": action,
-                                             "t_s": self.state.now_s(), **data})
-
-
-def install(app: FastAPI, state: ServerState) -> ResonanceRunner:
-    """Add the ``/api/resonance`` routes to ``app``; returns the runner (tests use it)."""
-    runner = ResonanceRunner(state)
-    app.state.resonance = runner
-
-    @app.get("/api/resonance", tags=["resonance"], responses=_ERRORS)
-    async def get_resonance() -> dict[str, Any]:
-        """The stored assessment result, the running assessment and the default protocol."""
-        return runner.overview()
-
-    @app.post("/api/resonance/start", tags=["resonance"], status_code=201, responses=_ERRORS)
-    async def start_resonance(body: Annotated[ResonanceStartIn, Body()]) -> dict[str, Any]:
-        """Begin a resonance assessment now; answers its blocks with pacing timelines."""
-        return runner.start(body)
-
-    @app.post("/api/resonance/stop", tags=["resonance"], responses=_ERRORS)
-    async def stop_resonance() -> dict[str, Any]:
-        """Stop the running assessment; what was measured is evaluated and kept."""
-        return await runner.stop()
-
-    @app.put("/api/resonance/pace", tags=["resonance"], responses=_ERRORS)
-    async def put_resonance_pace(body: ResonancePaceIn) -> dict[str, Any]:
-        """Make this the breathing reset's default pace (the person's setting)."""
-        return runner.set_pace(body.breaths_per_min)
-
-    return runner
+        self.state.hub.publish_event(ResonanceEvent(action, self.state.now_s(), data))

@@ -16,7 +16,9 @@ SSE (``GET /api/live``): ``event:`` is the event type (every type is in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query, Request
@@ -32,6 +34,7 @@ from afterbeat.events import HeartbeatEvent, HelloEvent
 from afterbeat.records import MarkerKind
 from afterbeat.resets.library import PaceOutOfRange, UnknownReset
 from afterbeat.resets.plan import PlanError
+from afterbeat.server import sharing
 from afterbeat.server.errors import ServiceRefused
 from afterbeat.server.hub import SubscriberDropped, Subscription, TooManySubscribers, encode_data
 from afterbeat.server.live_schema import live_schema
@@ -45,6 +48,7 @@ from afterbeat.server.models import (
     MarkerIn,
     MarkerOut,
     PersonSettings,
+    PlanTextIn,
     RatingOut,
     ResetPaceIn,
     ResetRateIn,
@@ -52,12 +56,16 @@ from afterbeat.server.models import (
     ResetStartIn,
     ResetStopIn,
     ResetStoppedOut,
+    ResonancePaceIn,
+    ResonanceStartIn,
     SessionDetailOut,
     SessionOut,
     StatusOut,
     SuggestionDismissIn,
+    SummaryIn,
 )
 from afterbeat.server.state import ServerState
+from afterbeat.summary import DEFAULT_SINCE_DAYS
 
 __all__ = ["install_errors", "install_routes", "status_code_for"]
 
@@ -333,4 +341,72 @@ def install_routes(app: FastAPI, state: ServerState, launch_url: Callable[[], st
     async def launch() -> dict[str, str]:
         """A fresh one-time browser link (for clients holding the token)."""
         return {"url": launch_url()}
+
+    _sharing_routes(app, state)
+    _resonance_routes(app, state)
+
+
+def _sharing_routes(app: FastAPI, state: ServerState) -> None:
+    """The summary to share and the plan file and card (afterbeat.server.sharing)."""
+    replaying = asyncio.Lock()  # one summary at a time: it replays recordings (CPU work)
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(state.clock(), UTC)
+
+    @app.post("/api/summary", tags=["sharing"], responses=_ERRORS)
+    async def make_summary(body: SummaryIn) -> dict[str, Any]:
+        """The summary page (self-contained HTML) and its numbers, for the person to save."""
+        store = state.required_store()
+        async with replaying:
+            return await asyncio.to_thread(sharing.make_summary, store, body, now())
+
+    @app.get("/api/summary/notes", tags=["sharing"], responses=_ERRORS)
+    async def summary_notes(
+        since_days: Annotated[float, Query(gt=0.0, le=3660.0, allow_inf_nan=False)]
+        = float(DEFAULT_SINCE_DAYS),
+    ) -> list[dict[str, Any]]:
+        """The notes written in the period, for the person to tick the ones to include."""
+        store = state.required_store()
+        async with replaying:
+            return await asyncio.to_thread(sharing.summary_notes, store, since_days, now())
+
+    @app.get("/api/plan/file", tags=["person"], responses=_ERRORS)
+    async def plan_file() -> dict[str, str]:
+        """The plan in use as a readable TOML file (name and text)."""
+        return await asyncio.to_thread(sharing.plan_file, state.required_store())
+
+    @app.get("/api/plan/card", tags=["person"], responses=_ERRORS)
+    async def plan_card() -> dict[str, str]:
+        """The plan in use as a one-page printable card (self-contained HTML)."""
+        return await asyncio.to_thread(sharing.plan_card, state.required_store())
+
+    @app.post("/api/plan/preview", tags=["person"], responses=_ERRORS)
+    async def plan_preview(body: PlanTextIn) -> dict[str, Any]:
+        """Check a plan file and say what it would change; nothing is applied here."""
+        return await asyncio.to_thread(sharing.plan_preview, state.required_store(), body.text)
+
+
+def _resonance_routes(app: FastAPI, state: ServerState) -> None:
+    """The guided resonance assessment (afterbeat.server.resonance)."""
+    runner = state.resonance
+
+    @app.get("/api/resonance", tags=["resonance"], responses=_ERRORS)
+    async def get_resonance() -> dict[str, Any]:
+        """The stored assessment result, the running assessment and the default protocol."""
+        return runner.overview()
+
+    @app.post("/api/resonance/start", tags=["resonance"], status_code=201, responses=_ERRORS)
+    async def start_resonance(body: Annotated[ResonanceStartIn, Body()]) -> dict[str, Any]:
+        """Begin a resonance assessment now; answers its blocks with pacing timelines."""
+        return runner.start(body)
+
+    @app.post("/api/resonance/stop", tags=["resonance"], responses=_ERRORS)
+    async def stop_resonance() -> dict[str, Any]:
+        """Stop the running assessment; what was measured is evaluated and kept."""
+        return await runner.stop()
+
+    @app.put("/api/resonance/pace", tags=["resonance"], responses=_ERRORS)
+    async def put_resonance_pace(body: ResonancePaceIn) -> dict[str, Any]:
+        """Make this the breathing reset's default pace (the person's setting)."""
+        return runner.set_pace(body.breaths_per_min)
 

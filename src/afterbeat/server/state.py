@@ -28,6 +28,7 @@ from afterbeat.server.ingest import Ingest, LiveStatus
 from afterbeat.server.marks import Marks
 from afterbeat.server.recording import RecordingService
 from afterbeat.server.resets import ResetService
+from afterbeat.server.resonance import ResonanceRunner
 from afterbeat.server.settings import ServerSettings
 from afterbeat.sources import Source
 from afterbeat.storage.recorder import QueuedRecorder
@@ -43,6 +44,8 @@ class ServerState:
                  pipeline: EventPipeline | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.clock = clock
+        """Unix time now (s); injected so tests control it."""
         self.source = source
         self.store = store
         self.notes: dict[str, str] = {}
@@ -60,6 +63,7 @@ class ServerState:
         self.documents = PersonDocuments(store, self.notes, self.ingest, self.marks)
         self.crisis_lines = CrisisLines(self.documents)
         self.resets = ResetService(self.hub, self.marks, self.documents.preferred_pace, clock)
+        self.resonance = ResonanceRunner(self)
         self.history = History(store, lambda: self.live_session_id,
                                lambda: open_pipeline(store),
                                self.ingest.pipeline.forget_baseline)
