@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from afterbeat.activation.baseline import Baseline, RestRecording
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
+from afterbeat.cli.common import CommandError, number_in, printable
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -22,7 +23,13 @@ from afterbeat.events import (
 from afterbeat.pipeline import Pipeline, rest_recording_from
 from afterbeat.records import Header
 from afterbeat.sources import SourceStatus
-from afterbeat.sources.replay import ReplaySource, open_recording, parse_mark
+from afterbeat.sources.replay import (
+    MAX_SPEED,
+    MIN_SPEED,
+    ReplaySource,
+    open_recording,
+    parse_mark,
+)
 
 __all__ = ["baseline_from_files", "register", "replay", "run"]
 
@@ -63,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="session file (.jsonl) or RR file")
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=None, metavar="X",
+    pace.add_argument("--speed", type=number_in(MIN_SPEED, MAX_SPEED, "the speed"),
+                      default=None, metavar="X",
                       help="replay X times faster than real time")
     pace.add_argument("--fast", action="store_true",
                       help="as fast as possible (the default when --speed is not given)")
@@ -116,8 +124,8 @@ class _Summary:
             self.lines.append(f"{_clock(obj['t_s'])}  marker      {obj['kind']}{text}")
 
     def write(self, out: TextIO, pipeline: Pipeline) -> None:
-        for line in self.lines:
-            print(line, file=out)
+        for line in self.lines:  # marker text and reset names come from the file: neutralised
+            print(printable(line), file=out)
         stats = pipeline.stats
         print(f"\n{stats.notifications} notifications ({stats.malformed} malformed, skipped), "
               f"{stats.beats} beats ({stats.corrected_beats} corrected), {self.metrics} "
@@ -146,7 +154,7 @@ def _report_import(source: ReplaySource) -> None:
     """Say on stderr how the file was read when a unit was detected or lines were skipped."""
     info = source.import_info
     if info.unit_detected or info.skips.count:
-        print(f"replay: {info.describe()}", file=sys.stderr)
+        print(f"replay: {printable(info.describe())}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,12 +172,21 @@ def run(args: argparse.Namespace) -> int:
 
         asyncio.run(replay(source, pipeline, emit))
         _report_import(source)
-        return 0
+        return _nothing_replayed(source, pipeline)
     summary = _Summary()
     header = asyncio.run(replay(source, pipeline, summary))
     _report_import(source)
+    _nothing_replayed(source, pipeline)
     device = header.device.get("name") or "unknown device"
-    print(f"Replay of {args.file.name} ({device}, started {header.started_at:%Y-%m-%d %H:%M} "
-          "UTC)", file=out)
+    print(printable(f"Replay of {args.file.name} ({device}, started "
+                    f"{header.started_at:%Y-%m-%d %H:%M} UTC)"), file=out)
     summary.write(out, pipeline)
+    return 0
+
+
+def _nothing_replayed(source: ReplaySource, pipeline: Pipeline) -> int:
+    """0 when the recording held notifications; else a CommandError (exit status 2)."""
+    if pipeline.stats.notifications == 0:
+        raise CommandError(f"{printable(source.path)}: no heart-rate data to replay "
+                           f"({source.import_info.skips.summary()})")
     return 0

@@ -215,7 +215,7 @@ def iter_session(
         # Undecodable bytes become U+FFFD: the line then fails to parse and is skipped, counted.
         handle = open(name, encoding="utf-8", errors="replace")  # closed by the generator
     except OSError as exc:
-        raise SessionFileError(f"cannot open: {exc.strerror or exc}", path=name) from exc
+        raise SessionFileError(f"cannot read: {exc.strerror or exc}", path=name) from exc
     try:
         lines = bounded_lines(handle)
         number, first = next(lines, (1, ""))
