@@ -21,7 +21,7 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.pipeline import Pipeline, rest_recording_from
-from afterbeat.records import Header
+from afterbeat.records import MAX_T_S, Header
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.replay import (
     MAX_SPEED,
@@ -31,7 +31,11 @@ from afterbeat.sources.replay import (
     parse_mark,
 )
 
-__all__ = ["baseline_from_files", "register", "replay", "run"]
+__all__ = ["DEFAULT_MAX_HOURS", "baseline_from_files", "register", "replay", "run"]
+
+DEFAULT_MAX_HOURS = 48.0
+"""Replay covers the first two days of a recording unless told otherwise: the live pipeline
+takes about a minute per day of beats, so a months-long RR file would run for hours."""
 
 
 def baseline_from_files(
@@ -75,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="replay X times faster than real time")
     pace.add_argument("--fast", action="store_true",
                       help="as fast as possible (the default when --speed is not given)")
+    parser.add_argument("--max-hours", type=number_in(0.01, MAX_T_S / 3600, "--max-hours"),
+                        default=DEFAULT_MAX_HOURS, metavar="H",
+                        help="replay at most the first H hours of session time (default "
+                        f"{DEFAULT_MAX_HOURS:g}; the live pipeline takes minutes per day of "
+                        "beats: use 'analyze' for long recordings)")
     parser.add_argument("--baseline", type=Path, action="append", default=[], metavar="FILE",
                         help="a resting recording to build the baseline from (repeatable)")
     parser.add_argument("--mark", action="append", default=[], metavar="KIND@SECONDS",
@@ -163,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     marks = [parse_mark(m) for m in args.mark]
     baseline = baseline_from_files(list(args.baseline), settings, args.unit)
     speed = None if args.fast or args.speed is None else float(args.speed)
-    source = ReplaySource(args.file, speed=speed, marks=marks, unit=args.unit)
+    source = ReplaySource(args.file, speed=speed, marks=marks, unit=args.unit,
+                          max_t_s=args.max_hours * 3600.0)
     pipeline = Pipeline(settings, baseline)
     out = sys.stdout
     if args.events:

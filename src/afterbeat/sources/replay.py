@@ -221,9 +221,14 @@ class ReplaySource:
         marks: Sequence[Marker] = (),
         unit: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_t_s: float | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.speed = check_speed(speed)
+        self.max_t_s = None if max_t_s is None else check_number(max_t_s, "max_t_s", 0.0, MAX_T_S)
+        """Replay stops at the first record after this session time (s); None: the whole."""
+        self.cut_at_s: float | None = None
+        """The time of the first record not replayed because of ``max_t_s``, if any."""
         self._clock = clock
         self.import_info = ImportInfo(path=self.path)
         """File kind, RR unit and skipped lines, filled in as the replay reads."""
@@ -254,6 +259,13 @@ class ReplaySource:
         count = 0
         for record in self._records:
             if self._closed:
+                break
+            if self.max_t_s is not None and record.t_s > self.max_t_s:
+                self.cut_at_s = record.t_s
+                self.import_info.skips.add(
+                    f"{self.path} t={record.t_s:.3f}s",
+                    f"the rest of the recording is not replayed (replay stops after "
+                    f"{self.max_t_s:g} s)")
                 break
             if self.speed is not None:
                 due = self._start_wall + record.t_s / self.speed
