@@ -181,12 +181,13 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(event.to_json(), separators=(",", ":")), file=out)
 
         asyncio.run(replay(source, pipeline, emit))
+        _nothing_replayed(source, pipeline)
         _report_import(source)
-        return _nothing_replayed(source, pipeline)
+        return 0
     summary = _Summary()
     header = asyncio.run(replay(source, pipeline, summary))
-    _report_import(source)
     _nothing_replayed(source, pipeline)
+    _report_import(source)
     device = header.device.get("name") or "unknown device"
     print(printable(f"Replay of {args.file.name} ({device}, started "
                     f"{header.started_at:%Y-%m-%d %H:%M} UTC)"), file=out)
@@ -194,9 +195,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _nothing_replayed(source: ReplaySource, pipeline: Pipeline) -> int:
-    """0 when the recording held notifications; else a CommandError (exit status 2)."""
+def _nothing_replayed(source: ReplaySource, pipeline: Pipeline) -> None:
+    """Raise CommandError (exit status 2) when the recording held no notifications."""
     if pipeline.stats.notifications == 0:
         raise CommandError(f"{printable(source.path)}: no heart-rate data to replay "
                            f"({source.import_info.skips.summary()})")
-    return 0

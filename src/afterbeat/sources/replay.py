@@ -187,13 +187,14 @@ def open_recording(
         info.kind = FileKind.SESSION
         return iter_session(name, info.skips)
     try:
-        if Path(name).stat().st_size == 0:
-            raise SessionFileError("empty file: nothing to replay", path=name)
-        mtime = Path(name).stat().st_mtime
-        started = check_started_at(datetime.fromtimestamp(math.floor(mtime), tz=UTC))
+        stat = Path(name).stat()
     except OSError as exc:
         raise SessionFileError(f"cannot read: {exc.strerror or exc}", path=name) from exc
-    except (InvalidValue, OverflowError, ValueError):
+    if stat.st_size == 0:
+        raise SessionFileError("empty file: nothing to replay", path=name)
+    try:
+        started = check_started_at(datetime.fromtimestamp(math.floor(stat.st_mtime), tz=UTC))
+    except (OverflowError, ValueError, OSError):
         started = EARLIEST_START  # a file dated outside 1970..2199: the start is unknown
     header = Header(
         started_at=started,

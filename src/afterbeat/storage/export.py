@@ -108,7 +108,9 @@ def neutralise_cell(value: str | int | float | None) -> str | int | float | None
 
 
 def _write(handle: IO[str], header: Header, records: Iterable[Record]) -> None:
-    writer = csv.DictWriter(handle, fieldnames=RR_CSV_COLUMNS, lineterminator="\n")
+    # CRLF line ends (RFC 4180): Python's writer then quotes cells holding CR or LF, so a
+    # note with a carriage return cannot split its row.
+    writer = csv.DictWriter(handle, fieldnames=RR_CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows({key: neutralise_cell(value) for key, value in row.items()}
                      for row in rr_csv_rows(header, records))
