@@ -26,6 +26,7 @@ from afterbeat.records import (
     Marker,
     MarkerKind,
     Notification,
+    Record,
     SkipReport,
     check_t_s,
     clean_text,
@@ -436,7 +437,7 @@ def test_replay_summary_neutralises_escape_sequences(
                                   "\t=1", "\r=1"])
 def test_csv_export_neutralises_formula_cells(text: str) -> None:
     header = Header(started_at=datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
-    records = [Marker(1.0, MarkerKind.NOTE, text=text),
+    records: list[Record] = [Marker(1.0, MarkerKind.NOTE, text=text),
                Notification(2.0, 1795000000.0, bytes.fromhex("1046ee03"))]
     buffer = io.StringIO()
     write_rr_csv(buffer, header, records)
@@ -448,8 +449,9 @@ def test_csv_export_neutralises_formula_cells(text: str) -> None:
 
 
 def test_round_trip_of_clean_records_is_unchanged(tmp_path: Path) -> None:
-    records = [Marker(1.0, MarkerKind.RATING, value=7.0), Marker(2.0, MarkerKind.NOTE, text="ok"),
-               Notification(3.0, 1795000000.5, bytes.fromhex("1046ee03"))]
+    records: list[Record] = [Marker(1.0, MarkerKind.RATING, value=7.0),
+                             Marker(2.0, MarkerKind.NOTE, text="ok"),
+                             Notification(3.0, 1795000000.5, bytes.fromhex("1046ee03"))]
     lines = [encode_record(r) for r in records]
     path = session(tmp_path / "s.jsonl", *lines)
     _, read = iter_session(path)

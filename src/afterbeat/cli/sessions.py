@@ -167,7 +167,7 @@ def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
     else:
         store.export(session_id, path)
     print(json.dumps({"id": session_id, "path": str(path), "format": fmt}) if as_json
-          else f"session {session_id} written to {path}")
+          else printable(f"session {session_id} written to {path}"))
     return 0
 
 
