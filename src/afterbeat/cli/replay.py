@@ -33,8 +33,8 @@ from afterbeat.sources.replay import (
 
 __all__ = ["DEFAULT_MAX_HOURS", "baseline_from_files", "register", "replay", "run"]
 
-DEFAULT_MAX_HOURS = 48.0
-"""Replay covers the first two days of a recording unless told otherwise: the live pipeline
+DEFAULT_MAX_HOURS = 24.0
+"""Replay covers the first day of a recording unless told otherwise: the live pipeline
 takes about a minute per day of beats, so a months-long RR file would run for hours."""
 
 
