@@ -32,7 +32,7 @@ def bounded_lines(handle: TextIO, max_chars: int = MAX_LINE_CHARS, first_line: i
         if not line:
             return
         number += 1
-        if len(line) <= max_chars or line.endswith("\n") and len(line) == max_chars + 1:
+        if line.endswith("\n") or len(line) <= max_chars:  # whole (at most max_chars + "\n")
             yield number, line
             continue
         while True:  # skip the rest of the overlong line without keeping it
