@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 HEADER = ('{"type":"header","format":"afterbeat-session","version":1,'
           '"started_at":"2026-11-26T09:30:00Z","device":{}}\n')
@@ -37,7 +38,7 @@ def no_newline(path: Path, size_bytes: int, prefix: str = "") -> Path:
     return path
 
 
-def rr_series(n: int, seed: int = 1) -> np.ndarray:
+def rr_series(n: int, seed: int = 1) -> npt.NDArray[np.int64]:
     """n plausible RR values (ms, integers)."""
     rng = np.random.default_rng(seed)
     return np.clip(800 + 50 * rng.standard_normal(n), 300, 2000).round().astype(np.int64)
