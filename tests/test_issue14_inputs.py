@@ -285,20 +285,25 @@ def test_npy_values_beyond_bounds_are_counted_skips(tmp_path: Path) -> None:
     assert len(result) == 200 and result.skips.count == 2
 
 
-def test_beats_adding_up_past_a_year_are_a_clear_error(tmp_path: Path) -> None:
+def test_beats_adding_up_past_a_year_are_a_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("afterbeat.storage.importers.MAX_T_S", 1000.0)  # scaled down: a year
     path = tmp_path / "rr.npy"
-    np.save(path, np.full(int(MAX_T_S / 59.0) + 10, 59_000.0))
+    np.save(path, np.full(int(1000.0 / 59.0) + 10, 59_000.0))
     with pytest.raises(SessionFileError, match="more than"):
         for _ in iter_beats(path, unit="ms"):
             pass
 
 
-def test_sample_entropy_is_capped_with_a_note() -> None:
-    rr = np.array(beats(SAMPEN_MAX_BEATS + 500), dtype=np.float64)
+def test_sample_entropy_is_capped_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SAMPEN_MAX_BEATS >= 100_000  # a 24-hour recording fits whole
+    cap = 1000  # scaled down for the default run
+    monkeypatch.setattr("afterbeat.hrv.analysis.SAMPEN_MAX_BEATS", cap)
+    rr = np.array(beats(cap + 500), dtype=np.float64)
     rr += np.random.default_rng(7).normal(0.0, 20.0, rr.size)
     result = analyze(np.cumsum(rr) / 1000.0, rr, correction="none", detrend="none")
     assert result.sampen is not None
-    assert any(f"first {SAMPEN_MAX_BEATS} of {rr.size}" in note for note in result.notes)
+    assert any(f"first {cap} of {rr.size}" in note for note in result.notes)
 
 
 def test_replay_skips_a_record_at_1e300_instead_of_waiting_for_it(tmp_path: Path) -> None:
