@@ -31,5 +31,13 @@ class UnsupportedFormat(SessionFileError):
     """A file whose format afterbeat does not recognise."""
 
 
+class InvalidValue(AfterbeatError, ValueError):
+    """A time, number or text outside what afterbeat accepts; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class DataDirError(AfterbeatError, OSError):
     """The data directory cannot be created or is not private."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from afterbeat import __version__
+from afterbeat.cli.common import OneLineParser, printable
 from afterbeat.errors import AfterbeatError
 
 __all__ = ["build_parser", "main"]
@@ -48,7 +49,7 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; with ``only``, just that sub-command is loaded in full."""
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="afterbeat",
         description="Local, private heart-rate biofeedback for the hours after a therapy "
         "session. A wellness tool for relaxation, not a medical device.",
@@ -76,7 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args)
     except AfterbeatError as exc:
-        print(f"afterbeat: {exc}", file=sys.stderr)
+        print(f"afterbeat: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file that cannot be read or written: a message, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"afterbeat: {printable(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

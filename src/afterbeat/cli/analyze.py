@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import TextIO
 
+import numpy as np
+
+from afterbeat.cli.common import CommandError, number_in, printable
 from afterbeat.hrv.analysis import RESULT_KEYS, AnalysisResult, ProgressCallback, analyze
+from afterbeat.records import MAX_T_S
 from afterbeat.storage.importers import load_rr
 
 __all__ = ["format_table", "register", "run"]
@@ -71,9 +76,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "shown as '-' (null in JSON) with the reason in the notes.",
     )
     parser.add_argument("file", metavar="FILE", help="recording or RR file to analyse")
-    parser.add_argument("--start", type=float, default=None, metavar="S",
+    seconds = number_in(0.0, MAX_T_S, "a time in seconds from the recording's start")
+    parser.add_argument("--start", type=seconds, default=None, metavar="S",
                         help="analyse beats from this time (s from the recording's start)")
-    parser.add_argument("--end", type=float, default=None, metavar="S",
+    parser.add_argument("--end", type=seconds, default=None, metavar="S",
                         help="analyse beats up to this time (s)")
     parser.add_argument("--correction", choices=("auto", "none"), default="auto",
                         help="artifact correction before the metrics (default: auto)")
@@ -100,12 +106,21 @@ def _progress_to(stream: TextIO) -> ProgressCallback:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Import the file, analyse it and print a table or JSON; exit status 0."""
+    """Import the file, analyse it and print a table or JSON; exit status 0 (2 on bad input)."""
+    if args.start is not None and args.end is not None and args.start >= args.end:
+        raise CommandError(f"--start {args.start:g} must come before --end {args.end:g}")
     beats = load_rr(args.file, unit=args.unit)
+    if args.start is not None or args.end is not None:
+        low = -math.inf if args.start is None else args.start
+        high = math.inf if args.end is None else args.end
+        if not np.any((beats.t_s >= low) & (beats.t_s <= high)):
+            span = f"{float(beats.t_s[0]):.1f}-{float(beats.t_s[-1]):.1f} s"
+            raise CommandError(f"no beats between --start and --end in {printable(args.file)} "
+                               f"(its beats span {span})")
     progress: ProgressCallback | None = None
     if len(beats) >= PROGRESS_MIN_BEATS:
         progress = _progress_to(sys.stderr)
-        print(f"analyze: {len(beats)} beats read from {args.file}", file=sys.stderr)
+        print(f"analyze: {len(beats)} beats read from {printable(args.file)}", file=sys.stderr)
     result = analyze(
         beats.t_s, beats.rr_ms, beats.segment,
         start_s=args.start, end_s=args.end, correction=args.correction,
@@ -113,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
     )
     if beats.skips.count or beats.info.unit_detected:
-        print(f"analyze: {beats.info.describe()}", file=sys.stderr)
+        print(f"analyze: {printable(beats.info.describe())}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()))
     else:

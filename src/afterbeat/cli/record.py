@@ -9,10 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.cli.common import add_data_dir_option, data_dir_from, number_in
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import SensorContact, decode_measurement
-from afterbeat.records import Record
+from afterbeat.records import MAX_T_S, Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
 from afterbeat.storage.recorder import QueuedRecorder, RecorderStatus
@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--device", metavar="X", default=None,
                         help="strap address or name (default: the remembered strap, else the "
                         "first heart-rate strap found)")
-    parser.add_argument("--duration", type=float, default=None, metavar="S",
+    parser.add_argument("--duration", type=number_in(0.1, MAX_T_S, "the duration (s)"),
+                        default=None, metavar="S",
                         help="stop after this many seconds (default: until Ctrl-C)")
     add_data_dir_option(parser)
     parser.set_defaults(run=run)

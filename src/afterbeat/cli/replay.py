@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from afterbeat.activation.baseline import Baseline, RestRecording
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
+from afterbeat.cli.common import CommandError, number_in, printable
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -20,11 +21,21 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.pipeline import Pipeline, rest_recording_from
-from afterbeat.records import Header
+from afterbeat.records import MAX_T_S, Header
 from afterbeat.sources import SourceStatus
-from afterbeat.sources.replay import ReplaySource, open_recording, parse_mark
+from afterbeat.sources.replay import (
+    MAX_SPEED,
+    MIN_SPEED,
+    ReplaySource,
+    open_recording,
+    parse_mark,
+)
 
-__all__ = ["baseline_from_files", "register", "replay", "run"]
+__all__ = ["DEFAULT_MAX_HOURS", "baseline_from_files", "register", "replay", "run"]
+
+DEFAULT_MAX_HOURS = 24.0
+"""Replay covers the first day of a recording unless told otherwise: the live pipeline
+takes about a minute per day of beats, so a months-long RR file would run for hours."""
 
 
 def baseline_from_files(
@@ -63,10 +74,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="session file (.jsonl) or RR file")
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=None, metavar="X",
+    pace.add_argument("--speed", type=number_in(MIN_SPEED, MAX_SPEED, "the speed"),
+                      default=None, metavar="X",
                       help="replay X times faster than real time")
     pace.add_argument("--fast", action="store_true",
                       help="as fast as possible (the default when --speed is not given)")
+    parser.add_argument("--max-hours", type=number_in(0.01, MAX_T_S / 3600, "--max-hours"),
+                        default=DEFAULT_MAX_HOURS, metavar="H",
+                        help="replay at most the first H hours of session time (default "
+                        f"{DEFAULT_MAX_HOURS:g}; the live pipeline takes minutes per day of "
+                        "beats: use 'analyze' for long recordings)")
     parser.add_argument("--baseline", type=Path, action="append", default=[], metavar="FILE",
                         help="a resting recording to build the baseline from (repeatable)")
     parser.add_argument("--mark", action="append", default=[], metavar="KIND@SECONDS",
@@ -116,8 +133,8 @@ class _Summary:
             self.lines.append(f"{_clock(obj['t_s'])}  marker      {obj['kind']}{text}")
 
     def write(self, out: TextIO, pipeline: Pipeline) -> None:
-        for line in self.lines:
-            print(line, file=out)
+        for line in self.lines:  # marker text and reset names come from the file: neutralised
+            print(printable(line), file=out)
         stats = pipeline.stats
         print(f"\n{stats.notifications} notifications ({stats.malformed} malformed, skipped), "
               f"{stats.beats} beats ({stats.corrected_beats} corrected), {self.metrics} "
@@ -146,7 +163,7 @@ def _report_import(source: ReplaySource) -> None:
     """Say on stderr how the file was read when a unit was detected or lines were skipped."""
     info = source.import_info
     if info.unit_detected or info.skips.count:
-        print(f"replay: {info.describe()}", file=sys.stderr)
+        print(f"replay: {printable(info.describe())}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     marks = [parse_mark(m) for m in args.mark]
     baseline = baseline_from_files(list(args.baseline), settings, args.unit)
     speed = None if args.fast or args.speed is None else float(args.speed)
-    source = ReplaySource(args.file, speed=speed, marks=marks, unit=args.unit)
+    source = ReplaySource(args.file, speed=speed, marks=marks, unit=args.unit,
+                          max_t_s=args.max_hours * 3600.0)
     pipeline = Pipeline(settings, baseline)
     out = sys.stdout
     if args.events:
@@ -163,13 +181,22 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(event.to_json(), separators=(",", ":")), file=out)
 
         asyncio.run(replay(source, pipeline, emit))
+        _nothing_replayed(source, pipeline)
         _report_import(source)
         return 0
     summary = _Summary()
     header = asyncio.run(replay(source, pipeline, summary))
+    _nothing_replayed(source, pipeline)
     _report_import(source)
     device = header.device.get("name") or "unknown device"
-    print(f"Replay of {args.file.name} ({device}, started {header.started_at:%Y-%m-%d %H:%M} "
-          "UTC)", file=out)
+    print(printable(f"Replay of {args.file.name} ({device}, started "
+                    f"{header.started_at:%Y-%m-%d %H:%M} UTC)"), file=out)
     summary.write(out, pipeline)
     return 0
+
+
+def _nothing_replayed(source: ReplaySource, pipeline: Pipeline) -> None:
+    """Raise CommandError (exit status 2) when the recording held no notifications."""
+    if pipeline.stats.notifications == 0:
+        raise CommandError(f"{printable(source.path)}: no heart-rate data to replay "
+                           f"({source.import_info.skips.summary()})")

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from afterbeat.cli.common import number_in
 from afterbeat.sources.ble import BluetoothUnavailable, FoundStrap, backend_from_env, scan_straps
 
 __all__ = ["NOTHING_FOUND_ADVICE", "register", "run"]
@@ -28,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Scan for Bluetooth straps advertising the Heart Rate Service and list "
         "their name, address and signal strength. Use the address with 'record --device'.",
     )
-    parser.add_argument("--timeout", type=float, default=8.0, metavar="S",
+    parser.add_argument("--timeout", type=number_in(0.1, 3600.0, "the scan time (s)"),
+                        default=8.0, metavar="S",
                         help="how long to scan, in seconds (default 8)")
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(run=run)

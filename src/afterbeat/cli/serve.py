@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.cli.common import add_data_dir_option, data_dir_from, port_number
 from afterbeat.errors import AfterbeatError
 from afterbeat.server.security import LaunchTickets, SecurityPolicy
 from afterbeat.sources import Source
@@ -56,7 +56,7 @@ class ServeError(AfterbeatError):
 
 def add_server_options(parser: argparse.ArgumentParser, *, lan: bool = True) -> None:
     """``--port``, ``--host``, ``--no-open`` (and ``--lan`` with TLS files for serve)."""
-    parser.add_argument("--port", type=int, default=8765,
+    parser.add_argument("--port", type=port_number, default=8765,
                         help="TCP port (default 8765; 0 picks a free one)")
     parser.add_argument("--host", default=None,
                         help="address to listen on (default 127.0.0.1; "

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.cli.common import add_data_dir_option, data_dir_from, printable, session_id
 from afterbeat.records import Marker, SkipReport
 from afterbeat.storage.export import write_rr_csv
 from afterbeat.storage.session_file import iter_session
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     def action(name: str, help_text: str, *, with_id: bool = True) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, help=help_text, description=help_text)
         if with_id:
-            sub.add_argument("id", type=int, metavar="ID", help="session id (see 'list')")
+            sub.add_argument("id", type=session_id, metavar="ID", help="session id (see 'list')")
         sub.add_argument("--json", action="store_true", help="print JSON")
         add_data_dir_option(sub)
         return sub
@@ -129,17 +129,19 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
     if as_json:
         print(json.dumps(fields))
         return 0
+    # Text from the file (marker notes, source) is neutralised: no escape sequence reaches
+    # the terminal as it is.
     for key in ("id", "started_at", "ended_at", "duration_s", "status", "source",
                 "notification_count"):
-        print(f"{key:<19} {fields[key]}")
+        print(printable(f"{key:<19} {fields[key]}"))
     print(f"{'device':<19} {json.dumps(header.device)}")
     print(f"{'records':<19} " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                  or "none"))
     for m in markers:
         extra = " ".join(str(v) for v in (m["value"], m["text"]) if v is not None)
-        print(f"{'marker':<19} {m['t_s']:.1f} s  {m['kind']} {extra}".rstrip())
+        print(printable(f"{'marker':<19} {m['t_s']:.1f} s  {m['kind']} {extra}".rstrip()))
     for key in fields["results"]:
-        print(f"{'result':<19} {key}")
+        print(printable(f"{'result':<19} {key}"))
     return 0
 
 
@@ -165,7 +167,7 @@ def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
     else:
         store.export(session_id, path)
     print(json.dumps({"id": session_id, "path": str(path), "format": fmt}) if as_json
-          else f"session {session_id} written to {path}")
+          else printable(f"session {session_id} written to {path}"))
     return 0
 
 
@@ -178,11 +180,12 @@ def _import(store: Store, path: Path, as_json: bool) -> int:
         return 2
     session_id = store.import_session(header, records, "import")
     if skips.count:
-        print(f"afterbeat: {path}: {skips.summary()}", file=sys.stderr)
+        print(printable(f"afterbeat: {path}: {skips.summary()}"), file=sys.stderr)
     summary = store.get_session(session_id)
     print(json.dumps(summary_fields(summary) | {"skipped_lines": skips.count}) if as_json
-          else f"{path} imported as session {session_id} "
-          f"({summary.notification_count} notifications, {format_duration(summary.duration_s)})")
+          else printable(f"{path} imported as session {session_id} "
+                         f"({summary.notification_count} notifications, "
+                         f"{format_duration(summary.duration_s)})"))
     return 0
 
 

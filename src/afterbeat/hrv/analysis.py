@@ -28,6 +28,10 @@ from afterbeat.hrv.artifacts import correct_beats
 
 __all__ = ["RESULT_KEYS", "AnalysisInputError", "AnalysisResult", "ProgressCallback", "analyze"]
 
+SAMPEN_MAX_BEATS: Final = 100_000
+"""Sample entropy uses at most this many beats (the first): about 5 s; a 24-hour recording
+fits whole."""
+
 log = logging.getLogger(__name__)
 
 Correction = Literal["auto", "none"]
@@ -245,4 +249,8 @@ def _nonlinear(rr: npt.NDArray[np.float64], seg: npt.NDArray[np.int64], sampen: 
         notes.append("sampen: not computed (turned off)")
         return
     report("sample entropy", 0.3)
+    if rr.size > SAMPEN_MAX_BEATS:  # its cost grows faster than N: minutes for millions
+        notes.append(f"sampen: computed on the first {SAMPEN_MAX_BEATS} of {rr.size} beats "
+                     "(a cap that keeps it to seconds)")
+        rr, seg = rr[:SAMPEN_MAX_BEATS], seg[:SAMPEN_MAX_BEATS]
     values["sampen"] = _attempt(notes, "sampen", lambda: hrv.sample_entropy(rr, 2, None, seg))

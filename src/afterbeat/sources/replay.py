@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from datetime import UTC, datetime
 from pathlib import Path
 
-from afterbeat.errors import AfterbeatError
+from afterbeat.errors import AfterbeatError, InvalidValue, SessionFileError
 from afterbeat.heart_rate import (
     HeartRateMeasurement,
     SensorContact,
@@ -35,6 +35,9 @@ from afterbeat.heart_rate import (
 )
 from afterbeat.hrv.beats import Beat
 from afterbeat.records import (
+    EARLIEST_START,
+    MAX_RATING,
+    MAX_T_S,
     Disconnect,
     Header,
     Marker,
@@ -42,14 +45,22 @@ from afterbeat.records import (
     Notification,
     Reconnect,
     Record,
+    check_number,
+    check_started_at,
+    check_t_s,
+    clean_text,
+    describe_value,
 )
 from afterbeat.sources import ConnectionState, SourceStatus
 from afterbeat.storage.importers import FileKind, ImportInfo, detect_kind, iter_beats
 from afterbeat.storage.session_file import iter_session
 
 __all__ = [
+    "MAX_SPEED",
+    "MIN_SPEED",
     "BadMark",
     "ReplaySource",
+    "check_speed",
     "derived_notifications",
     "open_recording",
     "parse_mark",
@@ -59,6 +70,9 @@ __all__ = [
 MAX_RR_PER_PAYLOAD = 9
 """A 20-byte payload with a uint8 heart rate holds at most 9 RR values."""
 _HR_FROM_LAST = 8
+MIN_SPEED = 0.001
+MAX_SPEED = 1e6
+"""Replay speeds (session seconds per wall second) outside these are refused."""
 _YIELD_EVERY = 256
 """In fast mode, give the event loop a turn every this many records."""
 
@@ -71,27 +85,43 @@ def parse_mark(text: str) -> Marker:
     """Parse ``KIND@SECONDS[:TEXT]`` (e.g. ``session_end@600``, ``reset_start@700:walk``)."""
     kind_text, at, rest = text.partition("@")
     if not at:
-        raise BadMark(f"mark {text!r} must look like KIND@SECONDS, e.g. session_end@600")
+        raise BadMark(f"mark {describe_value(text)} must look like KIND@SECONDS, "
+                      "e.g. session_end@600")
     seconds_text, _, note = rest.partition(":")
     try:
         kind = MarkerKind(kind_text.strip().lower())
     except ValueError:
         kinds = ", ".join(k.value for k in MarkerKind)
-        raise BadMark(f"unknown marker kind {kind_text!r}; one of: {kinds}") from None
+        raise BadMark(f"unknown marker kind {describe_value(kind_text)}; one of: {kinds}"
+                      ) from None
+    shown = describe_value(text)
     try:
-        t_s = float(seconds_text)
-    except ValueError:
-        raise BadMark(f"mark {text!r}: {seconds_text!r} is not a number of seconds") from None
-    if not math.isfinite(t_s) or t_s < 0:
-        raise BadMark(f"mark {text!r}: seconds must be zero or more")
+        t_s = check_t_s(float(seconds_text), "seconds")
+    except ValueError as exc:
+        raise BadMark(f"mark {shown}: {_reason(exc, seconds_text)} (seconds from the start, "
+                      f"0 to {MAX_T_S:g})") from None
     value: float | None = None
-    note_text: str | None = note or None
+    note_text: str | None = clean_text(note, "text") if note else None
     if kind is MarkerKind.RATING and note:
         try:
-            value, note_text = float(note), None
-        except ValueError:
-            raise BadMark(f"rating mark {text!r}: the rating must be a number") from None
+            value, note_text = check_number(float(note), "rating", 0.0, MAX_RATING), None
+        except ValueError as exc:
+            raise BadMark(f"rating mark {shown}: {_reason(exc, note)} (a rating is a number "
+                          f"from 0 to {MAX_RATING:g})") from None
     return Marker(t_s=t_s, kind=kind, value=value, text=note_text)
+
+
+def _reason(exc: ValueError, token: str) -> str:
+    if isinstance(exc, InvalidValue):
+        return str(exc)
+    return f"{describe_value(token)} is not a number"
+
+
+def check_speed(speed: float | None) -> float | None:
+    """A replay speed: a positive finite factor up to MAX_SPEED, or None (as fast as possible)."""
+    if speed is None:
+        return None
+    return check_number(speed, "speed", MIN_SPEED, MAX_SPEED)
 
 
 def _payload(rr_ms: Sequence[float], recent_ms: Sequence[float]) -> bytes:
@@ -163,8 +193,16 @@ def open_recording(
     if detect_kind(name) is FileKind.SESSION:
         info.kind = FileKind.SESSION
         return iter_session(name, info.skips)
-    mtime = Path(name).stat().st_mtime
-    started = datetime.fromtimestamp(math.floor(mtime), tz=UTC)
+    try:
+        stat = Path(name).stat()
+    except OSError as exc:
+        raise SessionFileError(f"cannot read: {exc.strerror or exc}", path=name) from exc
+    if stat.st_size == 0:
+        raise SessionFileError("empty file: nothing to replay", path=name)
+    try:
+        started = check_started_at(datetime.fromtimestamp(math.floor(stat.st_mtime), tz=UTC))
+    except (OverflowError, ValueError, OSError):
+        started = EARLIEST_START  # a file dated outside 1970..2199: the start is unknown
     header = Header(
         started_at=started,
         device={"name": "replay (derived)", "source": Path(name).name},
@@ -196,17 +234,18 @@ class ReplaySource:
         unit: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         reset_speed: float | None = None,
+        max_t_s: float | None = None,
     ) -> None:
-        for value in (speed, reset_speed):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise ValueError("speed must be a positive number (or None for as fast as "
-                                 "possible)")
         self.path = os.fspath(path)
-        self.speed = speed
-        self.base_speed = speed
+        self.speed = check_speed(speed)
+        self.base_speed = self.speed
         """The speed outside resets."""
-        self.reset_speed = reset_speed
+        self.reset_speed = check_speed(reset_speed)
         """The speed while a reset runs (None: unchanged)."""
+        self.max_t_s = None if max_t_s is None else check_number(max_t_s, "max_t_s", 0.0, MAX_T_S)
+        """Replay stops at the first record after this session time (s); None: the whole."""
+        self.cut_at_s: float | None = None
+        """The time of the first record not replayed because of ``max_t_s``, if any."""
         self._clock = clock
         self.import_info = ImportInfo(path=self.path)
         """File kind, RR unit and skipped lines, filled in as the replay reads."""
@@ -254,6 +293,13 @@ class ReplaySource:
         count = 0
         for record in self._records:
             if self._closed:
+                break
+            if self.max_t_s is not None and record.t_s > self.max_t_s:
+                self.cut_at_s = record.t_s
+                self.import_info.skips.add(
+                    f"{self.path} t={record.t_s:.3f}s",
+                    f"the rest of the recording is not replayed (replay stops after "
+                    f"{self.max_t_s:g} s)")
                 break
             if self.speed is not None:
                 # Short sleeps: a speed change (set_speed) takes effect within a quarter second.

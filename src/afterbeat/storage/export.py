@@ -3,7 +3,9 @@
 The session file (JSONL) stays the lossless export; this table is for people who want their
 raw RR elsewhere. Times are the notification's arrival on the session clock (``t_s``) and in
 UTC (the header's start plus ``t_s``). Gaps, markers and device events get their own rows, so
-nobody computes across a gap by accident. Pure apart from ``write_rr_csv``'s file.
+nobody computes across a gap by accident. Text cells that a spreadsheet would run as a formula
+(starting with = + - @ tab or CR) are written with a leading apostrophe (OWASP's advice on CSV
+injection). Pure apart from ``write_rr_csv``'s file.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from afterbeat.records import (
     Record,
 )
 
-__all__ = ["RR_CSV_COLUMNS", "RR_CSV_SCHEMA", "rr_csv_rows", "write_rr_csv"]
+__all__ = ["FORMULA_STARTS", "RR_CSV_COLUMNS", "RR_CSV_SCHEMA", "neutralise_cell", "rr_csv_rows",
+           "write_rr_csv"]
 
 RR_CSV_SCHEMA: Final = "afterbeat-rr-csv/1"
 """Value of the ``schema`` column; changes when the columns do."""
@@ -91,7 +94,23 @@ def write_rr_csv(target: str | os.PathLike[str] | IO[str], header: Header,
         _write(target, header, records)
 
 
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is read as a formula by spreadsheets (OWASP CSV
+injection); such cells are written with a leading apostrophe."""
+
+
+def neutralise_cell(value: str | int | float | None) -> str | int | float | None:
+    """A CSV cell made safe from formula injection: text starting with = + - @ tab or CR gets
+    a leading ``'`` (numbers are left as they are)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _write(handle: IO[str], header: Header, records: Iterable[Record]) -> None:
-    writer = csv.DictWriter(handle, fieldnames=RR_CSV_COLUMNS, lineterminator="\n")
+    # CRLF line ends (RFC 4180): Python's writer then quotes cells holding CR or LF, so a
+    # note with a carriage return cannot split its row.
+    writer = csv.DictWriter(handle, fieldnames=RR_CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rr_csv_rows(header, records))
+    writer.writerows({key: neutralise_cell(value) for key, value in row.items()}
+                     for row in rr_csv_rows(header, records))

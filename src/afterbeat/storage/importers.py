@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +34,21 @@ from afterbeat.errors import (
 )
 from afterbeat.heart_rate import decode_measurement
 from afterbeat.hrv.beats import Beat, BeatTimeline
-from afterbeat.records import Disconnect, Notification, Reconnect, SkipReport
+from afterbeat.records import (
+    MAX_RR_MS,
+    MAX_T_S,
+    Disconnect,
+    Notification,
+    Reconnect,
+    SkipReport,
+    describe_value,
+)
+from afterbeat.storage.lines import (
+    MAX_LINE_CHARS,
+    MAX_TOKEN_CHARS,
+    bounded_lines,
+    text_tokens,
+)
 from afterbeat.storage.session_file import FORMAT_NAME, iter_session
 
 __all__ = [
@@ -50,6 +65,8 @@ _DETECT_COUNT = 64
 """How many leading values decide the unit."""
 _MS_RANGE = (200.0, 3000.0)
 _S_RANGE = (0.2, 3.0)
+_SNIFF_CHARS = 4096
+"""Characters of the first line read to tell a file's kind."""
 _RR_COLUMN_NAMES = ("rr", "rri", "ibi", "nn", "rr_interval", "rr_intervals", "r-r", "rr-interval")
 
 
@@ -114,7 +131,7 @@ def detect_kind(path: str | os.PathLike[str]) -> FileKind:
         return FileKind.NPY
     try:
         with open(p, encoding="utf-8", errors="replace") as handle:
-            first = handle.readline().strip()
+            first = handle.readline(_SNIFF_CHARS).strip()
     except OSError as exc:
         raise SessionFileError(f"cannot open: {exc.strerror or exc}", path=str(p)) from exc
     if first.startswith("{") and FORMAT_NAME in first:
@@ -151,11 +168,19 @@ def _resolve_unit(values: list[float], given: RRUnit | None, info: ImportInfo) -
     )
 
 
-def _cumulative(rr_values: Iterable[float], factor: float) -> Iterator[Beat]:
+def _cumulative(rr_values: Iterable[float], factor: float, info: ImportInfo) -> Iterator[Beat]:
     t_s = 0.0
-    for value in rr_values:
+    for index, value in enumerate(rr_values, start=1):
         rr_ms = value * factor
+        if rr_ms > MAX_RR_MS:
+            info.skips.add(f"{info.path} value {index}",
+                           f"RR of {rr_ms:g} ms is longer than {MAX_RR_MS:g} ms")
+            continue
         t_s += rr_ms / 1000.0
+        if t_s > MAX_T_S:
+            raise SessionFileError(
+                f"value {index}: the beats add up to more than {MAX_T_S:g} s (a year); "
+                "is this an RR file?", path=info.path)
         yield Beat(t_s=t_s, rr_ms=rr_ms, segment=0)
 
 
@@ -166,28 +191,32 @@ def _with_unit(
     if not head:
         return iter(())
     factor = _resolve_unit(head, unit, info)
-    return _cumulative(chain(head, numbers), factor)
+    return _cumulative(chain(head, numbers), factor, info)
 
 
-def _parse_number(token: str, where: str, skips: SkipReport) -> float | None:
+def _parse_number(token: str, where: str, skips: SkipReport,
+                  high: float = MAX_RR_MS) -> float | None:
+    """A number in [0, high] from ``token``, or None with the reason counted in ``skips``."""
+    if len(token) > MAX_TOKEN_CHARS:
+        skips.add(where, f"value longer than {MAX_TOKEN_CHARS} characters")
+        return None
     try:
         value = float(token)
     except ValueError:
-        skips.add(where, f"not a number: {token[:40]!r}")
+        skips.add(where, f"not a number: {describe_value(token)}")
         return None
-    if not math.isfinite(value) or value < 0:
-        skips.add(where, f"not a valid RR value: {token[:40]!r}")
+    if not 0.0 <= value <= high:  # NaN fails too
+        skips.add(where, f"not a valid value (0..{high:g}): {describe_value(token)}")
         return None
     return value
 
 
-def _text_numbers(lines: Iterable[str], path: str, skips: SkipReport, first_line: int = 1
+def _text_numbers(handle: TextIO, path: str, skips: SkipReport, first_line: int = 1
                   ) -> Iterator[float]:
-    for number, line in enumerate(lines, start=first_line):
-        for token in line.replace(",", " ").replace(";", " ").split():
-            value = _parse_number(token, f"{path}:{number}", skips)
-            if value is not None:
-                yield value
+    for number, token in text_tokens(handle, first_line):
+        value = _parse_number(token, f"{path}:{number}", skips)
+        if value is not None:
+            yield value
 
 
 def _rr_text(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
@@ -200,7 +229,11 @@ def _polar_hrm(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Bea
     with open(path, encoding="utf-8", errors="replace") as handle:
         section = ""
         interval: str | None = None
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle):
+            if raw is None:
+                info.skips.add(f"{path}:{number}", f"line longer than {MAX_LINE_CHARS} "
+                               "characters")
+                continue
             line = raw.strip()
             if line.startswith("[") and line.endswith("]"):
                 section = line[1:-1]
@@ -237,17 +270,17 @@ def _csv_rr_column(names: list[str]) -> tuple[int, RRUnit | None]:
     raise ValueError("no RR column (looked for rr, rri, ibi, nn, rr_interval, rr_ms ...)")
 
 
-def _e4_ibi(reader: Iterator[list[str]], path: str, unit: RRUnit | None, info: ImportInfo
-            ) -> Iterator[Beat]:
+def _e4_ibi(reader: Iterator[tuple[int, list[str]]], path: str, unit: RRUnit | None,
+            info: ImportInfo) -> Iterator[Beat]:
     """Empatica E4 IBI.csv: beat time (s), IBI; a new segment where beats are lost."""
 
     def rows() -> Iterator[tuple[float, float]]:
-        for number, row in enumerate(reader, start=2):
+        for number, row in reader:
             if len(row) < 2:
                 info.skips.add(f"{path}:{number}", "expected two columns")
                 continue
-            t_s = _parse_number(row[0], f"{path}:{number}", info.skips)
-            ibi = _parse_number(row[1], f"{path}:{number}", info.skips)
+            t_s = _parse_number(row[0].strip(), f"{path}:{number}", info.skips, MAX_T_S)
+            ibi = _parse_number(row[1].strip(), f"{path}:{number}", info.skips)
             if t_s is not None and ibi is not None:
                 yield t_s, ibi
 
@@ -261,17 +294,44 @@ def _e4_ibi(reader: Iterator[list[str]], path: str, unit: RRUnit | None, info: I
     previous_t_s: float | None = None
     for t_s, ibi in chain(head, stream):
         rr_ms = ibi * factor
+        if rr_ms > MAX_RR_MS:
+            info.skips.add(f"{path} t={t_s:.3f}s",
+                           f"RR of {rr_ms:g} ms is longer than {MAX_RR_MS:g} ms")
+            continue
         if previous_t_s is not None and t_s - previous_t_s > rr_ms / 1000.0 + 0.25:
             segment += 1
         previous_t_s = t_s
         yield Beat(t_s=t_s, rr_ms=rr_ms, segment=segment)
 
 
+def _csv_rows(handle: TextIO, path: str, skips: SkipReport) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) pairs of a CSV file read in bounded lines; bad rows are counted."""
+
+    def lines() -> Iterator[str]:
+        for number, line in bounded_lines(handle):
+            if line is None:
+                skips.add(f"{path}:{number}", f"line longer than {MAX_LINE_CHARS} characters")
+                yield "\n"  # keeps the reader's line count
+            else:
+                yield line
+
+    reader = csv.reader(lines())
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+            skips.add(f"{path}:{reader.line_num}", f"unreadable CSV row: {exc}")
+            continue
+        yield reader.line_num, row
+
+
 def _csv(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle)
+        reader = _csv_rows(handle, path, info.skips)
         try:
-            header = next(reader)
+            _, header = next(reader)
         except StopIteration:
             raise SessionFileError("empty CSV file", path=path, line=1) from None
         if len(header) == 2 and header[1].strip().upper() == "IBI":
@@ -280,10 +340,11 @@ def _csv(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
         try:
             column, stated = _csv_rr_column(header)
         except ValueError as exc:
-            raise SessionFileError(f"{exc}; header is {header!r}", path=path, line=1) from exc
+            shown = describe_value(",".join(header))
+            raise SessionFileError(f"{exc}; header is {shown}", path=path, line=1) from exc
 
         def numbers() -> Iterator[float]:
-            for number, row in enumerate(reader, start=2):
+            for number, row in reader:
                 if column >= len(row) or not row[column].strip():
                     continue  # rows of other kinds (e.g. an HR row) leave the RR cell empty
                 value = _parse_number(row[column].strip(), f"{path}:{number}", info.skips)
@@ -307,7 +368,7 @@ def _npy(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
     def chunks() -> Iterator[float]:
         for start in range(0, values.size, 8192):
             for index, value in enumerate(values[start : start + 8192].tolist(), start=start):
-                if math.isfinite(value) and value >= 0:
+                if 0 <= value <= MAX_RR_MS:  # NaN fails too
                     yield float(value)
                 else:
                     info.skips.add(f"{path}[{index}]", f"not a valid RR value: {value!r}")
@@ -370,10 +431,11 @@ def load_rr(path: str | os.PathLike[str], unit: RRUnit | str | None = None) -> B
         segment.append(beat.segment)
     if not rr_ms:
         raise SessionFileError(f"no RR intervals found ({info.skips.summary()})", path=info.path)
+    # The arrays share the buffers (no copy): peak memory is that of the result.
     return BeatArrays(
-        t_s=np.frombuffer(t_s, dtype=np.float64).copy(),
-        rr_ms=np.frombuffer(rr_ms, dtype=np.float64).copy(),
-        segment=np.frombuffer(segment, dtype=np.int64).copy(),
+        t_s=np.frombuffer(t_s, dtype=np.float64),
+        rr_ms=np.frombuffer(rr_ms, dtype=np.float64),
+        segment=np.frombuffer(segment, dtype=np.int64),
         info=info,
     )
 

@@ -8,16 +8,19 @@ raw payload bytes, so every later stage can be replayed from them. Serialisation
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import IO, Any
 
-from afterbeat.errors import SessionFileError
+from afterbeat.errors import InvalidValue, SessionFileError
 from afterbeat.records import (
     FORMAT_VERSION,
+    MAX_DEVICE_INT,
+    MAX_MARKER_VALUE,
+    MAX_PAYLOAD_BYTES,
+    MAX_RATING,
     DeviceEvent,
     DeviceEventKind,
     Disconnect,
@@ -28,7 +31,15 @@ from afterbeat.records import (
     Reconnect,
     Record,
     SkipReport,
+    check_number,
+    check_t_s,
+    check_wall_s,
+    clean_json,
+    clean_text,
+    describe_value,
+    parse_started_at,
 )
+from afterbeat.storage.lines import MAX_LINE_CHARS, bounded_lines
 
 __all__ = [
     "FORMAT_NAME",
@@ -86,85 +97,136 @@ def encode_record(record: Record) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _number(obj: dict[str, Any], key: str) -> float:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _text_of(obj: dict[str, Any], key: str) -> str:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"'{key}' must be a finite number, got {value!r}")
-    return float(value)
+    if not isinstance(value, str):
+        raise ValueError(key)
+    return value
 
 
 def _header_from(obj: dict[str, Any]) -> Header:
     if obj.get("type") != "header" or obj.get("format") != FORMAT_NAME:
-        raise ValueError(f"first line is not an {FORMAT_NAME} header")
+        raise InvalidValue("type", f"first line is not an {FORMAT_NAME} header")
     version = obj.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ValueError(f"unsupported format version {version!r} (this afterbeat reads 1)")
-    started = obj.get("started_at")
-    if not isinstance(started, str):
-        raise ValueError("header lacks 'started_at'")
-    started_at = datetime.fromisoformat(started.replace("Z", "+00:00"))
-    if started_at.tzinfo is None:
-        raise ValueError("'started_at' must carry a UTC offset")
-    device = obj.get("device") or {}
-    provenance = obj.get("provenance") or {}
-    if not isinstance(device, dict) or not isinstance(provenance, dict):
-        raise ValueError("'device' and 'provenance' must be objects")
-    return Header(started_at=started_at, device=device, version=version, provenance=provenance)
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
+        raise InvalidValue("version", f"unsupported format version {describe_value(version)} "
+                           f"(this afterbeat reads {FORMAT_VERSION})")
+    started_at = parse_started_at(obj.get("started_at"))
+    device = obj.get("device")
+    provenance = obj.get("provenance")
+    device = {} if device is None else device
+    provenance = {} if provenance is None else provenance
+    if not isinstance(device, dict):
+        raise InvalidValue("device", "must be an object")
+    if not isinstance(provenance, dict):
+        raise InvalidValue("provenance", "must be an object")
+    return Header(started_at=started_at, device=clean_json(device, "device"), version=version,
+                  provenance=clean_json(provenance, "provenance"))
 
 
 def _record_from(obj: dict[str, Any]) -> Record:
     kind = obj.get("type")
-    t_s = _number(obj, "t_s")
+    t_s = check_t_s(obj.get("t_s"))
     match kind:
         case "notification":
             hex_text = obj.get("hex")
             if not isinstance(hex_text, str):
-                raise ValueError("notification lacks 'hex'")
-            return Notification(t_s=t_s, wall_s=_number(obj, "wall_s"),
-                                payload=bytes.fromhex(hex_text))
+                raise InvalidValue("hex", "notification lacks 'hex'")
+            if len(hex_text) > 2 * MAX_PAYLOAD_BYTES:
+                raise InvalidValue("hex", f"payload longer than {MAX_PAYLOAD_BYTES} bytes")
+            try:
+                payload = bytes.fromhex(hex_text)
+            except ValueError:
+                raise InvalidValue("hex", f"{describe_value(hex_text)} is not hexadecimal"
+                                   ) from None
+            return Notification(t_s=t_s, wall_s=check_wall_s(obj.get("wall_s")), payload=payload)
         case "marker":
+            try:
+                marker_kind = MarkerKind(_text_of(obj, "kind"))
+            except ValueError:
+                shown = describe_value(obj.get("kind"))
+                raise InvalidValue("kind", f"unknown marker kind {shown}") from None
             value = obj.get("value")
-            text = obj.get("text")
             if value is not None:
-                value = _number(obj, "value")
-            if text is not None and not isinstance(text, str):
-                raise ValueError("marker 'text' must be a string")
-            return Marker(t_s=t_s, kind=MarkerKind(str(obj.get("kind"))), value=value, text=text)
+                value = (check_number(value, "value", 0.0, MAX_RATING)
+                         if marker_kind is MarkerKind.RATING
+                         else check_number(value, "value", -MAX_MARKER_VALUE, MAX_MARKER_VALUE))
+            text = obj.get("text")
+            if text is not None:
+                text = clean_text(text, "text")
+            return Marker(t_s=t_s, kind=marker_kind, value=value, text=text)
         case "disconnect":
             reason = obj.get("reason")
-            return Disconnect(t_s=t_s, reason=reason if isinstance(reason, str) else None)
+            return Disconnect(t_s=t_s,
+                              reason=clean_text(reason, "reason") if isinstance(reason, str)
+                              else None)
         case "reconnect":
             return Reconnect(t_s=t_s)
         case "device":
+            try:
+                device_kind = DeviceEventKind(_text_of(obj, "kind"))
+            except ValueError:
+                shown = describe_value(obj.get("kind"))
+                raise InvalidValue("kind", f"unknown device event kind {shown}") from None
             value = obj.get("value")
-            if value is not None and not isinstance(value, int | str):
-                raise ValueError("device event 'value' must be an integer or a string")
-            return DeviceEvent(t_s=t_s, kind=DeviceEventKind(str(obj.get("kind"))), value=value)
-    raise ValueError(f"unknown record type {kind!r}")
+            if isinstance(value, str):
+                value = clean_text(value, "value")
+            elif value is not None:
+                if type(value) is not int:
+                    raise InvalidValue("value", "device event value must be an integer or a "
+                                       "string")
+                check_number(value, "value", -MAX_DEVICE_INT, MAX_DEVICE_INT)
+            return DeviceEvent(t_s=t_s, kind=device_kind, value=value)
+    raise InvalidValue("type", f"unknown record type {describe_value(kind)}")
 
 
 def decode_line(line: str, *, header: bool = False) -> Header | Record:
-    """Parse one line; raise ValueError (with the reason) when it is not a valid record."""
-    obj = json.loads(line)
+    """Parse one line; raise SessionFileError (a ValueError naming the field) when it is not a
+    valid header or record."""
+    if len(line) > MAX_LINE_CHARS:
+        raise SessionFileError(f"line longer than {MAX_LINE_CHARS} characters")
+    try:
+        obj = json.loads(line, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise SessionFileError("not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, over-long integers
+        raise SessionFileError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise ValueError("a line must hold a JSON object")
-    return _header_from(obj) if header else _record_from(obj)
+        raise SessionFileError("a line must hold a JSON object")
+    try:
+        return _header_from(obj) if header else _record_from(obj)
+    except InvalidValue as exc:
+        raise SessionFileError(str(exc)) from None
 
 
 def iter_session(
     path: str | os.PathLike[str], skips: SkipReport | None = None
 ) -> tuple[Header, Iterator[Record]]:
-    """Open a session file: its header now, its records as a stream; bad lines are skipped."""
+    """Open a session file: its header now, its records as a stream; bad lines are skipped.
+
+    Lines longer than MAX_LINE_CHARS are skipped (and counted) without being read whole.
+    """
     name = os.fspath(path)
-    # Undecodable bytes become U+FFFD: the line then fails to parse and is skipped and counted.
-    handle = open(name, encoding="utf-8", errors="replace")  # closed by the records generator
     try:
-        first = handle.readline()
+        # Undecodable bytes become U+FFFD: the line then fails to parse and is skipped, counted.
+        handle = open(name, encoding="utf-8", errors="replace")  # closed by the generator
+    except OSError as exc:
+        raise SessionFileError(f"cannot read: {exc.strerror or exc}", path=name) from exc
+    try:
+        lines = bounded_lines(handle)
+        number, first = next(lines, (1, ""))
+        if first is None:
+            raise SessionFileError(f"header line longer than {MAX_LINE_CHARS} characters",
+                                   path=name, line=1)
         if not first.strip():
             raise SessionFileError("empty file: no session header", path=name, line=1)
         try:
             header = decode_line(first, header=True)
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             raise SessionFileError(f"bad header: {exc}", path=name, line=1) from exc
     except BaseException:
         handle.close()
@@ -174,12 +236,16 @@ def iter_session(
 
     def records() -> Iterator[Record]:
         with handle:
-            for number, line in enumerate(handle, start=2):
+            for number, line in lines:
+                if line is None:
+                    report.add(f"{name}:{number}", f"line longer than {MAX_LINE_CHARS} "
+                               "characters")
+                    continue
                 if not line.strip():
                     continue
                 try:
                     record = decode_line(line)
-                except (ValueError, KeyError) as exc:
+                except ValueError as exc:
                     report.add(f"{name}:{number}", str(exc))
                     continue
                 assert not isinstance(record, Header)
