@@ -352,12 +352,13 @@ def test_hardware_and_server_commands_parse_or_refuse(command: str, data: st.Dat
     names = SERVER_LIKE[command]
     pairs = data.draw(st.lists(st.tuples(st.sampled_from(names), argv_text), max_size=3))
     with _terminal() as (_, err):
+        code: object = None
         try:
             args: argparse.Namespace | None = build_parser(command).parse_args(
                 [command, *_options(pairs)])
         except SystemExit as exc:
-            assert exc.code == 2
-            args = None
+            code, args = exc.code, None
+    assert args is not None or code == 2
     text = err.getvalue().decode("utf-8")
     if args is None:
         assert len(text.strip().splitlines()) == 1, text

@@ -361,7 +361,7 @@ def test_replay_source_refuses_bad_speeds(tmp_path: Path, speed: float) -> None:
 
 # -- item 9: CLI messages instead of tracebacks ---------------------------------------------
 
-@pytest.fixture()
+@pytest.fixture
 def rr_file(tmp_path: Path) -> Path:
     path = tmp_path / "rr.txt"
     path.write_text("\n".join(map(str, beats(600))) + "\n")

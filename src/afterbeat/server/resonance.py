@@ -26,9 +26,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import typing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.events import ResonanceEvent
@@ -48,12 +49,47 @@ from afterbeat.resets.resonance import (
     stage_at,
 )
 from afterbeat.server.errors import AssessmentRunning, NeedsRecording, NoAssessment, NoStore
+from afterbeat.server.hub import Hub
+from afterbeat.server.ingest import Ingest
 from afterbeat.server.models import ResonanceStartIn
+from afterbeat.sources import Source
+from afterbeat.storage.store import Store
 
-if TYPE_CHECKING:
-    from afterbeat.server.state import ServerState
 
-__all__ = ["ResonanceRunner"]
+class ResonanceHost(typing.Protocol):
+    """What the runner needs of the server (the server's state provides it)."""
+
+    @property
+    def source(self) -> Source | None:
+        """The strap or replay being consumed, if any."""
+
+    @property
+    def store(self) -> Store | None:
+        """The recording store, if any."""
+
+    @property
+    def ingest(self) -> Ingest:
+        """The live path markers are injected into."""
+
+    @property
+    def hub(self) -> Hub:
+        """Where events are published."""
+
+    @property
+    def recording_active(self) -> bool:
+        """True while the live session is being recorded."""
+
+    @property
+    def live_session_id(self) -> int | None:
+        """The id of the session being recorded now."""
+
+    def now_s(self) -> float:
+        """The session clock (s)."""
+
+    def document(self, key: str) -> Any:
+        """A stored person document or None."""
+
+__all__ = ["ResonanceHost", "ResonanceRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +116,7 @@ class _Run:
 class ResonanceRunner:
     """At most one running assessment and the last result of this server."""
 
-    state: ServerState
+    state: ResonanceHost
     run: _Run | None = None
     last_result: dict[str, Any] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
