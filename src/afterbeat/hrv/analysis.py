@@ -25,7 +25,14 @@ import numpy.typing as npt
 from afterbeat.errors import AfterbeatError
 from afterbeat.hrv import metrics as hrv
 
-__all__ = ["RESULT_KEYS", "AnalysisInputError", "AnalysisResult", "ProgressCallback", "analyze"]
+__all__ = [
+    "RESULT_KEYS",
+    "AnalysisInputError",
+    "AnalysisResult",
+    "Correction",
+    "ProgressCallback",
+    "analyze",
+]
 
 log = logging.getLogger(__name__)
 
