@@ -230,9 +230,11 @@ def _earlier_parquet_rows(out: Path) -> list[dict[str, Any]]:
 
 def run_batch(paths: Sequence[str], options: BatchOptions, *, out: Path | None = None,
               json_lines: bool = False, jobs: int | None = None, resume: bool = False,
-              stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr,
+              stdout: TextIO | None = None, stderr: TextIO | None = None,
               progress: bool | None = None) -> int:
     """Analyse every recording under ``paths``; exit status 0, or 1 if any file failed."""
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
     fmt = _format_of(out, json_lines)
     if fmt == "parquet":
         try:
