@@ -11,7 +11,13 @@ import platformdirs
 
 from afterbeat.errors import DataDirError
 
-__all__ = ["ENV_DATA_DIR", "default_data_dir", "ensure_private_dir", "resolve_data_dir"]
+__all__ = [
+    "ENV_DATA_DIR",
+    "default_data_dir",
+    "ensure_private_dir",
+    "resolve_data_dir",
+    "write_private_file",
+]
 
 ENV_DATA_DIR = "AFTERBEAT_DATA_DIR"
 
@@ -46,4 +52,20 @@ def ensure_private_dir(path: Path) -> Path:
             f"cannot prepare the data directory {path}: {exc.strerror or exc}; "
             f"choose another with --data-dir or {ENV_DATA_DIR}"
         ) from exc
+    return path
+
+
+def write_private_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` readable by its owner only (0600 whatever the umask)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
