@@ -112,3 +112,13 @@ def test_bad_batch_options_are_refused(folder: Path, args: list[str],
         status = int(exc.code or 0)
     assert status == 2
     assert capsys.readouterr().err
+
+
+def test_workers_are_replaced_without_stalling_the_batch(tmp_path: Path) -> None:
+    for i in range(20):  # more files than a worker takes before it is replaced
+        shutil.copy(REAL[i % 2], tmp_path / f"r{i:02d}.txt")
+    out = tmp_path / "rows.jsonl"
+    assert run_batch([str(tmp_path)], BatchOptions(sampen=False), out=out, jobs=2,
+                     stderr=io.StringIO()) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(r["file"]).name for r in rows) == [f"r{i:02d}.txt" for i in range(20)]

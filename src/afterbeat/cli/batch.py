@@ -1,19 +1,19 @@
 """``afterbeat analyze`` over many files and folders: one row per file, in a process pool.
 
-Each worker analyses one file at a time (``max_tasks_per_child`` keeps its memory flat) and
-returns a row with the file name, the same keys as single-file ``--json``, the notes and any
-error; one bad file never stops the batch. Rows are written as they finish (CSV or JSON Lines;
-Parquet, which needs pyarrow, at the end), so an interrupted batch resumes with ``--resume``:
-files already in the output are skipped. A progress line on a terminal says files done, beats
-per second and time left; it stays quiet when stderr is not a terminal.
+Each worker analyses one file at a time and is replaced every few files, so its memory stays
+flat. Every file gives a row with its name, the same keys as single-file ``--json``, the notes
+and any error; one bad file never stops the batch. Rows are written as they finish (CSV or
+JSON Lines; Parquet, which needs pyarrow, at the end), so an interrupted batch resumes with
+
+
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import csv
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -43,6 +43,9 @@ RECORDING_SUFFIXES: Final = frozenset({".txt", ".rr", ".csv", ".hrm", ".npy", ".
 
 BATCH_KEYS: Final = ("file", *RESULT_KEYS, "notes", "error")
 """Columns of a batch result, in order."""
+
+_TASKS_PER_WORKER: Final = 8
+"""A worker is replaced after this many files, so its memory stays that of one file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +280,11 @@ def _rows(files: Sequence[Path], options: BatchOptions, workers: int
         for path in files:
             yield analyze_one(str(path), options)
         return
-    with futures.ProcessPoolExecutor(max_workers=workers, max_tasks_per_child=8) as pool:
-        pending = {pool.submit(analyze_one, str(p), options) for p in files}
-        for done in futures.as_completed(pending):
-            yield done.result()
+    # multiprocessing.Pool rather than ProcessPoolExecutor: the executor's max_tasks_per_child
+    # can deadlock on Python 3.11 when it replaces a worker (CPython gh-115634).
+    with multiprocessing.Pool(workers, maxtasksperchild=_TASKS_PER_WORKER) as pool:
+        yield from pool.imap_unordered(_analyze_path, [(str(p), options) for p in files])
+
+
+def _analyze_path(job: tuple[str, BatchOptions]) -> tuple[dict[str, Any], int]:
+    return analyze_one(*job)
