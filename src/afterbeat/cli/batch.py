@@ -4,8 +4,8 @@ Each worker analyses one file at a time and is replaced every few files, so its 
 flat. Every file gives a row with its name, the same keys as single-file ``--json``, the notes
 and any error; one bad file never stops the batch. Rows are written as they finish (CSV or
 JSON Lines; Parquet, which needs pyarrow, at the end), so an interrupted batch resumes with
-
-
+``--resume``: files already in the output are skipped. A progress line on a terminal says
+files done, beats per second and time left; it stays quiet when stderr is not a terminal.
 """
 
 from __future__ import annotations
