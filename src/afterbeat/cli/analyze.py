@@ -7,10 +7,12 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
+from afterbeat.cli.batch import BatchOptions, run_batch
 from afterbeat.cli.common import CommandError, number_in, printable
 from afterbeat.hrv.analysis import RESULT_KEYS, AnalysisResult, ProgressCallback, analyze
 from afterbeat.records import MAX_T_S
@@ -75,7 +77,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "recording, with Kubios HRV's conventions. Values that cannot be computed are "
         "shown as '-' (null in JSON) with the reason in the notes.",
     )
-    parser.add_argument("file", metavar="FILE", help="recording or RR file to analyse")
+    parser.add_argument("file", metavar="PATH", nargs="+",
+                        help="recording or RR file to analyse; several files or folders make a "
+                        "batch with one row per file")
     seconds = number_in(0.0, MAX_T_S, "a time in seconds from the recording's start")
     parser.add_argument("--start", type=seconds, default=None, metavar="S",
                         help="analyse beats from this time (s from the recording's start)")
@@ -92,7 +96,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-sampen", dest="sampen", action="store_false",
                         help="skip sample entropy (the slowest metric on long files)")
+    batch = parser.add_argument_group("batch (several files or folders)")
+    batch.add_argument("--out", type=Path, default=None, metavar="FILE",
+                       help="write one row per file to FILE (.csv, .jsonl, or .parquet with "
+                       "pyarrow); default: CSV on standard output")
+    batch.add_argument("--json-lines", action="store_true",
+                       help="rows as JSON Lines instead of CSV")
+    batch.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                       help="worker processes (default: the number of CPUs)")
+    batch.add_argument("--resume", action="store_true",
+                       help="skip files that already have a row in --out")
     parser.set_defaults(run=run)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("--jobs must be between 1 and 256")
+    return value
 
 
 def _progress_to(stream: TextIO) -> ProgressCallback:
@@ -106,21 +130,29 @@ def _progress_to(stream: TextIO) -> ProgressCallback:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Import the file, analyse it and print a table or JSON; exit status 0 (2 on bad input)."""
+    """Import the file, analyse it and print a table or JSON; exit status 0 (2 on bad input;
+    a batch: 1 if any file failed)."""
     if args.start is not None and args.end is not None and args.start >= args.end:
         raise CommandError(f"--start {args.start:g} must come before --end {args.end:g}")
-    beats = load_rr(args.file, unit=args.unit)
+    paths: list[str] = list(args.file)
+    if len(paths) > 1 or Path(paths[0]).is_dir() or args.out is not None or args.json_lines \
+            or args.resume:
+        options = BatchOptions(start_s=args.start, end_s=args.end, correction=args.correction,
+                               detrend=args.detrend, unit=args.unit, sampen=args.sampen)
+        return run_batch(paths, options, out=args.out, json_lines=args.json_lines,
+                         jobs=args.jobs, resume=args.resume)
+    beats = load_rr(paths[0], unit=args.unit)
     if args.start is not None or args.end is not None:
         low = -math.inf if args.start is None else args.start
         high = math.inf if args.end is None else args.end
         if not np.any((beats.t_s >= low) & (beats.t_s <= high)):
             span = f"{float(beats.t_s[0]):.1f}-{float(beats.t_s[-1]):.1f} s"
-            raise CommandError(f"no beats between --start and --end in {printable(args.file)} "
+            raise CommandError(f"no beats between --start and --end in {printable(paths[0])} "
                                f"(its beats span {span})")
     progress: ProgressCallback | None = None
     if len(beats) >= PROGRESS_MIN_BEATS:
         progress = _progress_to(sys.stderr)
-        print(f"analyze: {len(beats)} beats read from {printable(args.file)}", file=sys.stderr)
+        print(f"analyze: {len(beats)} beats read from {printable(paths[0])}", file=sys.stderr)
     result = analyze(
         beats.t_s, beats.rr_ms, beats.segment,
         start_s=args.start, end_s=args.end, correction=args.correction,

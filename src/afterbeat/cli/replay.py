@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from afterbeat.activation.baseline import Baseline, RestRecording
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.cli.common import CommandError, number_in, printable
+from afterbeat.cli.lsl_options import add_lsl_options, open_lsl
 from afterbeat.events import (
     BaselineEvent,
     Event,
@@ -21,7 +22,7 @@ from afterbeat.events import (
     SuggestionEvent,
 )
 from afterbeat.pipeline import Pipeline, rest_recording_from
-from afterbeat.records import MAX_T_S, Header
+from afterbeat.records import MAX_T_S, Header, Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.replay import (
     MAX_SPEED,
@@ -50,12 +51,15 @@ def baseline_from_files(
 
 
 async def replay(
-    source: ReplaySource, pipeline: Pipeline, emit: Callable[[Event], None]
+    source: ReplaySource, pipeline: Pipeline, emit: Callable[[Event], None],
+    on_record: Callable[[Record], None] | None = None,
 ) -> Header:
     """Feed every record of the source through the pipeline, then finish it."""
     async for item in source.stream():
         if isinstance(item, SourceStatus):
             continue
+        if on_record is not None:
+            on_record(item)
         for event in pipeline.push(item):
             emit(event)
     for event in pipeline.finish():
@@ -93,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="unit of RR values in plain RR files when it cannot be detected")
     parser.add_argument("--events", action="store_true",
                         help="print one JSON object per event and line")
+    add_lsl_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -176,16 +181,26 @@ def run(args: argparse.Namespace) -> int:
                           max_t_s=args.max_hours * 3600.0)
     pipeline = Pipeline(settings, baseline)
     out = sys.stdout
+    publisher = open_lsl(args, f"afterbeat-replay-{args.file.stem}")
+    on_record = None if publisher is None else publisher.on_record
     if args.events:
         def emit(event: Event) -> None:
+            if publisher is not None:
+                publisher.on_events((event,))
             print(json.dumps(event.to_json(), separators=(",", ":")), file=out)
 
-        asyncio.run(replay(source, pipeline, emit))
+        asyncio.run(replay(source, pipeline, emit, on_record))
         _nothing_replayed(source, pipeline)
         _report_import(source)
         return 0
     summary = _Summary()
-    header = asyncio.run(replay(source, pipeline, summary))
+
+    def collect(event: Event) -> None:
+        if publisher is not None:
+            publisher.on_events((event,))
+        summary(event)
+
+    header = asyncio.run(replay(source, pipeline, collect, on_record))
     _nothing_replayed(source, pipeline)
     _report_import(source)
     device = header.device.get("name") or "unknown device"

@@ -13,6 +13,8 @@ from typing import Any
 from afterbeat.cli.common import add_data_dir_option, data_dir_from, printable, session_id
 from afterbeat.records import Marker, SkipReport
 from afterbeat.storage.export import write_rr_csv
+from afterbeat.storage.importers import record_beats
+from afterbeat.storage.lab_export import kubios_rr_text, write_edf, write_kubios
 from afterbeat.storage.session_file import iter_session
 from afterbeat.storage.store import SessionSummary, Store
 
@@ -64,9 +66,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("-o", "--output", metavar="FILE", default=None,
                         help="file to write, or '-' for standard output (default: "
                         "exports/session-ID.jsonl or .csv in the data directory)")
-    export.add_argument("--format", choices=("jsonl", "csv"), default=None,
+    export.add_argument("--format", choices=("jsonl", "csv", "kubios", "edf"), default=None,
                         help="jsonl: the lossless session file (default); csv: one row per "
-                        "RR interval, raw 1/1024 s and ms (default: from the file suffix)")
+                        "RR interval, raw 1/1024 s and ms; kubios: RR text as Kubios HRV "
+                        "imports it, with a JSON sidecar; edf: EDF+ with RR-derived heart rate "
+                        "and annotations (needs the lab extra). Default: from the file suffix")
     imported = action("import", "add a session file (.jsonl, e.g. an export) as a new session",
                       with_id=False)
     imported.add_argument("file", type=Path, metavar="FILE", help="afterbeat session file")
@@ -148,7 +152,10 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
 def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
             as_json: bool) -> int:
     if fmt is None:
-        fmt = "csv" if output and output.lower().endswith(".csv") else "jsonl"
+        suffix = Path(output).suffix.lower() if output and output != "-" else ""
+        fmt = {".csv": "csv", ".edf": "edf"}.get(suffix, "jsonl")
+    if fmt in ("kubios", "edf"):
+        return _lab_export(store, session_id, output, fmt, as_json)
     header, records = store.iter_records(session_id)
     if output == "-":
         try:
@@ -168,6 +175,25 @@ def _export(store: Store, session_id: int, output: str | None, fmt: str | None,
         store.export(session_id, path)
     print(json.dumps({"id": session_id, "path": str(path), "format": fmt}) if as_json
           else printable(f"session {session_id} written to {path}"))
+    return 0
+
+
+def _lab_export(store: Store, session_id: int, output: str | None, fmt: str,
+                as_json: bool) -> int:
+    header, records = store.iter_records(session_id)
+    if output == "-":
+        if fmt == "edf":
+            print("afterbeat: EDF+ is a binary file; name one with -o FILE.edf", file=sys.stderr)
+            return 2
+        sys.stdout.write(kubios_rr_text(record_beats(records)))
+        return 0
+    suffix = ".kubios.txt" if fmt == "kubios" else ".edf"
+    path = Path(output) if output else store.export_path(session_id, suffix)
+    written = [*write_kubios(path, header, records)] if fmt == "kubios" \
+        else [write_edf(path, header, records)]
+    print(json.dumps({"id": session_id, "path": str(path), "format": fmt,
+                      "files": [str(p) for p in written]}) if as_json
+          else f"session {session_id} written to " + " and ".join(str(p) for p in written))
     return 0
 
 

@@ -26,7 +26,14 @@ from afterbeat.errors import AfterbeatError
 from afterbeat.hrv import metrics as hrv
 from afterbeat.hrv.artifacts import correct_beats
 
-__all__ = ["RESULT_KEYS", "AnalysisInputError", "AnalysisResult", "ProgressCallback", "analyze"]
+__all__ = [
+    "RESULT_KEYS",
+    "AnalysisInputError",
+    "AnalysisResult",
+    "Correction",
+    "ProgressCallback",
+    "analyze",
+]
 
 SAMPEN_MAX_BEATS: Final = 100_000
 """Sample entropy uses at most this many beats (the first): about 5 s; a 24-hour recording

@@ -40,6 +40,7 @@ from afterbeat.records import (
     Disconnect,
     Notification,
     Reconnect,
+    Record,
     SkipReport,
     describe_value,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "detect_kind",
     "iter_beats",
     "load_rr",
+    "record_beats",
 ]
 
 _DETECT_COUNT = 64
@@ -376,9 +378,10 @@ def _npy(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
     yield from _with_unit(chunks(), unit, info)
 
 
-def _session(path: str, info: ImportInfo) -> Iterator[Beat]:
-    info.unit = RRUnit.MS
-    _header, records = iter_session(path, info.skips)
+def record_beats(records: Iterable[Record], where: str = "<records>",
+                 skips: SkipReport | None = None) -> Iterator[Beat]:
+    """Beats of a record stream (malformed notifications counted in ``skips``); gaps break
+    segments."""
     timeline = BeatTimeline()
     for record in records:
         match record:
@@ -386,13 +389,20 @@ def _session(path: str, info: ImportInfo) -> Iterator[Beat]:
                 try:
                     measurement = decode_measurement(payload)
                 except MalformedMeasurement as exc:
-                    info.skips.add(f"{path} t={t_s:.3f}s", f"malformed notification: {exc}")
+                    if skips is not None:
+                        skips.add(f"{where} t={t_s:.3f}s", f"malformed notification: {exc}")
                     continue
                 yield from timeline.push(t_s, measurement.rr_ms)
             case Disconnect() | Reconnect():
                 timeline.break_segment()
             case _:
                 pass
+
+
+def _session(path: str, info: ImportInfo) -> Iterator[Beat]:
+    info.unit = RRUnit.MS
+    _header, records = iter_session(path, info.skips)
+    yield from record_beats(records, path, info.skips)
 
 
 def iter_beats(
