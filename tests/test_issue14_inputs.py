@@ -377,7 +377,7 @@ def rr_file(tmp_path: Path) -> Path:
     ["analyze", "--start", "100000", "{rr}"],
     ["replay", "--mark", "rating@10:nan", "{rr}"], ["replay", "--mark", "rating@10:1e9", "{rr}"],
     ["replay", "{empty}"], ["analyze", "{empty}"], ["replay", "{deep}"], ["analyze", "{deep}"],
-    ["replay", "{tmp}/missing.txt"], ["analyze", "{tmp}"],
+    ["replay", "{tmp}/missing.txt"],
     ["demo", "--port", "99999"], ["demo", "--port", "-5"], ["serve", "--port", "99999"],
     ["serve", "--port", "x"], ["scan", "--timeout", "inf"], ["record", "--duration", "nan"],
     ["sessions", "show", "99999999999999999999", "--data-dir", "{tmp}/d"],

@@ -246,6 +246,7 @@ async def test_a_replay_with_surrogates_in_header_and_marker_is_recorded(tmp_pat
     assert summary.status is SessionStatus.COMPLETE  # not "interrupted"
     # The surrogate marker is refused when read or when stored; either way it is counted.
     assert final.closed and not final.failing and final.message is not None
-    assert summary.device_name in ("strap ?", None)
+    # the reading layer turns a lone surrogate into U+FFFD (afterbeat.records.clean_text)
+    assert summary.device_name in ("strap \ufffd", "strap ?", None)
     assert stored[:len(records)] == records
     assert stored[-1] == Marker(t_s=32.0, kind=MarkerKind.NOTE, text="after")

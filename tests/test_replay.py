@@ -114,7 +114,7 @@ async def test_session_file_replays_its_records(tmp_path: Path, data_dir: Path) 
 
 
 def test_speed_must_be_positive(data_dir: Path) -> None:
-    with pytest.raises(ValueError, match="speed must be a positive number"):
+    with pytest.raises(ValueError, match="speed: 0 is outside"):
         ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=0.0)
 
 
@@ -215,7 +215,7 @@ async def test_without_a_reset_speed_a_reset_leaves_the_speed_alone(data_dir: Pa
     source.reset_running(True)
     now[0] += 1.0
     assert source.now_s() == pytest.approx(15.0)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="speed: 0 is outside"):
         source.set_speed(0.0)
     await source.aclose()
     rest = [item async for item in stream]

@@ -268,8 +268,7 @@ class ReplaySource:
 
     def set_speed(self, speed: float) -> None:
         """Replay ``speed`` times faster than real time from now on (session clock unbroken)."""
-        if not (speed > 0 and math.isfinite(speed)):
-            raise ValueError("speed must be a positive number")
+        speed = check_number(speed, "speed", MIN_SPEED, MAX_SPEED)
         if self.speed is None:
             return  # as fast as possible: no clock to rescale
         if self._start_wall is not None:

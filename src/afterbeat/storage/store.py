@@ -27,14 +27,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
 
-from afterbeat.errors import AfterbeatError
+from afterbeat.errors import AfterbeatError, InvalidValue
 from afterbeat.paths import ensure_private_dir
 from afterbeat.records import (
     DeviceEvent,
@@ -44,6 +44,9 @@ from afterbeat.records import (
     Notification,
     Reconnect,
     Record,
+    check_started_at,
+    check_t_s,
+    check_wall_s,
 )
 from afterbeat.storage.session_file import decode_line, encode_header, encode_record, write_session
 
@@ -228,20 +231,21 @@ def _check_text(text: str, what: str) -> str:
     return text
 
 
-def _finite(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UnstorableValue(f"{what} must be a finite number of seconds, not {value!r}")
-    return float(value)
+def _seconds(value: float, what: str, check: Callable[[object, str], float]) -> float:
+    """A time the session format holds (afterbeat.records' one validation layer), else
+    UnstorableValue: nothing is written that could not be read back."""
+    try:
+        return check(value, what)
+    except InvalidValue as exc:
+        raise UnstorableValue(f"{exc}; nothing was stored") from None
 
 
 def _header_text(header: Header) -> str:
-    """The header's JSON line; a start beyond what UTC can hold is clamped, bad text refused."""
+    """The header's JSON line; a start the session format cannot hold or bad text refused."""
     try:
+        check_started_at(header.started_at, "the session header's started_at")
         text = encode_header(header)
-    except OverflowError:
-        clamped = _LATEST if header.started_at.year > 1 else _EARLIEST
-        text = encode_header(replace(header, started_at=clamped))
-    except ValueError as exc:
+    except (InvalidValue, OverflowError, ValueError) as exc:
         raise UnstorableValue(f"the session header cannot be stored: {exc}") from exc
     return _check_text(text, "the session header")
 
@@ -338,9 +342,9 @@ def _row_of(record: Record) -> tuple[float, str, float | None, bytes | None, str
     if kind is None:
         raise UnstorableValue(f"not a session record: {type(record).__name__}")
     # Times are kept at the session file's precision so a DB row and its export are equal.
-    t_s = round(_finite(record.t_s, f"a {kind} record's t_s"), 6)
+    t_s = round(_seconds(record.t_s, f"a {kind} record's t_s", check_t_s), 6)
     if isinstance(record, Notification):
-        wall_s = round(_finite(record.wall_s, "a notification's wall_s"), 6)
+        wall_s = round(_seconds(record.wall_s, "a notification's wall_s", check_wall_s), 6)
         return t_s, kind, wall_s, bytes(record.payload), None
     try:
         data = encode_record(record)
