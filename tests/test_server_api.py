@@ -468,6 +468,7 @@ async def test_not_now_and_plan_changes_are_recorded_as_markers(live_api: Api) -
     assert (await live_api.put("/api/plan", plan)).status_code == 200
     session_id = live_api.state.live_session_id
     assert session_id is not None
+    assert await live_api.state.recorded()  # the writer thread has committed the queue
     _, stored = live_api.store.iter_records(session_id)
     marked = [r for r in stored if isinstance(r, Marker)]
     assert [str(m.kind) for m in marked] == ["dismiss", "plan"]
