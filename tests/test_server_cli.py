@@ -73,7 +73,8 @@ def test_demo_serves_with_a_private_server_file_and_cleans_up(
         signed_in = client.post("/api/session", json={"ticket": ticket}).json()
         assert signed_in == {"signed_in": True, "token": info["token"]}
         assert "<html" in client.get("/").text.lower()
-        with client.stream("GET", "/api/live") as live:  # an open tab must not hold up exit
+        with client.stream("GET", "/api/live", headers={"X-Afterbeat-Token": info["token"]}
+                           ) as live:  # an open tab must not hold up exit
             lines = live.iter_lines()
             assert next(lines) == "event: hello"
             proc.send_signal(signal.SIGINT)
