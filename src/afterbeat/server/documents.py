@@ -16,63 +16,21 @@ from afterbeat.activation.baseline import Baseline
 from afterbeat.activation.settings import DEFAULT_SETTINGS
 from afterbeat.errors import AfterbeatError
 from afterbeat.events import BaselineEvent
-from afterbeat.pipeline import EventPipeline, Pipeline
 from afterbeat.records import MarkerKind
-from afterbeat.resets.plan import Plan, PlanError, plan_from_json
+from afterbeat.resets.plan import Plan, plan_from_json
 from afterbeat.server.errors import NoStore
 from afterbeat.server.ingest import Ingest
 from afterbeat.server.marks import Marks
 from afterbeat.server.models import PersonSettings
+from afterbeat.storage.history import note_unusable
 from afterbeat.storage.store import Store
 
-__all__ = ["PersonDocuments", "open_pipeline"]
+__all__ = ["PersonDocuments", "plan_marker_text"]
 
 log = logging.getLogger(__name__)
 
-_UNUSABLE_NOTES = {
-    "plan": "Your saved plan could not be applied ({where}), so the usual settings are in use. "
-            "Open Settings to look at the plan and save it again.",
-    "baseline": "Your saved baseline could not be read, so readings start without it. "
-                "Mark a few minutes of seated rest to build it again.",
-}
-
 _BASELINE_KEYS = ("heart_rate_bpm", "heart_rate_spread_bpm", "ln_rmssd", "ln_rmssd_spread",
                   "rmssd_ms", "provisional", "recording_count")
-
-
-def _unusable(notes: dict[str, str] | None, what: str, exc: AfterbeatError) -> None:
-    where = exc.field if isinstance(exc, PlanError) else type(exc).__name__
-    log.warning("the stored %s cannot be used (%s); starting without it", what, where)
-    if notes is not None:
-        notes[what] = _UNUSABLE_NOTES[what].format(where=where)
-
-
-def open_pipeline(store: Store | None, notes: dict[str, str] | None = None) -> EventPipeline:
-    """A fresh live pipeline with the person's stored baseline and plan.
-
-    A stored document that cannot be used is logged, left out, and described in ``notes``
-    (keyed ``baseline`` / ``plan``): a bad document never stops the server from starting.
-    """
-    baseline = plan = None
-    if store is not None:
-        doc = store.get_document("baseline")
-        if isinstance(doc, dict):
-            try:
-                baseline = Baseline.from_json(doc)
-            except AfterbeatError as exc:
-                _unusable(notes, "baseline", exc)
-        doc = store.get_document("plan")
-        if isinstance(doc, dict):
-            try:
-                plan = plan_from_json(doc)
-            except AfterbeatError as exc:
-                _unusable(notes, "plan", exc)
-    if plan is not None:
-        try:
-            return Pipeline(DEFAULT_SETTINGS, baseline, plan=plan)
-        except AfterbeatError as exc:
-            _unusable(notes, "plan", exc)
-    return Pipeline(DEFAULT_SETTINGS, baseline)
 
 
 def plan_marker_text(plan: Plan) -> str:
@@ -111,7 +69,7 @@ class PersonDocuments:
             try:
                 plan = plan_from_json(doc)
             except AfterbeatError as exc:  # the page shows an empty plan to save again
-                _unusable(self._notes, "plan", exc)
+                note_unusable(self._notes, "plan", exc)
         return plan.to_json()
 
     async def stored_plan(self) -> Plan | None:

@@ -14,21 +14,19 @@ from typing import Any
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.pipeline import EventPipeline
-from afterbeat.report import build_report
 from afterbeat.resets.effects import ResetEffect
 from afterbeat.resets.plan import plan_from_json
 from afterbeat.resets.trends import SessionOutcome, trends
 from afterbeat.server.errors import NoStore, SessionIsLive
-from afterbeat.storage.store import SessionStatus, SessionSummary, Store
+from afterbeat.storage.history import session_report
+from afterbeat.storage.store import SessionSummary, Store
 
-__all__ = ["REPORT_KEY", "History", "summary_json"]
+__all__ = ["History", "summary_json"]
 
 log = logging.getLogger(__name__)
 
-REPORT_KEY = "report_v2"
-"""The session result under which a finished session's report is cached (v2: reset effects
-carry their display scores)."""
 _REPORT_PREFIX = "report_v"
+"""Stored results whose key starts so are cached reports (afterbeat.storage.history)."""
 
 
 def _results(results: dict[str, Any]) -> dict[str, Any]:
@@ -121,25 +119,12 @@ class History:
         """Report series of a session, computed by replaying it through the pipeline."""
         store = self._required_store()
         summary = await asyncio.to_thread(store.get_session, session_id)
-        finished = summary.status is not SessionStatus.RECORDING
-        if finished:
-            results = await asyncio.to_thread(store.get_results, session_id)
-            cached = results.get(REPORT_KEY)
-            if isinstance(cached, dict):
-                return cached
-
-        def build() -> dict[str, Any]:
-            header, records = store.iter_records(session_id)
-            return build_report(header, records, self._pipeline_factory)
-
-        async with self._report_lock:
-            report = await asyncio.to_thread(build)
-        report["session"] = summary_json(summary, self._live_session_id())
+        async with self._report_lock:  # the same report the shared summary is built from
+            report = await asyncio.to_thread(session_report, store, session_id,
+                                             self._pipeline_factory)
         results = await asyncio.to_thread(store.get_results, session_id)
-        report["results"] = _results(results)
-        if finished:
-            await asyncio.to_thread(store.put_result, session_id, REPORT_KEY, report)
-        return report
+        return {**report, "session": summary_json(summary, self._live_session_id()),
+                "results": _results(results)}
 
     async def trends(self) -> dict[str, Any]:
         """Across-session summary: what settled you fastest, settling and rating trends."""

@@ -20,7 +20,7 @@ from afterbeat.events import BaselineEvent, Event, StatusEvent
 from afterbeat.pipeline import EventPipeline
 from afterbeat.records import MarkerKind
 from afterbeat.server.crisis import CrisisLines
-from afterbeat.server.documents import PersonDocuments, open_pipeline, plan_marker_text
+from afterbeat.server.documents import PersonDocuments, plan_marker_text
 from afterbeat.server.errors import NoStore
 from afterbeat.server.history import History
 from afterbeat.server.hub import Hub
@@ -31,6 +31,7 @@ from afterbeat.server.resets import ResetService
 from afterbeat.server.resonance import ResonanceRunner
 from afterbeat.server.settings import ServerSettings
 from afterbeat.sources import Source
+from afterbeat.storage.history import person_pipeline
 from afterbeat.storage.recorder import QueuedRecorder
 from afterbeat.storage.store import Store
 
@@ -55,7 +56,7 @@ class ServerState:
                        clock=clock)
         self.status = LiveStatus(source=source.name if source is not None else "none")
         self.recording = RecordingService(store, source)
-        self.ingest = Ingest(self.hub, pipeline or open_pipeline(store, self.notes), None,
+        self.ingest = Ingest(self.hub, pipeline or person_pipeline(store, self.notes), None,
                              self.status, on_finish=self.end_recording, on_event=self.on_event,
                              status_event=self.live_status_event)
         self.recording.on_change = self.ingest.publish_status
@@ -65,7 +66,7 @@ class ServerState:
         self.resets = ResetService(self.hub, self.marks, self.documents.preferred_pace, clock)
         self.resonance = ResonanceRunner(self)
         self.history = History(store, lambda: self.live_session_id,
-                               lambda: open_pipeline(store),
+                               lambda: person_pipeline(store),
                                self.ingest.pipeline.forget_baseline)
 
     # -- recording -------------------------------------------------------------------------

@@ -7,26 +7,27 @@ baseline and plan (:func:`person_pipeline`), exactly as live; finished sessions 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from afterbeat.activation.baseline import Baseline
 from afterbeat.activation.settings import DEFAULT_SETTINGS
 from afterbeat.errors import AfterbeatError
-from afterbeat.pipeline import Pipeline
+from afterbeat.pipeline import EventPipeline, Pipeline
 from afterbeat.report import build_report
-from afterbeat.resets.plan import Plan, plan_from_json
+from afterbeat.resets.plan import Plan, PlanError, plan_from_json
 from afterbeat.storage.store import SessionStatus, Store
 from afterbeat.summary import SessionDigest, digest_report
 
-__all__ = ["REPORT_KEY", "UNUSABLE_NOTES", "person_pipeline", "session_digests",
-           "session_report", "stored_plan"]
+__all__ = ["REPORT_KEY", "UNUSABLE_NOTES", "note_unusable", "person_pipeline",
+           "session_digests", "session_report", "stored_plan"]
 
 log = logging.getLogger(__name__)
 
-REPORT_KEY = "report_v1"
-"""Key of the cached report among a session's stored results."""
+REPORT_KEY = "report_v3"
+"""Key of the cached report among a session's stored results (v3: reset-effect windows carry
+no display score; marker JSON is the marker event's)."""
 
 UNUSABLE_NOTES = {
     "plan": "Your saved plan could not be applied ({where}), so the usual settings are in use. "
@@ -36,8 +37,10 @@ UNUSABLE_NOTES = {
 }
 
 
-def _unusable(notes: dict[str, str] | None, what: str, exc: AfterbeatError) -> None:
-    where = getattr(exc, "field", None) or type(exc).__name__
+def note_unusable(notes: dict[str, str] | None, what: str, exc: AfterbeatError) -> None:
+    """Log that a stored ``baseline`` or ``plan`` cannot be used (its field, never its values)
+    and describe it in ``notes`` for the status line."""
+    where = exc.field if isinstance(exc, PlanError) else type(exc).__name__
     log.warning("the stored %s cannot be used (%s); starting without it", what, where)
     if notes is not None:
         notes[what] = UNUSABLE_NOTES[what].format(where=where)
@@ -51,7 +54,7 @@ def stored_plan(store: Store, notes: dict[str, str] | None = None) -> Plan | Non
     try:
         return plan_from_json(doc)
     except AfterbeatError as exc:
-        _unusable(notes, "plan", exc)
+        note_unusable(notes, "plan", exc)
         return None
 
 
@@ -68,18 +71,21 @@ def person_pipeline(store: Store | None, notes: dict[str, str] | None = None) ->
             try:
                 baseline = Baseline.from_json(doc)
             except AfterbeatError as exc:
-                _unusable(notes, "baseline", exc)
+                note_unusable(notes, "baseline", exc)
         plan = stored_plan(store, notes)
     if plan is not None:
         try:
             return Pipeline(DEFAULT_SETTINGS, baseline, plan=plan)
         except AfterbeatError as exc:
-            _unusable(notes, "plan", exc)
+            note_unusable(notes, "plan", exc)
     return Pipeline(DEFAULT_SETTINGS, baseline)
 
 
-def session_report(store: Store, session_id: int) -> dict[str, Any]:
-    """The report of one session: cached for finished sessions, else replayed now."""
+def session_report(store: Store, session_id: int,
+                   pipeline_factory: Callable[[], EventPipeline] | None = None
+                   ) -> dict[str, Any]:
+    """The report of one session: cached for finished sessions, else replayed now through
+    ``pipeline_factory`` (default: the person's pipeline from the store)."""
     summary = store.get_session(session_id)
     finished = summary.status is not SessionStatus.RECORDING
     if finished:
@@ -87,7 +93,8 @@ def session_report(store: Store, session_id: int) -> dict[str, Any]:
         if isinstance(cached, dict):
             return cached
     header, records = store.iter_records(session_id)
-    report = build_report(header, records, lambda: person_pipeline(store))
+    report = build_report(header, records,
+                          pipeline_factory or (lambda: person_pipeline(store)))
     if finished:
         store.put_result(session_id, REPORT_KEY, report)
     return report
