@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.cli.common import add_data_dir_option, data_dir_from, number_in
 from afterbeat.cli.pdf import PdfUnavailable, html_to_pdf
 from afterbeat.paths import ensure_private_dir, write_private_file
 from afterbeat.storage.history import session_digests, stored_plan
@@ -18,16 +17,6 @@ from afterbeat.summary import DEFAULT_SINCE_DAYS, build_summary, render_summary_
 __all__ = ["register", "run"]
 
 
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if not math.isfinite(value) or not 0 < value <= 3660:
-        raise argparse.ArgumentTypeError("the period must be between 0 and 3660 days")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``summary`` sub-command."""
     parser = subparsers.add_parser(
@@ -35,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Write one self-contained HTML page (and, if asked, a PDF) about the last "
         "weeks: settling after sessions, resets and how they went, your ratings, and notes "
         "only if you include them. Nothing leaves this computer unless you share the file.")
-    parser.add_argument("--since", type=_days, default=float(DEFAULT_SINCE_DAYS), metavar="DAYS",
+    parser.add_argument("--since", type=number_in(0.001, 3660.0, "the period in days"),
+                        default=float(DEFAULT_SINCE_DAYS), metavar="DAYS",
                         help=f"how many days back to cover (default {DEFAULT_SINCE_DAYS})")
     parser.add_argument("--out", type=Path, default=None, metavar="FILE.html",
                         help="where to write the page (default: summaries/ in the data folder)")
