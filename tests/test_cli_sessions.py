@@ -62,7 +62,7 @@ def test_show_counts_records_markers_and_results(
     assert main(["sessions", "show", str(crashed), "--json", "--data-dir", str(data)]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["record_counts"] == {"marker": 1, "notification": 5}
-    assert shown["markers"] == [{"t_s": 4.0, "kind": "note", "value": None,
+    assert shown["markers"] == [{"type": "marker", "t_s": 4.0, "kind": "note", "value": None,
                                  "text": "MARKER-cli"}]
     assert main(["sessions", "show", str(complete), "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from, printable, session_id
+from afterbeat.events import MarkerEvent
 from afterbeat.records import Marker, SkipReport
 from afterbeat.storage.export import write_rr_csv
 from afterbeat.storage.importers import record_beats
@@ -123,8 +124,7 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
     for record in records:
         counts[type(record).__name__.lower()] += 1
         if isinstance(record, Marker):
-            markers.append({"t_s": record.t_s, "kind": str(record.kind), "value": record.value,
-                            "text": record.text})
+            markers.append(MarkerEvent.from_record(record).to_json())  # the one marker JSON
     fields = summary_fields(summary) | {
         "device": header.device, "provenance": header.provenance,
         "record_counts": dict(sorted(counts.items())), "markers": markers,
