@@ -72,7 +72,10 @@ def plan_to_toml(plan: Plan) -> str:
     if plan.locale is not None:
         doc["locale"] = plan.locale
     doc["thresholds"] = dict(plan.thresholds)
-    return head + tomli_w.dumps(doc, multiline_strings=True)
+    # Multi-line strings read best, but TOML readers may turn a CR LF inside one into LF:
+    # texts holding a CR are written as escaped one-line strings so they come back the same.
+    multiline = not any("\r" in text for text in (plan.coping_text, plan.contact_text))
+    return head + tomli_w.dumps(doc, multiline_strings=multiline)
 
 
 def parse_plan_text(data: bytes, name: str = "plan") -> Plan:
