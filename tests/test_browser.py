@@ -316,7 +316,7 @@ def _check_breathing_tile(page: Any, words: dict[str, str]) -> None:
         else:
             assert seen["shown"] == str(round(seen["rate"])), seen
         if seen["pacer"] is not None:  # the pacer sets the pace: no rate is guessed
-            assert seen["why"] == "Set by the pacer while the reset runs.", seen
+            assert seen["why"] == "Not counted while the pacer sets the pace.", seen
         elif seen["rate"] is not None:
             assert seen["why"] == "", seen
 

@@ -35,7 +35,7 @@ export function breathingText(rateBpm) {
  * rate is known, so nothing is guessed); when the rate is unknown, why; else nothing.
  */
 export function breathingWhy(m) {
-  if (num(m.pacer_bpm) !== null) return 'Set by the pacer while the reset runs.';
+  if (num(m.pacer_bpm) !== null) return 'Not counted while the pacer sets the pace.';
   if (num(m.respiration_rate_bpm) !== null) return '';
   const reason = typeof m.respiration_reason === 'string' ? m.respiration_reason : '';
   if (BREATHING_WHY[reason]) return BREATHING_WHY[reason];

@@ -275,9 +275,22 @@ export class ResonanceView {
   }
 
   drawChart(blocks, chosen) {
+    if (!this.redrawOnResize) {
+      // Redrawn at its new width when the window changes (a phone turned, a window resized).
+      this.redrawOnResize = true;
+      let timer = 0;
+      window.addEventListener('resize', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (this.drawn && !this.el.result.hidden) this.drawChart(...this.drawn);
+        }, 150);
+      });
+    }
+    this.drawn = [blocks, chosen];
     const chart = this.el.chart;
     clear(chart);
-    const width = 560;
+    // Drawn at the width it is shown at, so its labels keep their size on a phone.
+    const width = Math.max(280, Math.min(560, Math.round(chart.getBoundingClientRect().width) || 560));
     const height = 220;
     const pad = { l: 44, r: 12, t: 14, b: 40 };
     chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
