@@ -20,9 +20,9 @@ const STATE_WORDS = {
 export const BREATHING_WHY = {
   too_short: 'Needs about a minute of steady signal first.',
   poor_signal: 'The signal is too patchy to count breaths.',
-  no_clear_peak: 'No clear breathing rhythm to read just now.',
-  competing_peaks: 'Two slow rhythms mix here; not sure which is the breath.',
-  estimates_disagree: 'Two ways of counting disagree, so no number.',
+  no_clear_peak: 'Your breathing does not show clearly in your heartbeat now.',
+  competing_peaks: 'Two rhythms overlap, so the breath is not clear now.',
+  estimates_disagree: 'Two ways of counting disagree, so no number now.',
 };
 
 /** A breathing rate (breaths/min) as shown: whole breaths, or a dash when unknown. */
