@@ -809,6 +809,27 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     assert "988" not in page.inner_text("#crisis-lines"), "de-DE never shows 988"
     stored = _api(page, "/api/plan")["body"]
     assert stored["contact_text"] == contact and stored["preferred"] == ["walk"]
+    # The plan as a file, edited in a text editor and loaded again: a preview first.
+    text = str(_api(page, "/api/plan/file")["body"]["text"])
+    assert "then rest" in text, text
+    edited = text.replace("then rest", "then rest a while").encode()
+    page.set_input_files("#plan-file-input", files=[
+        {"name": "plan.toml", "mimeType": "text/plain", "buffer": edited}])
+    _wait_for(lambda: page.is_visible("#btn-plan-apply"), 5, "the preview of the loaded plan",
+              detail=lambda: page.inner_text("#plan-file-status"))
+    assert "then rest a while" in page.inner_text("#plan-file-changes")
+    _axe_clean_light_and_dark(page, "support (a plan file loaded, before it is used)")
+    page.set_viewport_size(PHONE)
+    try:
+        page.wait_for_timeout(300)
+        assert spills(page, "#plan-details") == []
+        page.locator(".plan-files").screenshot(path=str(ARTIFACTS / "plan-file-phone.png"))
+    finally:
+        page.set_viewport_size(DESKTOP)
+    page.click("#btn-plan-apply")
+    _wait_for(lambda: "in use now" in page.inner_text("#plan-file-status"), 5,
+              "the loaded plan to be used")
+    assert _api(page, "/api/plan")["body"]["contact_text"] == contact + " a while"
     page.click('nav a[data-view-link="now"]')
 
 

@@ -121,7 +121,8 @@ export class PlanFiles {
         return;
       }
       setText(this.status, 'Loading this plan would change:');
-      for (const line of changes) this.changes.append(h('li', {}, String(line)));
+      // The server's plain lines ("contact: 'a' -> 'b'"), with an arrow a person reads as one.
+      for (const line of changes) this.changes.append(h('li', {}, String(line).replaceAll(' -> ', ' → ')));
       this.pending = result.plan;
       this.apply.hidden = false;
     } catch (error) {
