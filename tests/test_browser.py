@@ -281,6 +281,8 @@ def test_now_view_passes_axe_in_light_and_dark(page: Any) -> None:
     _wait_for(lambda: int(_dataset(page, "#chart-hr").get("points") or 0) >= 2, 20,
               "the first chart points")
     _axe_clean_light_and_dark(page, "now")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".calm-card").screenshot(path=str(ARTIFACTS / "now-calm-card.png"))
 
 
 BREATHING_REASONS = ("too_short", "poor_signal", "no_clear_peak", "competing_peaks",
@@ -572,7 +574,8 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
     assert told[0] == "Yes: your heart rhythm is following the pacer.", told
     assert told[1] == "Your heart rhythm is starting to follow the pacer.", told
     assert told[2] == "Not in step with the pacer yet. Just keep following the circle.", told
-    assert "following the pacer" not in told[3], "a reading at another pace is not put in words"
+    new_pace: str = page.evaluate("async () => (await import('/js/resetcard.js')).NEW_PACE_WORDS")
+    assert told[3] == new_pace, "a reading at another pace than the one on screen waits"
     for seen in _breathing_seen(page):
         if seen["follow"] is None:
             continue
@@ -580,7 +583,7 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
         same = same_pace(seen)
         shown_share: float | None = seen["following"] if same else None
         shown_ok: bool | None = seen["ok"] if same else None
-        expected = page.evaluate(
+        expected = new_pace if not same and seen["pacer"] is not None else page.evaluate(
             "async ([f, ok, r]) => (await import('/js/resetcard.js')).followWords(f, ok, r)",
             [shown_share, shown_ok, seen["reason"]])
         assert seen["follow"] == expected, seen
@@ -789,6 +792,9 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     page.click("#plan-details summary")
     _wait_for(lambda: page.is_visible("#btn-plan-save-file"), 3, "the plan's file controls")
     _axe_clean_light_and_dark(page, "support (the plan and its file controls)")
+    page.focus("#plan-file-input")  # the file picker is reached by keyboard and shows focus
+    assert page.eval_on_selector(
+        "label.file-pick", "el => getComputedStyle(el).outlineStyle") != "none"
     page.set_viewport_size(PHONE)
     try:
         page.wait_for_timeout(300)

@@ -9,7 +9,7 @@ import { settings } from './settings.js';
 const WINDOW_S = 600;
 
 const STATE_WORDS = {
-  calibrating: 'Getting to know your rhythm. Readings settle in over the first minutes.',
+  calibrating: 'Getting to know your rhythm. The first readings come after a few minutes.',
   settled: 'Your body looks settled, close to your usual.',
   activated: 'Somewhat above your usual.',
   elevated: 'Above your usual for a while.',

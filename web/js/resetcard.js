@@ -22,12 +22,15 @@ export function followWords(share, ok, reason = null) {
   if (share === null) {
     return reason === 'poor_signal'
       ? 'The signal is patchy for now. Just keep following the circle.'
-      : 'Settling in: the first reading comes after about a minute.';
+      : 'Getting started: the first reading comes after about a minute.';
   }
   if (ok === true) return 'Yes: your heart rhythm is following the pacer.';
   if (share >= 0.25) return 'Your heart rhythm is starting to follow the pacer.';
   return 'Not in step with the pacer yet. Just keep following the circle.';
 }
+
+/** While the reading is of another pace than the one on screen (just after a change). */
+export const NEW_PACE_WORDS = 'Listening at the new pace: a first reading comes after about a minute.';
 
 /** Fill (0-1) of the following bar: the share itself, empty while unknown. */
 export function followFill(share) {
@@ -203,7 +206,8 @@ export class ResetCards {
     box.dataset.followingOk = ok === null ? '' : String(ok);
     box.dataset.coherence = String(num(m.coherence_share) ?? '');
     byId('follow-fill').style.width = `${(followFill(share) * 100).toFixed(1)}%`;
-    setText(byId('follow-words'), followWords(share, ok,
+    const otherPace = !samePace && num(m.pacer_bpm) !== null;
+    setText(byId('follow-words'), otherPace ? NEW_PACE_WORDS : followWords(share, ok,
       typeof m.respiration_reason === 'string' ? m.respiration_reason : null));
   }
 

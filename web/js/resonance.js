@@ -223,8 +223,8 @@ export class ResonanceView {
       pacer.hidden = true;
       pacer.dataset.phase = '';
       if (stage.kind === 'settle') {
-        setText(this.el.stage, 'Settling in');
-        setText(this.el.detail, 'Sit comfortably, feet on the floor, and breathe as you normally do while your heart settles.');
+        setText(this.el.stage, 'Resting first');
+        setText(this.el.detail, 'Sit comfortably, feet on the floor, and breathe as you normally do for a minute before the first pace.');
       } else if (stage.kind === 'break') {
         setText(this.el.stage, 'A short break');
         setText(this.el.detail, `Breathe freely. Next: ${rate(stage.block.rate_bpm)} breaths a minute.`);
