@@ -100,7 +100,7 @@ export class NowView {
 
   // ---- live events ------------------------------------------------------------------
 
-  /** Hear every metrics event after this view has shown it (the reset card's coherence). */
+  /** Hear every metrics event after this view has shown it (the reset card's heart-follows-the-pacer line). */
   listen(listener) {
     this.metricsListeners.push(listener);
   }
