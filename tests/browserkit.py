@@ -94,3 +94,67 @@ def demo_server(data_dir: Path, speed: str = "1") -> Iterator[DemoServer]:
         except subprocess.TimeoutExpired:  # pragma: no cover - only if the server hangs
             process.kill()
             process.wait(timeout=5)
+
+
+def axe_serious(page: Any) -> list[str]:
+    """Serious or critical axe-core violations on the page as it is now (ids and targets)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    found = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in ("serious", "critical"):
+            targets = [n.get("target") for n in violation.get("nodes", [])][:5]
+            found.append(f"{violation['id']} ({violation['impact']}): {targets}")
+    return found
+
+
+def axe_clean_light_and_dark(page: Any, view: str) -> None:
+    """Zero serious/critical axe violations on ``view`` in the light and the dark scheme."""
+    problems = {}
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(150)
+        found = axe_serious(page)
+        if found:
+            problems[scheme] = found
+    page.emulate_media(color_scheme="light")
+    assert problems == {}, f"axe on the {view} view: {problems}"
+
+
+SPILLS = """(selector) => {
+  const vw = document.documentElement.clientWidth;
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (typeof el.className === 'string' && el.className.trim()
+      ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const out = [];
+  const pageW = document.documentElement.scrollWidth;
+  if (pageW > vw + 1) out.push(`page scrolls sideways to ${pageW}px`);
+  for (const root of document.querySelectorAll(selector)) {
+    const rb = root.getBoundingClientRect();
+    for (const el of [root, ...root.querySelectorAll('*')]) {
+      if (!el.getClientRects().length || el.closest('.visually-hidden')) continue;
+      const wrap = el.closest('.table-wrap');
+      if (el !== root && wrap && wrap !== el) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.right > Math.min(rb.right, vw) + 1 || r.left < Math.max(rb.left, 0) - 1) {
+        const box = `${Math.round(rb.left)}-${Math.round(Math.min(rb.right, vw))}`;
+        out.push(`${name(el)} spills: ${Math.round(r.left)}-${Math.round(r.right)} of ${box}`);
+      }
+      const cs = getComputedStyle(el);
+      const text = el.children.length === 0 && el.textContent.trim() !== '';
+      if (text && cs.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+        out.push(`${name(el)} clips its text (${el.scrollWidth} > ${el.clientWidth})`);
+      }
+    }
+  }
+  return out;
+}"""
+"""Elements of the cards matching a selector that reach outside their card or the viewport, or
+clip their own text (tables inside a .table-wrap scroll on purpose and are left out)."""
+
+
+def spills(page: Any, selector: str) -> list[str]:
+    """What spills out of (or is clipped inside) the visible cards matching ``selector``."""
+    return list(page.evaluate(SPILLS, selector))

@@ -24,8 +24,10 @@ from browserkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DemoServer,
+    axe_clean_light_and_dark,
     demo_server,
     playwright_or_skip,
+    spills,
     wait_for,
 )
 from closed_loop import closed_loop
@@ -90,6 +92,11 @@ def test_summary_from_the_page_prints_on_two_pages_at_most(browser: Any, server:
                           10, "the page to say what the summary contains")
         assert status
         page.screenshot(path=str(ARTIFACTS / "summary-trends.png"), full_page=True)
+        axe_clean_light_and_dark(page, "trends, after saving a summary")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(300)
+        assert spills(page, "#summary-card") == []
+        page.locator("#summary-card").screenshot(path=str(ARTIFACTS / "summary-card.png"))
     finally:
         context.close()
     html = saved.read_text()

@@ -29,6 +29,7 @@ from afterbeat.records import Marker, MarkerKind
 from afterbeat.resets.pacing import Pattern, phase_at, start_timeline
 from afterbeat.resets.resonance import Protocol, schedule
 from afterbeat.storage.store import Store
+from browserkit import axe_clean_light_and_dark, spills
 from resonance_model import Person, simulate
 
 pytestmark = pytest.mark.browser
@@ -165,6 +166,22 @@ def test_result_page_shows_the_kept_assessment(page: Any, server: Server) -> Non
     assert "5.5 breaths a minute" in page.inner_text("#resonance-words")
     assert "now paces you at 5.5" in page.inner_text("#resonance-pace-line")
     page.screenshot(path=str(ARTIFACTS / "resonance-result.png"), full_page=True)
+    for summary in page.query_selector_all("#resonance-result details summary"):
+        summary.click()  # all the numbers and "How this was decided" too
+    axe_clean_light_and_dark(page, "resonance result")
+    page.emulate_media(color_scheme="dark")
+    try:
+        page.screenshot(path=str(ARTIFACTS / "resonance-result-dark.png"), full_page=True)
+    finally:
+        page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(500)  # the chart redraws at the new width
+        assert spills(page, "#view-resonance .card") == []
+        page.screenshot(path=str(ARTIFACTS / "resonance-result-phone.png"), full_page=True)
+        axe_clean_light_and_dark(page, "resonance result on a phone")
+    finally:
+        page.set_viewport_size({"width": 1100, "height": 1000})
     page.click("#btn-resonance-again")
     page.wait_for_selector("#resonance-intro:not([hidden])")
     page.screenshot(path=str(ARTIFACTS / "resonance-intro.png"), full_page=True)

@@ -9,12 +9,39 @@ import { settings } from './settings.js';
 const WINDOW_S = 600;
 
 const STATE_WORDS = {
-  calibrating: 'Getting to know your rhythm. Readings settle in over the first minutes.',
+  calibrating: 'Getting to know your rhythm. The first readings come after a few minutes.',
   settled: 'Your body looks settled, close to your usual.',
   activated: 'Somewhat above your usual.',
   elevated: 'Above your usual for a while.',
   unknown: 'The signal is unclear right now, so afterbeat is holding off on reading it.',
 };
+
+/** Why the breathing rate is not shown, one line each (reasons from afterbeat.hrv.breathing). */
+export const BREATHING_WHY = {
+  too_short: 'Needs about a minute of steady signal first.',
+  poor_signal: 'The signal is too patchy to count breaths.',
+  no_clear_peak: 'Your breathing does not show clearly in your heartbeat now.',
+  competing_peaks: 'Two rhythms overlap, so the breath is not clear now.',
+  estimates_disagree: 'Two ways of counting disagree, so no number now.',
+};
+
+/** A breathing rate (breaths/min) as shown: whole breaths, or a dash when unknown. */
+export function breathingText(rateBpm) {
+  return typeof rateBpm === 'number' && Number.isFinite(rateBpm) ? String(Math.round(rateBpm)) : '—';
+}
+
+/**
+ * The one line under the breathing number: during a breathing reset the pacer's pace (the
+ * rate is known, so nothing is guessed); when the rate is unknown, why; else nothing.
+ */
+export function breathingWhy(m) {
+  if (num(m.pacer_bpm) !== null) return 'Not counted while the pacer sets the pace.';
+  if (num(m.respiration_rate_bpm) !== null) return '';
+  const reason = typeof m.respiration_reason === 'string' ? m.respiration_reason : '';
+  if (BREATHING_WHY[reason]) return BREATHING_WHY[reason];
+  if (m.rr_available === false) return 'Needs beat-to-beat data from the strap.';
+  return 'Not read yet.';
+}
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -34,6 +61,8 @@ export class NowView {
       hr: byId('num-hr'),
       rmssd: byId('num-rmssd'),
       resp: byId('num-resp'),
+      respWhy: byId('resp-why'),
+      respTile: byId('resp-tile'),
       quality: byId('num-quality'),
       marks: byId('marks-list'),
       noteForm: byId('note-form'),
@@ -71,7 +100,7 @@ export class NowView {
 
   // ---- live events ------------------------------------------------------------------
 
-  /** Hear every metrics event after this view has shown it (the reset card's coherence). */
+  /** Hear every metrics event after this view has shown it (the reset card's heart-follows-the-pacer line). */
   listen(listener) {
     this.metricsListeners.push(listener);
   }
@@ -91,7 +120,11 @@ export class NowView {
     const minutes = Math.round((this.charts.hr.options.windowS ?? WINDOW_S) / 60);
     byId('chart-hr').setAttribute('aria-label', `Heart rate over the last ${minutes} minutes, now ${fmt(hr)} bpm`);
     byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes, now ${fmt(rmssd)} ms`);
-    setText(this.el.resp, fmt(num(m.respiration_rate_bpm), 1));
+    // Never a guessed number: a dash and one line of why when the server says unknown.
+    setText(this.el.resp, breathingText(num(m.respiration_rate_bpm)));
+    setText(this.el.respWhy, breathingWhy(m));
+    this.el.respTile.dataset.reason = typeof m.respiration_reason === 'string' ? m.respiration_reason : '';
+    this.el.respTile.dataset.pacer = String(num(m.pacer_bpm) ?? '');
     setText(this.el.quality, qualityWords(m.quality));
     // The number and its words come from the server's one mapping (activation/display.py).
     this.setScore(num(m.score), typeof m.score_words === 'string' ? m.score_words : '',

@@ -14,19 +14,27 @@ export const DEMO_RESET_S = 120;
 const FOCUS_KEY = 'afterbeat.focus';
 
 /**
- * Calm words for the coherence value the server sends with every metrics event (how much of
- * the heart rhythm's slow variation sits at one rhythm, as the breath paces it). Never a grade.
+ * Calm words for whether the heart rhythm follows the pacer, from the server's
+ * ``pacer_following`` (share 0-1 of the slow heart-rate variation at the pacer's pace, or null)
+ * and ``pacer_following_ok`` (its verdict). Never a grade.
  */
-export function followWords(coherence) {
-  if (coherence === null) return 'Settling in: the first reading comes after about a minute.';
-  if (coherence < 0.25) return 'Finding the rhythm. Just keep following the circle.';
-  if (coherence < 0.6) return 'Your heart rhythm is starting to follow your breath.';
-  return 'Your heart rhythm is following your breath closely.';
+export function followWords(share, ok, reason = null) {
+  if (share === null) {
+    return reason === 'poor_signal'
+      ? 'The signal is patchy for now. Just keep following the circle.'
+      : 'Getting started: the first reading comes after about a minute.';
+  }
+  if (ok === true) return 'Yes: your heart rhythm is following the pacer.';
+  if (share >= 0.25) return 'Your heart rhythm is starting to follow the pacer.';
+  return 'Not in step with the pacer yet. Just keep following the circle.';
 }
 
-/** Fill (0-1) of the coherence bar: rises with the value and never quite fills. */
-export function followFill(coherence) {
-  return coherence === null ? 0 : Math.max(0, coherence) / (Math.max(0, coherence) + 0.4);
+/** While the reading is of another pace than the one on screen (just after a change). */
+export const NEW_PACE_WORDS = 'Listening at the new pace: a first reading comes after about a minute.';
+
+/** Fill (0-1) of the following bar: the share itself, empty while unknown. */
+export function followFill(share) {
+  return share === null ? 0 : Math.max(0, Math.min(1, share));
 }
 
 function num(value) {
@@ -181,16 +189,26 @@ export class ResetCards {
     box.dataset.cancelled = String(Boolean(byPerson));
   }
 
-  /** A metrics event: during a breathing reset, show how closely the heart follows the breath. */
+  /** A metrics event: during a breathing reset, say whether the heart follows the pacer. */
   onMetrics(m) {
     const box = byId('follow');
     const breathing = Boolean(this.activeReset && this.pacer.timeline?.pattern?.phases?.length);
     box.hidden = !breathing;
     if (!breathing) return;
-    const c = typeof m.coherence === 'number' && Number.isFinite(m.coherence) ? m.coherence : null;
-    box.dataset.coherence = c === null ? '' : String(c);
-    byId('follow-fill').style.width = `${(followFill(c) * 100).toFixed(1)}%`;
-    setText(byId('follow-words'), followWords(c));
+    // Measured against the pace on screen only: right after a change of pace (or before the
+    // server knows it) the reading is of the old pace, so it waits.
+    const cycleS = num(this.pacer.timeline.pattern.cycle_s)
+      ?? this.pacer.timeline.pattern.phases.reduce((sum, p) => sum + p.duration_s, 0);
+    const samePace = num(m.pacer_bpm) !== null && Math.abs(m.pacer_bpm - 60 / cycleS) < 0.05;
+    const share = samePace ? num(m.pacer_following) : null;
+    const ok = samePace && typeof m.pacer_following_ok === 'boolean' ? m.pacer_following_ok : null;
+    box.dataset.following = share === null ? '' : String(share);
+    box.dataset.followingOk = ok === null ? '' : String(ok);
+    box.dataset.coherence = String(num(m.coherence_share) ?? '');
+    byId('follow-fill').style.width = `${(followFill(share) * 100).toFixed(1)}%`;
+    const otherPace = !samePace && num(m.pacer_bpm) !== null;
+    setText(byId('follow-words'), otherPace ? NEW_PACE_WORDS : followWords(share, ok,
+      typeof m.respiration_reason === 'string' ? m.respiration_reason : null));
   }
 
   /** Focus mode: the running reset takes the screen (always on a phone, on request elsewhere). */
@@ -313,7 +331,7 @@ export class ResetCards {
     this.pacer.cutNote = this.demo ? ' (shortened for the demo)' : '';
     this.pacer.start(timeline);
     byId('follow').hidden = !(timeline.pattern?.phases?.length);
-    setText(byId('follow-words'), followWords(null));
+    setText(byId('follow-words'), followWords(null, null));
     byId('follow-fill').style.width = '0%';
     this.applyFocus();
     this.onRunning(true);

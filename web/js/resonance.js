@@ -223,8 +223,8 @@ export class ResonanceView {
       pacer.hidden = true;
       pacer.dataset.phase = '';
       if (stage.kind === 'settle') {
-        setText(this.el.stage, 'Settling in');
-        setText(this.el.detail, 'Sit comfortably, feet on the floor, and breathe as you normally do while your heart settles.');
+        setText(this.el.stage, 'Resting first');
+        setText(this.el.detail, 'Sit comfortably, feet on the floor, and breathe as you normally do for a minute before the first pace.');
       } else if (stage.kind === 'break') {
         setText(this.el.stage, 'A short break');
         setText(this.el.detail, `Breathe freely. Next: ${rate(stage.block.rate_bpm)} breaths a minute.`);
@@ -275,9 +275,22 @@ export class ResonanceView {
   }
 
   drawChart(blocks, chosen) {
+    if (!this.redrawOnResize) {
+      // Redrawn at its new width when the window changes (a phone turned, a window resized).
+      this.redrawOnResize = true;
+      let timer = 0;
+      window.addEventListener('resize', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (this.drawn && !this.el.result.hidden) this.drawChart(...this.drawn);
+        }, 150);
+      });
+    }
+    this.drawn = [blocks, chosen];
     const chart = this.el.chart;
     clear(chart);
-    const width = 560;
+    // Drawn at the width it is shown at, so its labels keep their size on a phone.
+    const width = Math.max(280, Math.min(560, Math.round(chart.getBoundingClientRect().width) || 560));
     const height = 220;
     const pad = { l: 44, r: 12, t: 14, b: 40 };
     chart.setAttribute('viewBox', `0 0 ${width} ${height}`);

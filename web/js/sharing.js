@@ -54,9 +54,10 @@ export class SummaryPanel {
     notes.forEach((note, i) => {
       const id = `summary-note-${i}`;
       const when = `${dateText(note.started_at)}, ${intoText(note.t_s)}`;
+      // What the person wrote first, then when: the note is what they recognise.
       this.notes.append(h('label', { for: id },
         h('input', { type: 'checkbox', id, 'data-session': String(note.session_id), 'data-t': String(note.t_s) }),
-        `${when}: ${String(note.text)}`));
+        h('span', {}, String(note.text), h('span', { class: 'note-when' }, when))));
     });
   }
 
@@ -120,7 +121,8 @@ export class PlanFiles {
         return;
       }
       setText(this.status, 'Loading this plan would change:');
-      for (const line of changes) this.changes.append(h('li', {}, String(line)));
+      // The server's plain lines ("contact: 'a' -> 'b'"), with an arrow a person reads as one.
+      for (const line of changes) this.changes.append(h('li', {}, String(line).replaceAll(' -> ', ' → ')));
       this.pending = result.plan;
       this.apply.hidden = false;
     } catch (error) {
