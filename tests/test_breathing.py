@@ -334,3 +334,24 @@ def test_unusable_values_are_poor_signal_not_errors() -> None:
     back[50] = back[49]
     assert estimate_breathing_rate(back, rr).reason is BreathingReason.POOR_SIGNAL
     assert estimate_breathing_rate(t, rr).reason is BreathingReason.NO_CLEAR_PEAK  # flat RR
+
+
+def test_a_pace_marker_mid_reset_moves_the_pacer_the_pipeline_listens_at() -> None:
+    rng = np.random.default_rng(17)
+    t, rr = synthetic_rr(rng, 6.0, duration_s=400.0, rsa_ms=40.0, rate_jitter=0.03)
+    beats = (Beat(float(a), float(b), 0) for a, b in zip(t, rr, strict=True))
+    marks = [Marker(100.0, MarkerKind.RESET_START, value=6.0, text="resonance"),
+             Marker(200.0, MarkerKind.PACE, value=5.0, text="resonance"),
+             Marker(350.0, MarkerKind.RESET_END, text="resonance")]
+    pipe = Pipeline()
+    events = [e for r in with_marks(derived_notifications(beats), marks) for e in pipe.push(r)]
+    metrics = [e for e in events if isinstance(e, MetricsEvent)]
+    before = [m for m in metrics if 110.0 <= m.t_s < 200.0]
+    after = [m for m in metrics if 200.0 < m.t_s < 350.0]
+    assert before and all(m.pacer_bpm == 6.0 for m in before)
+    assert after and all(m.pacer_bpm == 5.0 for m in after)
+    idle = Pipeline()  # no breathing reset running: a pace marker changes nothing
+    quiet = [e for r in with_marks(derived_notifications(
+        Beat(float(a), float(b), 0) for a, b in zip(t, rr, strict=True)),
+        [Marker(200.0, MarkerKind.PACE, value=5.0)]) for e in idle.push(r)]
+    assert all(m.pacer_bpm is None for m in quiet if isinstance(m, MetricsEvent))

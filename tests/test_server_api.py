@@ -230,6 +230,9 @@ async def _pace_changes(api: Api, clock: ManualClock) -> None:
     assert after.cycle == before.cycle
     events = [e for e in api.state.hub.since(last) if e.type == "reset"]
     assert len(events) == 1 and '"action":"paced"' in events[0].data_json
+    paced_marks = [e for e in api.state.hub.since(last) if e.type == "marker"]
+    assert len(paced_marks) == 1 and '"kind":"pace"' in paced_marks[0].data_json
+    assert '"value":5.0' in paced_marks[0].data_json  # recorded: replays follow the new pace
     assert (await api.get("/api/status")).json()["reset"]["timeline"] == body["timeline"]
     assert ["body", "breaths_per_min"] in _loc(
         await api.put("/api/resets/pace", {"breaths_per_min": 8}))

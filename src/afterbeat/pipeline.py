@@ -312,6 +312,10 @@ class Pipeline:
             case MarkerKind.RESET_END:
                 self._end_running(t_s)
                 self.choice = self.choice.with_end(t_s, index=index)
+            case MarkerKind.PACE:
+                if self._running_reset is ResetKind.BREATHING and marker.value is not None \
+                        and 2.0 <= marker.value <= 30.0:
+                    self.tracker.set_pacer(float(marker.value))
             case MarkerKind.DISMISS:
                 self.choice = self.choice.with_dismissal(t_s)
             case MarkerKind.PLAN:

@@ -69,6 +69,9 @@ class MarkerKind(enum.StrEnum):
     """"Not now" for the current suggestion: a quiet period starts."""
     PLAN = "plan"
     """The person's plan from here on; ``text`` holds the plan as JSON."""
+    PACE = "pace"
+    """The running breathing reset's pacer changed pace: ``value`` is the new rate
+    (breaths/min), ``text`` the reset's id."""
     RESONANCE_BLOCK_START = "resonance_block_start"
     """A paced block of the resonance assessment begins; ``value`` is its rate (breaths/min),
     ``text`` the block as JSON (see ``afterbeat.resets.resonance``)."""

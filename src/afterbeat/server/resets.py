@@ -95,6 +95,8 @@ class ResetService:
         timeline = change_pattern(running.timeline, resonance_pattern(breaths_per_min),
                                   self._clock())
         self.running = RunningReset(running.reset, running.t_s, timeline)
+        # recorded, so the pipeline (live and in replays) follows the pacer at its new pace
+        self._marks.mark(MarkerKind.PACE, value=breaths_per_min, text=running.reset.id)
         self._hub.publish_event(self.running.event(ResetAction.PACED, breaths_per_min))
         return self.running.to_json()
 
