@@ -22,7 +22,7 @@ liblsl); which network LSL announces on is set by LSL's own configuration (lsl_a
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from afterbeat.errors import AfterbeatError, MalformedMeasurement
@@ -146,6 +146,13 @@ class LslPublisher:
                       and math.isfinite(v) else math.nan
                       for v in (data.get(k) for k in _METRIC_KEYS)]
             self._outlets["metrics"].push_sample(sample, self._lsl_time(float(data["t_s"])))
+
+    def observe(self, record: Record | None, events: Sequence[Event]) -> None:
+        """Publish one record and the events it produced (the server's ingest observer seam;
+        ``None`` with the closing events when the source ends)."""
+        if record is not None:
+            self.on_record(record)
+        self.on_events(events)
 
     def close(self) -> None:
         """Drop the outlets (inlets see the streams end)."""

@@ -21,8 +21,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _source_id(text: str) -> str:
+    if not 0 < len(text) <= 100 or not text.isprintable() or text != text.strip():
+        raise argparse.ArgumentTypeError("must be 1 to 100 printable characters without "
+                                         "leading or trailing spaces")
+    return text
+
+
 def add_lsl_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--lsl``, ``--lsl-notes`` and ``--lsl-wait``."""
+    """Add ``--lsl``, ``--lsl-notes``, ``--lsl-wait`` and ``--lsl-id``."""
     group = parser.add_argument_group("Lab Streaming Layer (needs the lab extra)")
     group.add_argument("--lsl", action="store_true",
                        help="publish RR, heart rate, metrics and markers as LSL streams")
@@ -32,15 +39,19 @@ def add_lsl_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lsl-wait", type=_seconds, default=0.0, metavar="S",
                        help="wait up to S seconds for a recorder to connect to every stream "
                        "before starting")
+    group.add_argument("--lsl-id", type=_source_id, default=None, metavar="ID",
+                       help="source id prefix of the streams (default afterbeat-<command>...); "
+                       "give each computer its own in a lab with several")
 
 
 def open_lsl(args: argparse.Namespace, source_id: str, device: str | None = None
              ) -> LslPublisher | None:
     """The publisher asked for on the command line, or None (LslUnavailable, an AfterbeatError,
-    says how to install it)."""
+    says how to install it). ``--lsl-id`` replaces ``source_id``."""
     if not getattr(args, "lsl", False):
         return None
-    publisher = LslPublisher(source_id, include_notes=args.lsl_notes, device=device)
+    publisher = LslPublisher(getattr(args, "lsl_id", None) or source_id,
+                             include_notes=args.lsl_notes, device=device)
     if args.lsl_wait > 0 and not publisher.wait_for_consumers(args.lsl_wait):
         print(f"lsl: no recorder connected to every stream within {args.lsl_wait:g} s; "
               "publishing anyway", file=sys.stderr)

@@ -1,24 +1,35 @@
-"""``afterbeat record``: record a strap headless into the data directory, with one live line."""
+"""``afterbeat record``: record a strap headless into the data directory, with one live line.
+
+With ``--lsl`` the records (beats, heart rate) and the metrics of a live pipeline run alongside
+are published on the Lab Streaming Layer; the recording never depends on that: a failure there
+is counted and reported at the end.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from, number_in
+from afterbeat.cli.lsl_options import add_lsl_options, open_lsl
 from afterbeat.errors import MalformedMeasurement
 from afterbeat.heart_rate import SensorContact, decode_measurement
+from afterbeat.lsl import LslPublisher
+from afterbeat.pipeline import EventPipeline
 from afterbeat.records import MAX_T_S, Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
 from afterbeat.storage.recorder import QueuedRecorder, RecorderStatus
 from afterbeat.storage.store import Store
 
-__all__ = ["LiveLine", "register", "run"]
+__all__ = ["LiveLine", "LslFeed", "register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         default=None, metavar="S",
                         help="stop after this many seconds (default: until Ctrl-C)")
     add_data_dir_option(parser)
+    add_lsl_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -88,7 +100,39 @@ class LiveLine:
         return " | ".join(parts)
 
 
-async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> RecorderStatus | None:
+class LslFeed:
+    """Publish each record and the events a pipeline makes of it; failures are counted, never
+    raised (the recording goes on without them)."""
+
+    def __init__(self, publisher: LslPublisher, pipeline: EventPipeline) -> None:
+        self.publisher = publisher
+        self.pipeline = pipeline
+        self.errors = 0
+
+    def push(self, record: Record) -> None:
+        """Publish one record and the metrics it led to."""
+        try:
+            self.publisher.on_record(record)
+            self.publisher.on_events(self.pipeline.push(record))
+        except Exception:
+            self._failed()
+
+    def finish(self) -> None:
+        """Publish what the pipeline says at the end, then close the outlets."""
+        try:
+            self.publisher.on_events(self.pipeline.finish())
+        except Exception:
+            self._failed()
+        self.publisher.close()
+
+    def _failed(self) -> None:
+        self.errors += 1
+        if self.errors == 1 or self.errors % 1000 == 0:
+            log.exception("publishing on LSL failed (%d time(s) so far)", self.errors)
+
+
+async def _record(args: argparse.Namespace, data_dir: Path, store: Store,
+                  feed: LslFeed | None = None) -> RecorderStatus | None:
     if args.device is None:
         remembered = remembered_strap(data_dir)
         if remembered is not None:
@@ -109,6 +153,8 @@ async def _record(args: argparse.Namespace, data_dir: Path, store: Store) -> Rec
                     recorder = QueuedRecorder(store, source.header, "ble")
                     recorder.start()
                 recorder.record(item)
+                if feed is not None:
+                    feed.push(item)
             text = line.render(recorder.status if recorder else None, source.now_s())
             if tty:
                 sys.stderr.write("\r" + text[:160].ljust(100))
@@ -139,10 +185,22 @@ def run(args: argparse.Namespace) -> int:
     """Record until --duration or Ctrl-C; exit 0 when all was recorded, 1 if nothing, 2 on loss."""
     data_dir = data_dir_from(args)
     with Store.open(data_dir) as store:
+        feed = None
+        publisher = open_lsl(args, "afterbeat-record", args.device)
+        if publisher is not None:
+            from afterbeat.server.documents import open_pipeline  # the stored baseline too
+
+            feed = LslFeed(publisher, open_pipeline(store))
         try:
-            status = asyncio.run(_record(args, data_dir, store))
+            status = asyncio.run(_record(args, data_dir, store, feed))
         except KeyboardInterrupt:
             return 130
+        finally:
+            if feed is not None:
+                feed.finish()
+                if feed.errors:
+                    print(f"lsl: publishing failed {feed.errors} time(s); the recording is "
+                          "not affected", file=sys.stderr)
     if status is None:
         print("nothing recorded: no strap was connected", file=sys.stderr)
         return 1

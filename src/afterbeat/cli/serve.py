@@ -22,15 +22,19 @@ import signal
 import socket
 import sys
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from, port_number
+from afterbeat.cli.lsl_options import add_lsl_options, open_lsl
 from afterbeat.errors import AfterbeatError
 from afterbeat.server.security import LaunchTickets, SecurityPolicy
 from afterbeat.sources import Source
+
+if TYPE_CHECKING:
+    from afterbeat.server.ingest import IngestObserver
 
 __all__ = [
     "LOCK_FILE",
@@ -83,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="strap address or name (default: the remembered strap, else the "
                         "first one found)")
     add_server_options(parser)
+    add_lsl_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -191,8 +196,10 @@ def write_server_file(data_dir: Path, info: dict[str, Any]) -> Path:
 
 
 def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
-               demo: bool = False, banner: Callable[[str], None] | None = None) -> int:
-    """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``."""
+               demo: bool = False, banner: Callable[[str], None] | None = None,
+               observers: Sequence[IngestObserver] = ()) -> int:
+    """Serve ``source`` until interrupted; the shared body of ``serve`` and ``demo``
+    (``observers``, e.g. the LSL publisher, see every record and its events)."""
     import uvicorn  # here, not at the top: other commands need not load the web stack
 
     from afterbeat.server.app import ServerSettings, create_app, state_of
@@ -224,7 +231,8 @@ def run_server(args: argparse.Namespace, data_dir: Path, source: Source, *,
     guard = ConnectionGuard()
     store = Store.open(data_dir)
     settings = ServerSettings(port=port, host=host, lan_host=lan, demo=demo)
-    app = create_app(settings, source, store, policy=policy, tickets=tickets)
+    app = create_app(settings, source, store, policy=policy, tickets=tickets,
+                     observers=observers)
     url = policy.base_url
     local = "[::1]" if host == "::1" else "127.0.0.1"
     local_url = f"{'https' if https else 'http'}://{local}:{port}"
@@ -302,10 +310,14 @@ def run(args: argparse.Namespace) -> int:
     if device is None:
         remembered = remembered_strap(data_dir)
         device = remembered[0] if remembered is not None else None
+    publisher = open_lsl(args, "afterbeat-serve", device)
     source = BleSource(device=device, backend=backend_from_env())
     try:
-        return run_server(args, data_dir, source)
+        return run_server(args, data_dir, source,
+                          observers=() if publisher is None else (publisher.observe,))
     finally:
+        if publisher is not None:
+            publisher.close()
         if source.connected_address:
             with contextlib.suppress(OSError):
                 remember_strap(data_dir, source.connected_address, source.connected_name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from afterbeat import __version__
 from afterbeat.pipeline import EventPipeline
+from afterbeat.server.ingest import IngestObserver
 from afterbeat.server.routes import install_errors, install_routes
 from afterbeat.server.security import LaunchTickets, SecurityMiddleware, SecurityPolicy
 from afterbeat.server.settings import ServerSettings
@@ -52,14 +53,17 @@ def create_app(
     tickets: LaunchTickets | None = None,
     pipeline: EventPipeline | None = None,
     clock: Callable[[], float] = time.time,
+    observers: Sequence[IngestObserver] = (),
 ) -> ASGIApp:
     """The whole ASGI app (FastAPI wrapped by the security middleware).
 
     ``clock`` gives Unix seconds: the pacer's timelines and the live events' ``emitted_at``.
+    ``observers`` are told of every record and its events (e.g. the Lab Streaming Layer).
     """
     policy = policy or SecurityPolicy.for_launch(settings.port, settings.lan_host)
     tickets = tickets or LaunchTickets()
-    state = ServerState(settings, source, store, pipeline=pipeline, clock=clock)
+    state = ServerState(settings, source, store, pipeline=pipeline, clock=clock,
+                        observers=observers)
     hub = state.hub
 
     @asynccontextmanager

@@ -5,6 +5,10 @@ pipeline and publishes the resulting events. The server's lifespan runs :meth:`I
 over ``source.stream()`` in one task; API handlers call :meth:`Ingest.inject` for markers
 and resets so they take exactly the same path (recording, pipeline, live stream). Nothing
 here awaits a client: the hub's ``publish`` never blocks.
+
+Observers (:class:`IngestObserver`, e.g. the Lab Streaming Layer publisher) are told of every
+record and the events it produced, after the hub; one that raises is counted in
+``LiveStatus.observer_errors`` and logged, and never stops the stream or the recording.
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ from afterbeat.records import DeviceEvent, DeviceEventKind, Marker, MarkerKind, 
 from afterbeat.server.hub import Hub
 from afterbeat.sources import ConnectionState, Source, SourceStatus
 
-__all__ = ["Ingest", "LiveStatus", "RecordSink"]
+__all__ = ["Ingest", "IngestObserver", "LiveStatus", "RecordSink"]
 
 log = logging.getLogger(__name__)
+
+
+class IngestObserver(Protocol):
+    """Told of each record and the events it produced (``None`` with the closing events when
+    the source ends); called on the event loop, so it must not block."""
+
+    def __call__(self, record: Record | None, events: Sequence[Event]) -> None: ...
 
 
 class RecordSink(Protocol):
@@ -54,6 +65,7 @@ class LiveStatus:
     device_name: str | None = None
     records: int = 0
     pipeline_errors: int = 0
+    observer_errors: int = 0
     last_t_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,8 +104,11 @@ class Ingest:
                  status: LiveStatus,
                  on_finish: Callable[[], None] | None = None,
                  on_event: Callable[[Event], None] | None = None,
-                 status_event: Callable[[], StatusEvent] | None = None) -> None:
+                 status_event: Callable[[], StatusEvent] | None = None,
+                 observers: Sequence[IngestObserver] = ()) -> None:
         self.hub = hub
+        self.observers: list[IngestObserver] = list(observers)
+        """Told of every record and its events after the hub (see :class:`IngestObserver`)."""
         self.pipeline = pipeline
         self.sink = sink
         self.status = status
@@ -124,8 +139,10 @@ class Ingest:
         except Exception:  # a bug downstream must not stop the live view or the recording
             self.status.pipeline_errors += 1
             log.exception("pipeline failed on a %s record", type(item).__name__)
+            self._notify(item, ())
             return
         kinds = self.publish_events(events)
+        self._notify(item, events)
         if isinstance(item, Marker) and item.kind in (MarkerKind.RESET_START,
                                                       MarkerKind.RESET_END):
             # A replay may slow to real time while a reset runs (the demo): pacer and data agree.
@@ -134,6 +151,18 @@ class Ingest:
                 hook(item.kind is MarkerKind.RESET_START)
         if isinstance(item, Marker) and EventType.MARKER not in kinds:
             self.hub.publish_event(MarkerEvent.from_record(item))
+
+    def _notify(self, record: Record | None, events: Sequence[Event]) -> None:
+        """Tell every observer; one that raises is counted and logged (first, then every
+        1000th), never passed on."""
+        for observer in self.observers:
+            try:
+                observer(record, events)
+            except Exception:
+                self.status.observer_errors += 1
+                count = self.status.observer_errors
+                if count == 1 or count % 1000 == 0:
+                    log.exception("an ingest observer failed (%d failure(s) so far)", count)
 
     def inject(self, record: Record) -> None:
         """A record made by the server (marker, reset) taking the same path as the source's."""
@@ -148,11 +177,14 @@ class Ingest:
         if self.finished:
             return
         self.finished = True
+        events: Sequence[Event] = ()
         try:
-            self.publish_events(self.pipeline.finish())
+            events = self.pipeline.finish()
+            self.publish_events(events)
         except Exception:
             self.status.pipeline_errors += 1
             log.exception("pipeline failed to finish")
+        self._notify(None, events)
         if self._on_finish is not None:
             self._on_finish()
 

@@ -12,7 +12,7 @@ status codes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from afterbeat import __version__
@@ -24,7 +24,7 @@ from afterbeat.server.documents import PersonDocuments, plan_marker_text
 from afterbeat.server.errors import NoStore
 from afterbeat.server.history import History
 from afterbeat.server.hub import Hub
-from afterbeat.server.ingest import Ingest, LiveStatus
+from afterbeat.server.ingest import Ingest, IngestObserver, LiveStatus
 from afterbeat.server.marks import Marks
 from afterbeat.server.recording import RecordingService
 from afterbeat.server.resets import ResetService
@@ -43,7 +43,8 @@ class ServerState:
 
     def __init__(self, settings: ServerSettings, source: Source | None, store: Store | None, *,
                  pipeline: EventPipeline | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 observers: Sequence[IngestObserver] = ()) -> None:
         self.settings = settings
         self.clock = clock
         """Unix time now (s); injected so tests control it."""
@@ -58,7 +59,7 @@ class ServerState:
         self.recording = RecordingService(store, source)
         self.ingest = Ingest(self.hub, pipeline or person_pipeline(store, self.notes), None,
                              self.status, on_finish=self.end_recording, on_event=self.on_event,
-                             status_event=self.live_status_event)
+                             status_event=self.live_status_event, observers=observers)
         self.recording.on_change = self.ingest.publish_status
         self.marks = Marks(self.ingest, source)
         self.documents = PersonDocuments(store, self.notes, self.ingest, self.marks)
