@@ -24,6 +24,7 @@ from afterbeat.pipeline import EventPipeline
 from afterbeat.records import MAX_T_S, Record
 from afterbeat.sources import SourceStatus
 from afterbeat.sources.ble import BleSource, backend_from_env, remembered_strap
+from afterbeat.storage.history import person_pipeline
 from afterbeat.storage.recorder import QueuedRecorder, RecorderStatus
 from afterbeat.storage.store import Store
 
@@ -187,10 +188,8 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(data_dir) as store:
         feed = None
         publisher = open_lsl(args, "afterbeat-record", args.device)
-        if publisher is not None:
-            from afterbeat.server.documents import open_pipeline  # the stored baseline too
-
-            feed = LslFeed(publisher, open_pipeline(store))
+        if publisher is not None:  # metrics against the stored baseline and plan too
+            feed = LslFeed(publisher, person_pipeline(store))
         try:
             status = asyncio.run(_record(args, data_dir, store, feed))
         except KeyboardInterrupt:
