@@ -383,6 +383,7 @@ async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
     live_api.source.feed(records)
     while live_api.state.status.records < len(records):
         await asyncio.sleep(0.01)
+    assert await live_api.state.recorded()  # the baseline queues behind the session's records
     stored = (await live_api.get("/api/baseline")).json()
     assert stored["baseline"] is not None, "the demo's rest did not make a baseline"
     assert stored["provisional"] is True and stored["recording_count"] == 1
