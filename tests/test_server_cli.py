@@ -187,3 +187,16 @@ def test_ipv6_loopback_serves_a_working_link(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"http://[::1]:{info['port']}/#launch=" in out
+
+
+def test_the_demo_session_is_dated_when_the_demo_runs() -> None:
+    from datetime import UTC, datetime
+
+    from afterbeat.cli.demo import DemoReplay, demo_recording
+
+    moment = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    replay = DemoReplay(demo_recording(), 15.0, say=lambda text: None, now=lambda: moment)
+    header = replay.header
+    assert header.started_at == moment  # so history, trends and the summary list it as recent
+    assert header.provenance["replayed_from_recording_started_at"].startswith("2021-01-01")
+    assert header.provenance["real"].startswith("RR intervals: PhysioNet")

@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from afterbeat.cli.common import data_dir_from
 from afterbeat.cli.serve import add_server_options, run_server
 from afterbeat.paths import ensure_private_dir
-from afterbeat.records import Record
+from afterbeat.records import Header, Record
 from afterbeat.sources import ConnectionState, Source, SourceStatus
 from afterbeat.sources.replay import ReplaySource
 
@@ -37,12 +39,26 @@ FINISHED_TEXT = ("The demo has finished. The page stays open to look around; pre
 
 
 class DemoReplay(ReplaySource):
-    """The demo's replay: real time while a reset runs; says in the terminal when it ends."""
+    """The demo's replay: real time while a reset runs; says in the terminal when it ends.
+
+    Its session is dated when the demo runs (the recording's own date is kept in the header's
+    provenance), so the history, trends and the summary to share show it among recent ones.
+    """
 
     def __init__(self, path: Path, speed: float | None,
-                 say: Callable[[str], None] = lambda text: print(text, flush=True)) -> None:
+                 say: Callable[[str], None] = lambda text: print(text, flush=True),
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(path, speed=speed, reset_speed=None if speed is None else 1.0)
         self._say = say
+        self._started_at = now()
+
+    @property
+    def header(self) -> Header:
+        """The recording's header, dated now; its original start is kept in the provenance."""
+        header = super().header
+        provenance = {**header.provenance,
+                      "replayed_from_recording_started_at": header.started_at.isoformat()}
+        return replace(header, started_at=self._started_at, provenance=provenance)
 
     async def stream(self) -> AsyncIterator[Record | SourceStatus]:
         """The replay's records and statuses, then the closing words once it has finished."""
