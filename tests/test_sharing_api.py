@@ -128,3 +128,14 @@ async def test_hostile_plan_files_are_422_naming_the_field(srv: Running, raw: by
                                      headers={**srv.auth, "Content-Type": "application/json"})
     assert response.status_code == 422
     assert field in str(response.json()["detail"])
+
+
+async def test_trends_and_the_summary_agree_on_imported_sessions(srv: Running) -> None:
+    async with srv.client() as client:
+        trends = (await client.get("/api/trends", headers=srv.auth)).json()
+        summary = (await client.post("/api/summary", json={}, headers=srv.auth)).json()
+    shared = summary["summary"]
+    assert [s["time_to_settle_s"] for s in trends["sessions"]] == \
+        [s["time_to_settle_s"] for s in shared["sessions"]]
+    assert trends["resets"] == shared["resets"]
+    assert len(trends["sessions"]) == 1  # imported, never seen live: still in both

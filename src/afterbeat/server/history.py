@@ -6,19 +6,16 @@ Every store call runs in a worker thread, so a slow disk never holds up the live
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from afterbeat.errors import AfterbeatError
 from afterbeat.pipeline import EventPipeline
-from afterbeat.resets.effects import ResetEffect
-from afterbeat.resets.plan import plan_from_json
-from afterbeat.resets.trends import SessionOutcome, trends
+from afterbeat.resets.trends import trends
 from afterbeat.server.errors import NoStore, SessionIsLive
-from afterbeat.storage.history import session_report
+from afterbeat.storage.history import session_digests, session_report, stored_plan
 from afterbeat.storage.store import SessionSummary, Store
 
 __all__ = ["History", "summary_json"]
@@ -132,24 +129,7 @@ class History:
 
     @staticmethod
     def _trends(store: Store) -> dict[str, Any]:
-        outcomes = []
-        for summary in store.list_sessions():
-            results = store.get_results(summary.id)
-            recovery = results.get("recovery")
-            settle = recovery.get("time_to_settle_s") if isinstance(recovery, dict) else None
-            effects = []
-            for item in results.get("reset_effects") or []:
-                try:
-                    effects.append(ResetEffect.from_json(item))
-                except (KeyError, TypeError, ValueError):
-                    log.warning("skipped a stored reset effect that no longer parses")
-            outcomes.append(SessionOutcome(
-                session_id=summary.id, started_at=summary.started_at.isoformat(),
-                time_to_settle_s=float(settle) if isinstance(settle, int | float) else None,
-                effects=tuple(effects)))
-        doc = store.get_document("plan")
-        plan = None
-        if isinstance(doc, dict):
-            with contextlib.suppress(AfterbeatError):
-                plan = plan_from_json(doc)
-        return trends(outcomes, plan).to_json()
+        """From the same per-session reports as the summary to share, so the two agree."""
+        since = datetime.min.replace(tzinfo=UTC)
+        outcomes = [digest.outcome() for digest in session_digests(store, since)]
+        return trends(outcomes, stored_plan(store)).to_json()
