@@ -19,8 +19,9 @@ from closed_loop import closed_loop
 RR_FILE = Path(__file__).parent / "data" / "physionet-healthy-24h" / "008.txt"
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("summary-cli")
     beats = (b for b in iter_beats(RR_FILE) if b.t_s < 900.0)
     records = list(derived_notifications(beats))
     marks = [Marker(60.0, MarkerKind.SESSION_START), Marker(300.0, MarkerKind.SESSION_END),

@@ -23,6 +23,8 @@ from afterbeat.records import Marker, MarkerKind, Record
 from afterbeat.sources.replay import derived_notifications, with_marks
 from afterbeat.storage.importers import iter_beats, record_beats
 
+pytestmark = pytest.mark.slow  # real LSL outlets and inlets
+
 pylsl = pytest.importorskip("pylsl", reason="the lab extra (pylsl) is not installed")
 
 REST = Path(__file__).parent / "data" / "polar-hrm" / "rest_rri.txt"

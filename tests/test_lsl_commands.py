@@ -34,6 +34,8 @@ from afterbeat.storage.store import Store
 from ble_fixtures import derived_h10_frames
 from serverkit import QueueSource, lifespan, scratch_dir
 
+pytestmark = pytest.mark.slow  # real LSL outlets and inlets
+
 pylsl = pytest.importorskip("pylsl", reason="the lab extra (pylsl) is not installed")
 
 REST = Path(__file__).parent / "data" / "polar-hrm" / "rest_rri.txt"

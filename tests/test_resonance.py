@@ -188,6 +188,7 @@ def test_assess_needs_blocks_and_beats() -> None:
 # -- simulated people through the replay source -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_finds_the_resonance_across_simulated_people(tmp_path: Path) -> None:
     rng = np.random.default_rng(2026)
     hits = 0

@@ -109,6 +109,7 @@ def test_a_run_records_blocks_keeps_the_result_and_sets_the_pace(tmp_path: Path)
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_stopping_early_keeps_the_part_measured(tmp_path: Path) -> None:
     source = ReplaySource(_file(tmp_path, Person(resonance_bpm=5.5)), speed=SPEED)
 

@@ -172,6 +172,7 @@ def _secret_session(store: Store, secret: str) -> int:
     return session_id
 
 
+@pytest.mark.slow
 def test_delete_waits_for_a_reader_and_leaves_no_copy(store: Store) -> None:
     secret = f"MARKER-{uuid.uuid4()}"
     keep = store.import_session(HEADER, [Marker(t_s=1.0, kind=MarkerKind.NOTE)], "import")

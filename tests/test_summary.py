@@ -29,6 +29,8 @@ from afterbeat.storage.store import Store
 from afterbeat.summary import build_summary, digest_report, render_summary_html
 from closed_loop import closed_loop
 
+pytestmark = pytest.mark.slow  # five two-hour real recordings replayed in closed loop
+
 DATA = Path(__file__).parent / "data" / "physionet-healthy-24h"
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 RECORDING = DATA / "000.txt"
