@@ -546,9 +546,12 @@ def correct_beats(
         part = rr[lo:hi]
         flags = detect_artifacts(part)
         out, mask, src = _apply(part, flags)
-        at = result.reserve(out.size)
-        result.rr_ms[at:at + out.size] = out
-        result.corrected[at:at + out.size] = mask
+        at = result.reserve(out.size, whole=bounds.size == 0)
+        if bounds.size == 0:  # one segment: its arrays are the result's, no copy
+            result.rr_ms, result.corrected = out, mask
+        else:
+            result.rr_ms[at:at + out.size] = out
+            result.corrected[at:at + out.size] = mask
         result.segment[at:at + out.size] = seg[lo]
         del out, mask
         times = t[lo:hi]
@@ -576,15 +579,24 @@ class _Outputs:
 
     def __init__(self, capacity: int) -> None:
         self.used = 0
-        self.t_s: FloatArray = np.empty(capacity)
-        self.rr_ms: FloatArray = np.empty(capacity)
-        self.segment: NDArray[np.int64] = np.empty(capacity, dtype=np.int64)
-        self.corrected: BoolArray = np.empty(capacity, dtype=bool)
+        self.capacity = capacity
+        self.t_s: FloatArray = np.empty(0)
+        self.rr_ms: FloatArray = np.empty(0)
+        self.segment: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self.corrected: BoolArray = np.empty(0, dtype=bool)
 
-    def reserve(self, count: int) -> int:
-        """Make room for ``count`` more values; return where they start."""
+    def reserve(self, count: int, *, whole: bool = False) -> int:
+        """Make room for ``count`` more values; return where they start. ``whole``: the only
+        segment, whose values and mask become the result's arrays as they are."""
         at = self.used
-        if at + count > self.t_s.size:
+        if at == 0:
+            size = max(count, self.capacity)
+            self.t_s = np.empty(size)
+            self.segment = np.empty(size, dtype=np.int64)
+            if not whole:
+                self.rr_ms = np.empty(size)
+                self.corrected = np.empty(size, dtype=bool)
+        elif at + count > self.t_s.size:
             size = max(at + count, self.t_s.size + self.t_s.size // 4)
             self.t_s = np.resize(self.t_s, size)
             self.rr_ms = np.resize(self.rr_ms, size)
