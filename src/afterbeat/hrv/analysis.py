@@ -111,6 +111,8 @@ def _select(
     start_s: float | None,
     end_s: float | None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    if start_s is None and end_s is None:
+        return t_s, rr_ms, segment  # no copies of a whole recording
     keep = np.ones(rr_ms.size, dtype=np.bool_)
     if start_s is not None:
         keep &= t_s >= start_s
@@ -129,13 +131,14 @@ def _correct(
     fixed = correct_beats(t_s, rr_ms, segment)
     rr = np.asarray(fixed.rr_ms, dtype=np.float64)
     seg = np.asarray(fixed.segment, dtype=np.int64)
-    mask = np.asarray(fixed.corrected, dtype=np.bool_)
+    pct = 100.0 * float(np.count_nonzero(fixed.corrected)) / max(rr.size, 1)
+    del fixed  # its times and mask are not needed any more
     finite = np.isfinite(rr) & (rr > 0)
     if not finite.all():
         notes.append(f"dropped {int(np.count_nonzero(~finite))} beats that correction "
                      "could not rebuild")
-    pct = 100.0 * float(np.count_nonzero(mask)) / max(rr.size, 1)
-    return rr[finite], seg[finite], pct
+        return rr[finite], seg[finite], pct
+    return rr, seg, pct
 
 
 def _attempt(notes: list[str], keys: str, compute: Callable[[], object]) -> object | None:

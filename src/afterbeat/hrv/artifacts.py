@@ -71,6 +71,11 @@ LOOKAHEAD_BEATS = 3
 MAX_SPLIT_PARTS = 3
 """An over-long interval is split into at most this many beats (two missed beats)."""
 WARMUP_QD_CAP = 1.5
+DETECT_CHUNK_BEATS = 2**16
+"""Batch detection computes its windows this many beats at a time (bounded memory)."""
+_DETECT_MARGIN_BEATS = 64
+"""Margin (beats) around a chunk: more than the quartile and median windows and the five
+normalised differences a judgement reads can reach."""
 MIN_THRESHOLD_MS = 10.0
 """Floor (ms) under both thresholds, so that a near-constant stretch does not flag jitter."""
 
@@ -344,10 +349,15 @@ def _as_rr(rr_ms: object) -> FloatArray:
     return arr
 
 
-def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
+def detect_artifacts(
+    rr_ms: FloatArray | Sequence[float], *, chunk_beats: int = DETECT_CHUNK_BEATS
+) -> ArtifactFlags:
     """Flag ectopic, missed, extra, long, short and out-of-range intervals of an RR series (ms).
 
     Centred windows (offline). The series should be one segment; see :func:`correct_beats`.
+    The windows are computed ``chunk_beats`` at a time with margins wider than they reach, and
+    the judgement runs in order across chunks, so memory is bounded by the chunk and the
+    flags do not depend on its size.
     """
     rr = _as_rr(rr_ms)
     n = rr.size
@@ -368,49 +378,83 @@ def detect_artifacts(rr_ms: FloatArray | Sequence[float]) -> ArtifactFlags:
                 flags[kind][i] = True
                 parts[i] = k
         return _flags(flags, parts, pairs)
-    drr = np.empty(n)
-    drr[1:] = np.diff(x)
-    drr[0] = drr[1:].mean()
+    drr0 = float(np.diff(x).mean())
+    pending: dict[int, float] = {}
+    for lo in range(0, n, chunk_beats):
+        hi = min(n, lo + chunk_beats)
+        pending = _detect_chunk(rr, x, drr0, lo, hi, flags, parts, pairs, pending)
+    return _flags(flags, parts, pairs)
+
+
+def _detect_chunk(
+    rr: FloatArray,
+    x: FloatArray,
+    drr0: float,
+    lo: int,
+    hi: int,
+    flags: dict[ArtifactKind, BoolArray],
+    parts: NDArray[np.int64],
+    pairs: BoolArray,
+    pending: dict[int, float],
+) -> dict[int, float]:
+    """Judge intervals [lo, hi) of one segment; ``pending`` holds the changes to normalised dRR
+    (by index of the whole segment) that an ectopic pair before ``lo`` made; returns those that
+    reach past ``hi``."""
+    n = rr.size
+    e0, e1 = max(0, lo - _DETECT_MARGIN_BEATS), min(n, hi + _DETECT_MARGIN_BEATS)
+    xe = x[e0:e1]
+    drr = np.empty(e1 - e0)
+    drr[1:] = np.diff(xe)
+    drr[0] = drr0 if e0 == 0 else float(x[e0] - x[e0 - 1])
     th1 = np.maximum(ALPHA * _centred_quartile_deviation(np.abs(drr), QUARTILE_WINDOW_BEATS),
                      MIN_THRESHOLD_MS)
-    med = _centred_median(x, MEDIAN_WINDOW_BEATS)
-    mrr = x - med
+    med = _centred_median(xe, MEDIAN_WINDOW_BEATS)
+    mrr = xe - med
     mrr[mrr < 0] *= 2.0
     th2 = np.maximum(ALPHA * _centred_quartile_deviation(np.abs(mrr), QUARTILE_WINDOW_BEATS),
                      MIN_THRESHOLD_MS)
-    dn = np.zeros(n + 5)
-    dn[2:n + 2] = drr / th1
+    # dn[i + 2 - e0] is the normalised dRR of interval i (zero outside the segment)
+    dn = np.zeros(e1 - e0 + 5)
+    dn[2:e1 - e0 + 2] = drr / th1
+    del drr
     mn = mrr / th2
-    big = np.abs(dn) > 1.0
+    big = np.abs(dn) > 1.0  # before the pending changes, as the judgement's pre-filter
+    for index, value in pending.items():
+        dn[index - e0] = value
     # interval j can only be flagged if |dRR| > 1 at j-1, j, j+1 or j+2, or if out of range
-    near = big[1:n + 1] | big[2:n + 2] | big[3:n + 3] | big[4:n + 4]
-    near |= ~((rr >= MIN_RR_MS) & (rr <= MAX_RR_MS))
+    c0, c1 = lo - e0, hi - e0
+    near = big[c0 + 1:c1 + 1] | big[c0 + 2:c1 + 2] | big[c0 + 3:c1 + 3] | big[c0 + 4:c1 + 4]
+    core = rr[lo:hi]
+    near |= ~((core >= MIN_RR_MS) & (core <= MAX_RR_MS))
+    changed = dict(pending)
     for flagged in np.flatnonzero(near):
-        j = int(flagged)
+        j = int(flagged) + lo
+        le = j - e0
         if j > 0 and (parts[j - 1] == 0 or pairs[j - 1]):
             continue  # merged into the extra beat before it, or second of an ectopic pair
         nxt = float(rr[j + 1]) if j + 1 < n else math.nan
-        window = [float(v) for v in dn[j:j + 6]]
+        window = [float(v) for v in dn[le:le + 6]]
         xs = [float(x[i]) if 0 <= i < n else math.nan for i in range(j - 1, j + 4)]
-        kind = _judge(window, float(mn[j]), xs, float(med[j]), float(th2[j]))
-        kind, k = _final_kind(kind, float(rr[j]), nxt, float(med[j]), float(th2[j]))
+        kind = _judge(window, float(mn[le]), xs, float(med[le]), float(th2[le]))
+        kind, k = _final_kind(kind, float(rr[j]), nxt, float(med[le]), float(th2[le]))
         if kind is ArtifactKind.NORMAL:
             continue
         flags[kind][j] = True
         parts[j] = k
         if (kind is ArtifactKind.ECTOPIC and j + 1 < n
-                and _ectopic_pair_first(window, xs, float(med[j]))
-                and _pair_mean_ok(float(rr[j]), float(rr[j + 1]), float(med[j]), float(th2[j]))):
+                and _ectopic_pair_first(window, xs, float(med[le]))
+                and _pair_mean_ok(float(rr[j]), float(rr[j + 1]), float(med[le]),
+                                  float(th2[le]))):
             pairs[j] = True
             flags[kind][j + 1] = True
             # later intervals are judged against the corrected pair, not the misplaced beat
             mean = (x[j] + x[j + 1]) / 2.0
             if j > 0:
-                dn[j + 2] = (mean - x[j - 1]) / th1[j]
-            dn[j + 3] = 0.0
+                dn[le + 2] = changed[j + 2] = (mean - x[j - 1]) / th1[le]
+            dn[le + 3] = changed[j + 3] = 0.0
             if j + 2 < n:
-                dn[j + 4] = (x[j + 2] - mean) / th1[j + 2]
-    return _flags(flags, parts, pairs)
+                dn[le + 4] = changed[j + 4] = (x[j + 2] - mean) / th1[le + 2]
+    return {index: value for index, value in changed.items() if index >= hi}
 
 
 def _flags(
@@ -424,18 +468,19 @@ def _flags(
     )
 
 
-def _apply(rr: FloatArray, flags: ArtifactFlags) -> tuple[FloatArray, BoolArray, FloatArray,
-                                                           NDArray[np.int64]]:
-    """Corrected series, its corrected mask, each output's share of its source, source index."""
+def _apply(rr: FloatArray, flags: ArtifactFlags
+           ) -> tuple[FloatArray, BoolArray, NDArray[np.int64] | None]:
+    """Corrected series, its corrected mask and each output's source index (None when every
+    input gives exactly one output, in order)."""
     n = rr.size
     parts = flags.split_parts
     values = rr.copy()
-    corrected = flags.any.copy()
+    corrected = flags.any
     extra_idx = np.flatnonzero(parts == 0)
     has_next = extra_idx + 1 < n
     values[extra_idx[has_next] + 1] = rr[extra_idx[has_next]] + rr[extra_idx[has_next] + 1]
     corrected[extra_idx[has_next] + 1] = True
-    split = parts > 1
+    split = np.flatnonzero(parts > 1)
     values[split] = rr[split] / parts[split]
     interp = flags.ectopic | flags.long | flags.short | flags.invalid
     pf = np.flatnonzero(flags.pair_start)
@@ -443,21 +488,26 @@ def _apply(rr: FloatArray, flags: ArtifactFlags) -> tuple[FloatArray, BoolArray,
     values[pf] = values[pf + 1] = (rr[pf] + rr[pf + 1]) / 2.0
     interp[pf] = False
     interp[pf + 1] = False
-    src = np.repeat(np.arange(n), parts)
-    out = values[src]
-    out_mask = corrected[src]
-    out_interp = interp[src]
+    src: NDArray[np.int64] | None = None
+    out, out_mask, out_interp = values, corrected, interp
+    if split.size or extra_idx.size:
+        src = np.repeat(np.arange(n), parts)
+        out, out_mask, out_interp = values[src], corrected[src], interp[src]
+        del values, corrected, interp
     if out_interp.any():
-        good = np.flatnonzero(~out_interp & np.isfinite(out))
         bad = np.flatnonzero(out_interp)
+        good = np.flatnonzero(~out_interp & np.isfinite(out))
         if good.size:
-            out[bad] = np.interp(bad, good, out[good])
+            # only the good neighbours on either side of each bad value take part, so that
+            # np.interp sees the same pairs as with every good value, in a fraction of memory
+            at = np.searchsorted(good, bad)
+            near = np.unique(np.concatenate((good[np.maximum(at - 1, 0)],
+                                             good[np.minimum(at, good.size - 1)])))
+            del good
+            out[bad] = np.interp(bad, near, out[near])
         else:
             out[bad] = np.nan
-    # position of each output inside its split (0..k-1) for times
-    first = np.concatenate(([0], np.cumsum(parts)[:-1]))
-    pos_in = np.arange(out.size) - first[src]
-    return out, out_mask, pos_in.astype(np.float64), src
+    return out, out_mask, src
 
 
 def correct_rr(rr_ms: FloatArray | Sequence[float]) -> tuple[FloatArray, BoolArray]:
@@ -467,7 +517,7 @@ def correct_rr(rr_ms: FloatArray | Sequence[float]) -> tuple[FloatArray, BoolArr
     """
     rr = _as_rr(rr_ms)
     flags = detect_artifacts(rr)
-    out, mask, _, _ = _apply(rr, flags)
+    out, mask, _ = _apply(rr, flags)
     return out, mask
 
 
@@ -476,36 +526,90 @@ def correct_beats(
     rr_ms: FloatArray | Sequence[float],
     segment: NDArray[np.int64] | Sequence[int] | None = None,
 ) -> CorrectedBeats:
-    """Correct each segment of a beat series separately; times (s) of split beats are spread."""
+    """Correct each segment of a beat series separately; times (s) of split beats are spread.
+
+    The outputs are filled in place (no per-segment copies joined at the end) and beat times
+    are computed a chunk at a time, so memory stays near that of the result.
+    """
     t = np.asarray(t_s, dtype=np.float64)
     rr = _as_rr(rr_ms)
     seg = (np.zeros(rr.size, dtype=np.int64) if segment is None
            else np.asarray(segment, dtype=np.int64))
     if not (t.shape == rr.shape == seg.shape):
         raise ValueError("t_s, rr_ms and segment must have the same length")
-    ts: list[FloatArray] = []
-    rrs: list[FloatArray] = []
-    segs: list[NDArray[np.int64]] = []
-    masks: list[BoolArray] = []
-    if rr.size:
-        bounds = np.flatnonzero(np.diff(seg) != 0) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, rr.size], strict=True):
-            part = rr[lo:hi]
-            flags = detect_artifacts(part)
-            out, mask, pos_in, src = _apply(part, flags)
-            k = flags.split_parts[src].astype(np.float64)
-            end_t = t[lo:hi][src]
-            # a split interval's pieces end at equal steps before the original beat time
-            t_out = end_t - (k - 1.0 - pos_in) * part[src] / np.maximum(k, 1.0) / 1000.0
-            ts.append(t_out)
-            rrs.append(out)
-            segs.append(seg[lo:hi][src])
-            masks.append(mask)
-    if not ts:
+    if not rr.size:
         return CorrectedBeats(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64),
                               np.empty(0, dtype=bool))
-    return CorrectedBeats(np.concatenate(ts), np.concatenate(rrs), np.concatenate(segs),
-                          np.concatenate(masks))
+    result = _Outputs(rr.size)
+    bounds = np.flatnonzero(np.diff(seg) != 0) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, rr.size], strict=True):
+        part = rr[lo:hi]
+        flags = detect_artifacts(part)
+        out, mask, src = _apply(part, flags)
+        at = result.reserve(out.size, whole=bounds.size == 0)
+        if bounds.size == 0:  # one segment: its arrays are the result's, no copy
+            result.rr_ms, result.corrected = out, mask
+        else:
+            result.rr_ms[at:at + out.size] = out
+            result.corrected[at:at + out.size] = mask
+        result.segment[at:at + out.size] = seg[lo]
+        del out, mask
+        times = t[lo:hi]
+        for c0 in range(0, result.used - at, _TIME_CHUNK):
+            c1 = min(result.used - at, c0 + _TIME_CHUNK)
+            positions = np.arange(c0, c1)
+            if src is None:
+                source = positions
+                pos_in = np.zeros(c1 - c0)
+            else:
+                source = src[c0:c1]
+                pos_in = (positions - np.searchsorted(src, source)).astype(np.float64)
+            k = flags.split_parts[source].astype(np.float64)
+            # a split interval's pieces end at equal steps before the original beat time
+            result.t_s[at + c0:at + c1] = (times[source] - (k - 1.0 - pos_in) * part[source]
+                                           / np.maximum(k, 1.0) / 1000.0)
+    return result.done()
+
+
+_TIME_CHUNK = 2**16
+
+
+class _Outputs:
+    """Growable output arrays of :func:`correct_beats` (one reallocation per rare overflow)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.used = 0
+        self.capacity = capacity
+        self.t_s: FloatArray = np.empty(0)
+        self.rr_ms: FloatArray = np.empty(0)
+        self.segment: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self.corrected: BoolArray = np.empty(0, dtype=bool)
+
+    def reserve(self, count: int, *, whole: bool = False) -> int:
+        """Make room for ``count`` more values; return where they start. ``whole``: the only
+        segment, whose values and mask become the result's arrays as they are."""
+        at = self.used
+        if at == 0:
+            size = max(count, self.capacity)
+            self.t_s = np.empty(size)
+            self.segment = np.empty(size, dtype=np.int64)
+            if not whole:
+                self.rr_ms = np.empty(size)
+                self.corrected = np.empty(size, dtype=bool)
+        elif at + count > self.t_s.size:
+            size = max(at + count, self.t_s.size + self.t_s.size // 4)
+            self.t_s = np.resize(self.t_s, size)
+            self.rr_ms = np.resize(self.rr_ms, size)
+            self.segment = np.resize(self.segment, size)
+            self.corrected = np.resize(self.corrected, size)
+        self.used = at + count
+        return at
+
+    def done(self) -> CorrectedBeats:
+        """The filled part of the arrays."""
+        n = self.used
+        return CorrectedBeats(self.t_s[:n], self.rr_ms[:n], self.segment[:n],
+                              self.corrected[:n])
 
 
 # --------------------------------------------------------------------------------------------

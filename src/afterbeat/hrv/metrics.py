@@ -59,6 +59,11 @@ IntArray = npt.NDArray[np.int64]
 
 INTERPOLATION_HZ: Final = 4.0
 WELCH_WINDOW_S: Final = 300.0
+SPECTRUM_CHUNK_SAMPLES: Final = 2**20
+"""Segments longer than this many 4 Hz samples (about 73 h) get their spectrum a chunk at a
+time (bounded memory); shorter ones are computed whole."""
+_DETREND_MARGIN_SAMPLES: Final = 4096
+_SPLINE_MARGIN_KNOTS: Final = 128
 MIN_SPECTRUM_SPAN_S: Final = 120.0
 """Shortest segment (s) a spectrum is computed on (about two minutes for LF, Task Force)."""
 MIN_VLF_SPAN_S: Final = 240.0
@@ -204,22 +209,21 @@ def smoothness_priors_detrend(
     if n < 3:
         return z - z.mean() if n else z.copy()
     lam2 = float(lambda_) ** 2
-    # D2'D2 for the second-difference operator D2 ((n-2) x n), stored as upper bands.
-    main: FloatArray = np.full(n, 6.0)
-    main[[0, -1]] = 1.0
-    main[[1, -2]] = 5.0
-    off1: FloatArray = np.full(n - 1, -4.0)
-    off1[[0, -1]] = -2.0
-    off2: FloatArray = np.ones(n - 2)
+    # lam2 * D2'D2 (+ I on the diagonal) for the second-difference operator D2 ((n-2) x n),
+    # stored as upper bands in Fortran order, filled in place (LAPACK then needs no copy).
+    ab = np.empty((3, n), order="F")
+    ab[0, :2] = 0.0
+    ab[0, 2:] = lam2 * 1.0
+    ab[1, 0] = 0.0
+    ab[1, 1:] = lam2 * -4.0
+    ab[1, [1, -1]] = lam2 * -2.0
+    ab[2, :] = 1.0 + lam2 * 6.0
+    ab[2, [0, -1]] = 1.0 + lam2 * 1.0
+    ab[2, [1, -2]] = 1.0 + lam2 * 5.0
     if n == 3:
-        main = np.array([1.0, 4.0, 1.0])
-        off1 = np.array([-2.0, -2.0])
-    ab = np.zeros((3, n))
-    ab[0, 2:] = lam2 * off2
-    ab[1, 1:] = lam2 * off1
-    ab[2, :] = 1.0 + lam2 * main
-    trend = solveh_banded(ab, z, check_finite=False)
-    return np.asarray(z - trend, dtype=np.float64)
+        ab[2, 1] = 1.0 + lam2 * 4.0
+    trend = solveh_banded(ab, z, overwrite_ab=True, check_finite=False)
+    return np.asarray(np.subtract(z, trend, out=trend), dtype=np.float64)
 
 
 def interpolate_rr(
@@ -286,6 +290,7 @@ def hrv_spectrum(
     detrend: Detrend = "none",
     fs_hz: float = INTERPOLATION_HZ,
     window_s: float = WELCH_WINDOW_S,
+    chunk_samples: int = SPECTRUM_CHUNK_SAMPLES,
 ) -> Spectrum:
     """Welch spectrum of the RR series (ms^2/Hz), never interpolating across a segment gap.
 
@@ -293,38 +298,105 @@ def hrv_spectrum(
     series: about 0.035 Hz cut-off, as Kubios states) and mean-removed on its own. When some
     segments last at least one full window, the Welch windows of all such segments are averaged
     with equal weight (Welch over their union); otherwise the longest segment alone is used,
-    as one zero-padded window, if it lasts at least ``MIN_SPECTRUM_SPAN_S``.
+    as one zero-padded window, if it lasts at least ``MIN_SPECTRUM_SPAN_S``. Segments are
+    processed one at a time; one longer than ``chunk_samples`` (4 Hz samples) is interpolated,
+    detrended and windowed a chunk at a time with overlapping margins (``_chunked_psd``), so
+    memory stays bounded by the chunk whatever the recording's length.
     """
     rr = _as_float(rr_ms)
-    bounds = segment_bounds(segment, rr.size)
-    series: list[FloatArray] = []
-    for a, b in bounds:
-        if b - a < 4:
-            continue
-        x = interpolate_rr(rr[a:b], fs_hz)
-        x = smoothness_priors_detrend(x) if detrend == "smoothness-priors" else x
-        series.append(x - x.mean())
+    bounds = [(a, b) for a, b in segment_bounds(segment, rr.size) if b - a >= 4]
+    sizes = [_grid_size(rr[a:b], fs_hz) for a, b in bounds]
     full = int(round(window_s * fs_hz))
-    chosen = [x for x in series if x.size >= full]
+    chosen = [i for i, size in enumerate(sizes) if size >= full]
     if not chosen:
-        longest = max(series, key=lambda x: x.size, default=None)
-        if longest is None or (longest.size - 1) / fs_hz < MIN_SPECTRUM_SPAN_S:
+        longest = max(range(len(sizes)), key=lambda i: sizes[i], default=None)
+        if longest is None or (sizes[longest] - 1) / fs_hz < MIN_SPECTRUM_SPAN_S:
             raise InsufficientData(
                 f"spectrum needs a gap-free stretch of at least {MIN_SPECTRUM_SPAN_S:.0f} s"
             )
         chosen = [longest]
-    parts = [welch_psd(x, fs_hz, window_s) for x in chosen]
+    parts: list[tuple[FloatArray, FloatArray, int]] = []
+    for i in chosen:
+        a, b = bounds[i]
+        if sizes[i] <= chunk_samples:
+            x = interpolate_rr(rr[a:b], fs_hz)
+            x = smoothness_priors_detrend(x) if detrend == "smoothness-priors" else x
+            parts.append(welch_psd(x - x.mean(), fs_hz, window_s))
+        else:
+            parts.append(_chunked_psd(rr[a:b], sizes[i], detrend, fs_hz, window_s,
+                                      chunk_samples))
     freq = parts[0][0]
     n_windows = sum(k for _, _, k in parts)
     total: FloatArray = np.sum([psd * k for _, psd, k in parts], axis=0, dtype=np.float64)
     return Spectrum(
         freq_hz=freq,
         psd_ms2_per_hz=np.asarray(total / n_windows, dtype=np.float64),
-        window_s=min(full, chosen[0].size) / fs_hz,
+        window_s=min(full, sizes[chosen[0]]) / fs_hz,
         n_windows=n_windows,
-        span_s=float(sum(x.size for x in chosen)) / fs_hz,
+        span_s=float(sum(sizes[i] for i in chosen)) / fs_hz,
         n_segments=len(chosen),
     )
+
+
+def _grid_size(rr: FloatArray, fs_hz: float) -> int:
+    """Number of ``fs_hz`` samples ``interpolate_rr`` makes of one segment's RR (ms)."""
+    t_s = np.cumsum(rr) / 1000.0
+    return int(math.floor((t_s[-1] - t_s[0]) * fs_hz + 1e-9)) + 1
+
+
+def _detrended_range(
+    t_s: FloatArray, rr: FloatArray, size: int, lo: int, hi: int, detrend: Detrend,
+    fs_hz: float,
+) -> FloatArray:
+    """Samples [lo, hi) of one segment's interpolated (and detrended) 4 Hz series.
+
+    The spline and the detrending are computed on the range widened by margins (clipped at the
+    segment's ends): the influence of a far knot or sample decays geometrically (a factor 0.27
+    per knot for the spline, 0.97 per sample for lambda 500), so at these margins the values
+    equal those of the whole-segment computation to rounding.
+    """
+    margin = _DETREND_MARGIN_SAMPLES if detrend == "smoothness-priors" else 0
+    g0, g1 = max(0, lo - margin), min(size, hi + margin)
+    grid_s = t_s[0] + np.arange(g0, g1) / fs_hz
+    k0 = max(0, int(np.searchsorted(t_s, grid_s[0])) - _SPLINE_MARGIN_KNOTS)
+    k1 = min(t_s.size, int(np.searchsorted(t_s, grid_s[-1])) + _SPLINE_MARGIN_KNOTS)
+    x = np.asarray(CubicSpline(t_s[k0:k1], rr[k0:k1])(grid_s), dtype=np.float64)
+    if detrend == "smoothness-priors":
+        x = smoothness_priors_detrend(x)
+    return x[lo - g0: hi - g0]
+
+
+def _chunked_psd(
+    rr: FloatArray, size: int, detrend: Detrend, fs_hz: float, window_s: float,
+    chunk_samples: int,
+) -> tuple[FloatArray, FloatArray, int]:
+    """``welch_psd`` of one long segment's mean-removed series, computed a chunk at a time.
+
+    Two passes over the segment: the first sums the (detrended) series for its mean, the
+    second runs Welch on groups of whole windows and weights each group's mean PSD by its
+    window count. Equal to the whole-segment computation to rounding.
+    """
+    t_s = np.cumsum(rr) / 1000.0
+    nfft = int(round(window_s * fs_hz))
+    step = nfft // 2
+    total = 0.0
+    for lo in range(0, size, chunk_samples):
+        hi = min(size, lo + chunk_samples)
+        total += float(np.sum(_detrended_range(t_s, rr, size, lo, hi, detrend, fs_hz)))
+    mean = total / size
+    n_windows = 1 + (size - nfft) // step
+    per_group = max(1, chunk_samples // step)
+    psd_sum: FloatArray | None = None
+    freq: FloatArray | None = None
+    for w0 in range(0, n_windows, per_group):
+        w1 = min(n_windows, w0 + per_group)
+        lo, hi = w0 * step, (w1 - 1) * step + nfft
+        x = _detrended_range(t_s, rr, size, lo, hi, detrend, fs_hz)
+        x -= mean
+        freq, psd, k = welch_psd(x, fs_hz, window_s)
+        psd_sum = psd * k if psd_sum is None else psd_sum + psd * k
+    assert psd_sum is not None and freq is not None
+    return freq, psd_sum / n_windows, n_windows
 
 
 @dataclass(frozen=True, slots=True)
