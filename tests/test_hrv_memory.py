@@ -45,6 +45,7 @@ def same_flags(a: ArtifactFlags, b: ArtifactFlags) -> bool:
     return all(np.array_equal(getattr(a, name), getattr(b, name)) for name in names)
 
 
+@pytest.mark.slow
 def test_analyze_peak_memory_is_a_small_multiple_of_the_beats() -> None:
     n = 1_000_000  # one gap-free segment of about 9 days: the spectrum goes in chunks
     rr = rr_series(n, seed=1, artifact_share=0.0005)
