@@ -97,6 +97,7 @@ export const MARK_WORDS = {
   rating: 'Rating',
   dismiss: 'Not now',
   plan: 'Plan updated',
+  pace: 'Breathing pace changed',
   resonance_block_start: 'Pace block started',
   resonance_block_end: 'Pace block ended',
 };
@@ -114,7 +115,7 @@ export function markerItem(m, titleFor = () => null) {
   else if (kind === 'rating' && typeof m.value === 'number') {
     const when = typed.split(':')[0];
     detail = `${m.value} of 10${when === 'before' || when === 'after' ? ` (${when} a reset)` : ''}`;
-  } else if (kind.startsWith('resonance_')) {
+  } else if (kind.startsWith('resonance_') || kind === 'pace') {
     detail = typeof m.value === 'number' ? `${m.value} breaths a minute` : '';
   } else if (typed && kind !== 'plan') detail = typed;
   return h('li', { dataset: { kind } },
