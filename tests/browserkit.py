@@ -64,15 +64,16 @@ class DemoServer:
 
 
 @contextmanager
-def demo_server(data_dir: Path, speed: str = "1") -> Iterator[DemoServer]:
-    """``afterbeat demo --no-open --port 0`` in a subprocess, stopped with SIGINT after."""
+def demo_server(data_dir: Path, speed: str = "1", *extra: str) -> Iterator[DemoServer]:
+    """``afterbeat demo --no-open --port 0`` (plus ``extra`` arguments) in a subprocess, stopped
+    with SIGINT after; ``data_dir`` is the demo's ``--data-dir`` (its store is in ``demo/``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("AFTERBEAT_DATA_DIR", None)
     log_path = data_dir / "demo.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0", "--speed",
-             speed, "--data-dir", str(data_dir)], cwd=ROOT, env=env, stdout=log,
+             speed, *extra, "--data-dir", str(data_dir)], cwd=ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT)
     server_file = data_dir / "demo" / "server.json"
 

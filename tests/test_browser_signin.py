@@ -7,39 +7,28 @@ server or another user's process) serve the module.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from browserkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    DemoServer,
+    demo_server,
+    playwright_or_skip,
+    wait_for,
+)
+
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
-@dataclass
-class Server:
-    """The demo server: base URL, launch link, token, data folder."""
-
-    url: str
-    launch_url: str
-    token: str
-    data_dir: Path
 
 
 @dataclass
@@ -50,64 +39,11 @@ class Listener:
     seen: list[str] = field(default_factory=list)
 
 
-def _wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
-def sync_playwright() -> Any:
-    """Playwright's sync entry point (fail in CI, skip elsewhere, without chromium)."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        reason = f"playwright is not installed ({exc})"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def server(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("signin-data")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.pop("AFTERBEAT_DATA_DIR", None)
-    log_path = data_dir / "demo.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0", "--speed",
-             "1", "--data-dir", str(data_dir)], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT)
-    server_file = data_dir / "demo" / "server.json"
-
-    def ready() -> dict[str, Any] | None:
-        assert process.poll() is None, log_path.read_text(errors="replace")
-        try:
-            return dict(json.loads(server_file.read_text()))
-        except (OSError, ValueError):
-            return None
-
-    try:
-        info = _wait_for(ready, 30, "the demo server's server.json")
-        yield Server(str(info["url"]), str(info["launch_url"]), str(info["token"]), data_dir)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover - only if the server hangs
-            process.kill()
-            process.wait(timeout=5)
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    playwright_or_skip()
+    with demo_server(tmp_path_factory.mktemp("signin-data"), "1") as running:
+        yield running
 
 
 _THIEF_PAGE = """<!doctype html><title>another local app</title><script>
@@ -130,7 +66,7 @@ window.result = (async () => {
 
 
 @pytest.fixture(scope="module")
-def listener(server: Server) -> Iterator[Listener]:
+def listener(server: DemoServer) -> Iterator[Listener]:
     """A web server on another 127.0.0.1 port that records every request head it gets."""
     seen: list[str] = []
 
@@ -158,8 +94,8 @@ def listener(server: Server) -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-def browser(sync_playwright: Any) -> Iterator[Any]:
-    with sync_playwright() as pw:
+def browser() -> Iterator[Any]:
+    with playwright_or_skip()() as pw:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                       args=CHROMIUM_ARGS)
         yield launched
@@ -177,13 +113,13 @@ def _watched_page(context: Any) -> tuple[Any, list[str], list[str]]:
     return page, errors, requests
 
 
-def test_another_local_port_gets_nothing_usable(browser: Any, server: Server,
+def test_another_local_port_gets_nothing_usable(browser: Any, server: DemoServer,
                                                 listener: Listener) -> None:
     context = browser.new_context()
     try:
         page, errors, _ = _watched_page(context)
         page.goto(server.launch_url, wait_until="load")
-        _wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 20,
+        wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 20,
                   "the signed-in dashboard's live stream")
         assert "#launch=" not in page.url, "the ticket leaves the address bar"
         assert page.evaluate("() => document.cookie") == ""
@@ -204,12 +140,12 @@ def test_another_local_port_gets_nothing_usable(browser: Any, server: Server,
     assert not [head for head in listener.seen if server.token in head or "afterbeat" in head]
 
 
-def test_plain_address_shows_how_to_get_in_quietly(browser: Any, server: Server) -> None:
+def test_plain_address_shows_how_to_get_in_quietly(browser: Any, server: DemoServer) -> None:
     context = browser.new_context()
     try:
         page, errors, requests = _watched_page(context)
         page.goto(server.url, wait_until="load")
-        _wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'false'"), 10,
+        wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'false'"), 10,
                   "the signed-out page")
         page.wait_for_timeout(1500)  # time for any stray call or reconnect to show up
         assert page.is_visible("#signin") and not page.is_visible("#main")
@@ -222,7 +158,7 @@ def test_plain_address_shows_how_to_get_in_quietly(browser: Any, server: Server)
         context.close()
 
 
-def test_a_used_link_lands_on_the_same_calm_page(browser: Any, server: Server) -> None:
+def test_a_used_link_lands_on_the_same_calm_page(browser: Any, server: DemoServer) -> None:
     first = browser.new_context()
     try:
         page, _, _ = _watched_page(first)
@@ -231,7 +167,7 @@ def test_a_used_link_lands_on_the_same_calm_page(browser: Any, server: Server) -
              str(server.data_dir)], env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
             text=True, capture_output=True, timeout=60, check=True).stdout.strip().split()[-1]
         page.goto(link, wait_until="load")
-        _wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'true'"), 10,
+        wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'true'"), 10,
                   "the fresh link from `afterbeat open` to sign in")
     finally:
         first.close()
@@ -239,7 +175,7 @@ def test_a_used_link_lands_on_the_same_calm_page(browser: Any, server: Server) -
     try:
         page, errors, requests = _watched_page(second)
         page.goto(link, wait_until="load")
-        _wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'false'"), 10,
+        wait_for(lambda: page.evaluate("() => document.body.dataset.signedIn === 'false'"), 10,
                   "the signed-out page for a used link")
         assert "already used" in page.inner_text("#signin-reason")
         assert page.is_visible("#signin") and "{" not in page.inner_text("body")[:1]

@@ -10,14 +10,8 @@ Screenshots go to test-artifacts/resonance-*.png.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.request import Request, urlopen
 
@@ -29,62 +23,29 @@ from afterbeat.records import Marker, MarkerKind
 from afterbeat.resets.pacing import Pattern, phase_at, start_timeline
 from afterbeat.resets.resonance import Protocol, schedule
 from afterbeat.storage.store import Store
-from browserkit import axe_clean_light_and_dark, spills
+from browserkit import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DemoServer,
+    axe_clean_light_and_dark,
+    demo_server,
+    playwright_or_skip,
+    spills,
+    wait_for,
+)
 from resonance_model import Person, simulate
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 FLOW = Protocol(block_s=30.0, break_s=6.0, settle_s=6.0)
 """What the test sets in the page's options: short blocks so the flow fits in a minute."""
 
 
-@dataclass
-class Server:
-    """The running demo server on the simulated heart."""
-
-    url: str
-    launch_url: str
-    token: str
-    store_dir: Path
-
-
-def _wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
-def sync_playwright() -> Any:
-    """Playwright's sync API, or skip (fail in CI) when it or chromium is missing."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright as sp
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        reason = f"playwright is not installed ({exc})"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"chromium not found at {CHROMIUM}"
-    if reason is not None:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return sp
-
-
-@pytest.fixture(scope="module")
-def server(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """An earlier assessment kept in the data folder, then the demo server on a live heart."""
+    playwright_or_skip()
     data_dir = tmp_path_factory.mktemp("resonance-browser")
     store_dir = data_dir / "demo"
     earlier = data_dir / "earlier.txt"
@@ -97,45 +58,20 @@ def server(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     flow_blocks = list(schedule(FLOW, 4.0))
     np.savetxt(live, simulate(Person(resonance_bpm=5.5), flow_blocks, 600.0, seed=32),
                fmt="%.1f")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.pop("AFTERBEAT_DATA_DIR", None)
-    log_path = data_dir / "demo.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0",
-             "--speed", "1", "--recording", str(live), "--data-dir", str(data_dir)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def ready() -> dict[str, Any] | None:
-        if process.poll() is not None:
-            pytest.fail(f"afterbeat demo exited:\n{log_path.read_text(errors='replace')}")
-        try:
-            return dict(json.loads((store_dir / "server.json").read_text()))
-        except (OSError, ValueError):
-            return None
-
-    try:
-        info = _wait_for(ready, 30, "server.json")
-        yield Server(str(info["url"]), str(info["launch_url"]), str(info["token"]), store_dir)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            process.kill()
-            process.wait(timeout=5)
+    with demo_server(data_dir, "1", "--recording", str(live)) as running:
+        yield running
 
 
-def _api(server: Server, path: str) -> Any:
+def _api(server: DemoServer, path: str) -> Any:
     request = Request(server.url + path, headers={"X-Afterbeat-Token": server.token})
     with urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
-def page(sync_playwright: Any, server: Server) -> Iterator[Any]:
+def page(server: DemoServer) -> Iterator[Any]:
     """A chromium page logged in through the launch link, no request leaving the server."""
-    with sync_playwright() as pw:
+    with playwright_or_skip()() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                      args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1100, "height": 1000},
@@ -155,7 +91,7 @@ def _dataset(page: Any, selector: str) -> dict[str, str]:
     return dict(page.eval_on_selector(selector, "el => ({...el.dataset})"))
 
 
-def test_result_page_shows_the_kept_assessment(page: Any, server: Server) -> None:
+def test_result_page_shows_the_kept_assessment(page: Any, server: DemoServer) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(server.url + "/#/resonance")
     page.wait_for_selector("#resonance-result:not([hidden])")
@@ -194,7 +130,7 @@ def _timeline(block: dict[str, Any]) -> Any:
     return start_timeline(pattern, obj["start_s"], duration_s=obj["end_s"] - obj["start_s"])
 
 
-def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Server) -> None:
+def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: DemoServer) -> None:
     page.goto(server.url + "/#/resonance")
     page.wait_for_selector("#resonance-intro:not([hidden])")
     page.click("#resonance-intro summary")
@@ -241,7 +177,7 @@ def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Ser
     page.screenshot(path=str(ARTIFACTS / "resonance-stopped.png"), full_page=True)
     # the earlier pace stays the default; the recording carries the markers
     assert _api(server, "/api/settings")["breaths_per_min"] == 5.5
-    with Store.open(server.store_dir) as store:
+    with Store.open(server.data_dir / "demo") as store:
         live = [s for s in store.list_sessions() if s.source == "replay"][-1]
         _header, records = store.iter_records(live.id)
         ends = [json.loads(r.text or "{}")["completed"] for r in records
@@ -250,5 +186,5 @@ def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Ser
     # the person can still choose another pace
     page.select_option("#resonance-pace", "5")
     page.click("#btn-resonance-pace")
-    _wait_for(lambda: _api(server, "/api/settings")["breaths_per_min"] == 5.0, 10,
+    wait_for(lambda: _api(server, "/api/settings")["breaths_per_min"] == 5.0, 10,
               "the new pace to be stored")
