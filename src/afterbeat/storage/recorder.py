@@ -367,7 +367,11 @@ class Recorder:
     def _finish(self, end_t_s: float | None) -> None:
         """Write what is left and end the session (the caller's thread)."""
         self._drain()
-        if not self._failing and self._session_id is not None:
+        self._end_session(end_t_s, store_end=not self._failing)
+
+    def _end_session(self, end_t_s: float | None, *, store_end: bool) -> None:
+        """Mark the session complete in the store (when ``store_end``), then say how it went."""
+        if store_end and self._session_id is not None:
             try:
                 self._store.end_session(self._session_id, end_t_s=end_t_s)
             except SessionNotRecording as exc:
@@ -548,20 +552,7 @@ class QueuedRecorder(Recorder):
                         self._lock.wait()
                 else:
                     self._lock.wait(self._retry_s)
-        end_t_s = self._end_t_s
-        if ok and self._session_id is not None:
-            try:
-                self._store.end_session(self._session_id, end_t_s=end_t_s)
-            except SessionNotRecording as exc:
-                log.warning("the session was ended elsewhere: %s", exc)
-            except _WRITE_ERRORS as exc:
-                with self._lock:
-                    self._fail(exc)
-        with self._lock:
-            self._ended = True
-            self._report_end()
-            self._changed()
-            self._lock.notify_all()
+        self._end_session(self._end_t_s, store_end=ok)
 
     def _finish(self, end_t_s: float | None) -> None:  # pragma: no cover - close overrides
         raise AssertionError("QueuedRecorder ends on its writer thread")
