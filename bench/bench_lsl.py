@@ -36,10 +36,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import pylsl  # noqa: E402
 
+from afterbeat.hrv.beats import record_beats  # noqa: E402
 from afterbeat.lsl import LslPublisher  # noqa: E402
 from afterbeat.records import Marker, MarkerKind, Notification, Record  # noqa: E402
 from afterbeat.sources.replay import derived_notifications  # noqa: E402
-from afterbeat.storage.importers import iter_beats, record_beats  # noqa: E402
+from afterbeat.storage.importers import iter_beats  # noqa: E402
 
 DEFAULT_DATA = ROOT / "tests" / "data" / "physionet-healthy-24h" / "000.txt"
 

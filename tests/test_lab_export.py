@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from afterbeat.cli import main
-from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.beats import Beat, record_beats
 from afterbeat.records import Disconnect, Header, Marker, MarkerKind, Reconnect, Record
 from afterbeat.sources.replay import derived_notifications
-from afterbeat.storage.importers import iter_beats, load_rr, record_beats
+from afterbeat.storage.importers import iter_beats, load_rr
 from afterbeat.storage.lab_export import (
     EDF_RATE_HZ,
     heart_rate_samples,

@@ -17,11 +17,12 @@ import pytest
 os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 
 from afterbeat.cli import main
+from afterbeat.hrv.beats import record_beats
 from afterbeat.lsl import METRIC_CHANNELS, LslPublisher, marker_text
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind, Record
 from afterbeat.sources.replay import derived_notifications, with_marks
-from afterbeat.storage.importers import iter_beats, record_beats
+from afterbeat.storage.importers import iter_beats
 
 pytestmark = pytest.mark.slow  # real LSL outlets and inlets
 

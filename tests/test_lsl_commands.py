@@ -24,12 +24,13 @@ os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 
 from afterbeat.cli import main
 from afterbeat.events import Event
+from afterbeat.hrv.beats import record_beats
 from afterbeat.lsl import LslPublisher
 from afterbeat.records import Marker, MarkerKind, Notification, Record
 from afterbeat.server.app import ServerSettings, create_app, state_of
 from afterbeat.server.security import SecurityPolicy
 from afterbeat.sources.replay import derived_notifications, with_marks
-from afterbeat.storage.importers import iter_beats, record_beats
+from afterbeat.storage.importers import iter_beats
 from afterbeat.storage.store import Store
 from ble_fixtures import derived_h10_frames
 from serverkit import QueueSource, lifespan, scratch_dir

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from afterbeat.cli.common import add_data_dir_option, data_dir_from
 from afterbeat.errors import AfterbeatError
 from afterbeat.records import Header, Marker, Record
 from afterbeat.resets.pacing import Direction, phase_at
@@ -46,6 +47,10 @@ from afterbeat.resets.resonance import (
     stage_at,
 )
 from afterbeat.sources import Source, SourceStatus
+from afterbeat.sources.replay import ReplaySource
+from afterbeat.storage.importers import FileKind, detect_kind, load_rr
+from afterbeat.storage.session_file import iter_session
+from afterbeat.storage.store import Store
 
 __all__ = ["AssessmentRun", "format_table", "pacer_line", "register", "run", "run_assessment"]
 
@@ -235,8 +240,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-save", dest="save", action="store_false",
                         help="do not keep the recording and the result")
-    from afterbeat.cli.common import add_data_dir_option
-
     add_data_dir_option(parser)
     parser.set_defaults(run=run)
 
@@ -252,9 +255,6 @@ def _protocol(args: argparse.Namespace) -> Protocol:
 
 
 def _analyze(args: argparse.Namespace, out: TextIO) -> int:
-    from afterbeat.storage.importers import FileKind, detect_kind, load_rr
-    from afterbeat.storage.session_file import iter_session
-
     path = args.analyze
     if not path.exists():
         raise ResonanceError(f"{path}: no such file")
@@ -331,16 +331,11 @@ def _stage_printer(out: TextIO, quiet: bool) -> Callable[[Stage, float], None]:
 
 
 def _guided(args: argparse.Namespace, out: TextIO) -> int:
-    from afterbeat.cli.common import data_dir_from
-    from afterbeat.storage.store import Store
-
     protocol = _protocol(args)
     source: Source
     if args.replay is not None:
-        from afterbeat.sources.replay import ReplaySource
-
         source = ReplaySource(args.replay, speed=args.speed, unit=args.unit)
-    else:
+    else:  # bleak is imported only when a strap is used
         from afterbeat.sources.ble import BleSource, backend_from_env
 
         source = BleSource(device=args.device, backend=backend_from_env())

@@ -12,9 +12,9 @@ from typing import Any
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from, printable, session_id
 from afterbeat.events import MarkerEvent
+from afterbeat.hrv.beats import record_beats
 from afterbeat.records import Marker, SkipReport
 from afterbeat.storage.export import write_rr_csv
-from afterbeat.storage.importers import record_beats
 from afterbeat.storage.lab_export import kubios_rr_text, write_edf, write_kubios
 from afterbeat.storage.session_file import iter_session
 from afterbeat.storage.store import SessionSummary, Store

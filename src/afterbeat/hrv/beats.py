@@ -14,10 +14,14 @@ recorded disconnect anyway. Every downstream window stays inside one segment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Beat", "BeatTimeline"]
+from afterbeat.errors import MalformedMeasurement
+from afterbeat.heart_rate import decode_measurement
+from afterbeat.records import Disconnect, Notification, Reconnect, Record, SkipReport
+
+__all__ = ["Beat", "BeatTimeline", "record_beats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +93,24 @@ class BeatTimeline:
         for arrival_t_s, rr in frames:
             out.extend(self.push(arrival_t_s, rr))
         return out
+
+
+def record_beats(records: Iterable[Record], where: str = "<records>",
+                 skips: SkipReport | None = None) -> Iterator[Beat]:
+    """Beats of a record stream (malformed notifications counted in ``skips``); gaps break
+    segments."""
+    timeline = BeatTimeline()
+    for record in records:
+        match record:
+            case Notification(t_s, _wall, payload):
+                try:
+                    measurement = decode_measurement(payload)
+                except MalformedMeasurement as exc:
+                    if skips is not None:
+                        skips.add(f"{where} t={t_s:.3f}s", f"malformed notification: {exc}")
+                    continue
+                yield from timeline.push(t_s, measurement.rr_ms)
+            case Disconnect() | Reconnect():
+                timeline.break_segment()
+            case _:
+                pass

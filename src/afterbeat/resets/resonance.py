@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
@@ -63,6 +63,7 @@ from numpy.typing import NDArray
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.hrv.artifacts import correct_beats
+from afterbeat.hrv.beats import record_beats
 from afterbeat.hrv.spectral import (
     COHERENCE_TOTAL_BAND_HZ,
     LF_BAND_HZ,
@@ -70,8 +71,9 @@ from afterbeat.hrv.spectral import (
     coherence_ratio,
     lomb_psd,
 )
-from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reconnect, Record
+from afterbeat.records import Marker, MarkerKind, Record, SkipReport
 from afterbeat.resets.pacing import Pattern, Timeline, start_timeline
+from afterbeat.resets.plan import PlanError, plan_from_json
 
 __all__ = [
     "DEFAULT_BLOCK_S",
@@ -859,36 +861,22 @@ class RecordedBeats:
 
 def read_records(records: Iterable[Record]) -> RecordedBeats:
     """Beats and blocks of a session's records (notifications, gaps, resonance markers)."""
-    from afterbeat.errors import MalformedMeasurement
-    from afterbeat.heart_rate import decode_measurement
-    from afterbeat.hrv.beats import BeatTimeline
-
-    timeline = BeatTimeline()
-    t: list[float] = []
-    rr: list[float] = []
-    seg: list[int] = []
     markers: list[Marker] = []
-    skipped = 0
-    for record in records:
-        if isinstance(record, Notification):
-            try:
-                measurement = decode_measurement(record.payload)
-            except MalformedMeasurement:
-                skipped += 1
-                continue
-            for beat in timeline.push(record.t_s, measurement.rr_ms):
-                t.append(beat.t_s)
-                rr.append(beat.rr_ms)
-                seg.append(beat.segment)
-        elif isinstance(record, Disconnect | Reconnect):
-            timeline.break_segment()
-        elif isinstance(record, Marker) and record.kind in (
-                MarkerKind.RESONANCE_BLOCK_START, MarkerKind.RESONANCE_BLOCK_END):
-            markers.append(record)
-    end = t[-1] if t else None
-    return RecordedBeats(np.asarray(t, dtype=np.float64), np.asarray(rr, dtype=np.float64),
-                         np.asarray(seg, dtype=np.int64),
-                         tuple(blocks_from_markers(markers, end)), skipped)
+    skips = SkipReport()
+
+    def keeping_block_markers(stream: Iterable[Record]) -> Iterator[Record]:
+        for record in stream:
+            if isinstance(record, Marker) and record.kind in (
+                    MarkerKind.RESONANCE_BLOCK_START, MarkerKind.RESONANCE_BLOCK_END):
+                markers.append(record)
+            yield record
+
+    beats = list(record_beats(keeping_block_markers(records), "the session", skips))
+    end = beats[-1].t_s if beats else None
+    return RecordedBeats(np.asarray([b.t_s for b in beats], dtype=np.float64),
+                         np.asarray([b.rr_ms for b in beats], dtype=np.float64),
+                         np.asarray([b.segment for b in beats], dtype=np.int64),
+                         tuple(blocks_from_markers(markers, end)), skips.count)
 
 
 def result_document(assessment: Assessment, *, assessed_at: str, session_id: int | None,
@@ -918,8 +906,6 @@ def plan_with_result(plan: Any, document: dict[str, Any]) -> dict[str, Any] | No
     None when the stored plan does not validate (it is then left as it is, for the person to
     look at and save again).
     """
-    from afterbeat.resets.plan import PlanError, plan_from_json
-
     field_value = {"breaths_per_min": document.get("rate_bpm"),
                    "assessed_at": document.get("assessed_at"),
                    "verdict": document.get("verdict"),

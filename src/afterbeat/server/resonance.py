@@ -36,6 +36,7 @@ from afterbeat.events import ResonanceEvent
 from afterbeat.resets.resonance import (
     RESONANCE_DOCUMENT_KEY,
     Block,
+    BlockMeasures,
     Protocol,
     ResonanceError,
     assess,
@@ -46,6 +47,7 @@ from afterbeat.resets.resonance import (
     read_records,
     result_document,
     schedule,
+    second_pass_blocks,
     stage_at,
 )
 from afterbeat.server.errors import AssessmentRunning, NeedsRecording, NoAssessment, NoStore
@@ -240,13 +242,9 @@ class ResonanceRunner:
         await self._finish(run)
 
     async def _add_second_pass(self, run: _Run, now: float) -> bool:
-        from afterbeat.resets.resonance import second_pass_blocks
-
         first = await asyncio.to_thread(self._evaluate, run)
         if first is None:
             return False
-        from afterbeat.resets.resonance import BlockMeasures
-
         measures = [BlockMeasures.from_json(b) for b in first["blocks"]]
         more = second_pass_blocks(run.protocol, measures, now + run.protocol.break_s)
         if not more:

@@ -28,19 +28,13 @@ import numpy.typing as npt
 
 from afterbeat.errors import (
     AmbiguousUnit,
-    MalformedMeasurement,
     SessionFileError,
     UnsupportedFormat,
 )
-from afterbeat.heart_rate import decode_measurement
-from afterbeat.hrv.beats import Beat, BeatTimeline
+from afterbeat.hrv.beats import Beat, record_beats
 from afterbeat.records import (
     MAX_RR_MS,
     MAX_T_S,
-    Disconnect,
-    Notification,
-    Reconnect,
-    Record,
     SkipReport,
     describe_value,
 )
@@ -60,7 +54,6 @@ __all__ = [
     "detect_kind",
     "iter_beats",
     "load_rr",
-    "record_beats",
 ]
 
 _DETECT_COUNT = 64
@@ -376,27 +369,6 @@ def _npy(path: str, unit: RRUnit | None, info: ImportInfo) -> Iterator[Beat]:
                     info.skips.add(f"{path}[{index}]", f"not a valid RR value: {value!r}")
 
     yield from _with_unit(chunks(), unit, info)
-
-
-def record_beats(records: Iterable[Record], where: str = "<records>",
-                 skips: SkipReport | None = None) -> Iterator[Beat]:
-    """Beats of a record stream (malformed notifications counted in ``skips``); gaps break
-    segments."""
-    timeline = BeatTimeline()
-    for record in records:
-        match record:
-            case Notification(t_s, _wall, payload):
-                try:
-                    measurement = decode_measurement(payload)
-                except MalformedMeasurement as exc:
-                    if skips is not None:
-                        skips.add(f"{where} t={t_s:.3f}s", f"malformed notification: {exc}")
-                    continue
-                yield from timeline.push(t_s, measurement.rr_ms)
-            case Disconnect() | Reconnect():
-                timeline.break_segment()
-            case _:
-                pass
 
 
 def _session(path: str, info: ImportInfo) -> Iterator[Beat]:

@@ -25,10 +25,9 @@ import numpy.typing as npt
 
 from afterbeat import __version__
 from afterbeat.errors import AfterbeatError
-from afterbeat.hrv.beats import Beat
+from afterbeat.hrv.beats import Beat, record_beats
 from afterbeat.paths import write_private_file
 from afterbeat.records import Disconnect, Header, Marker, Reconnect, Record, SkipReport
-from afterbeat.storage.importers import record_beats
 
 __all__ = [
     "EDF_RATE_HZ",
