@@ -383,17 +383,25 @@ def test_page_phase_arithmetic_equals_pacing_py(page: Any) -> None:
 
 
 def test_charts_update_over_time(page: Any) -> None:
+    # The live charts keep a sliding window, so once it is full the number of points stays
+    # about the same: progress is the time of the newest point moving on.
     def points() -> int:
         return int(_dataset(page, "#chart-hr").get("points") or 0)
 
+    def last_t_s() -> float:
+        return float(_dataset(page, "#chart-hr").get("lastT") or "nan")
+
     _wait_for(lambda: points() >= 3, 20, "the heart-rate chart's first points")
-    before_points = points()
+    before_t_s = last_t_s()
     before_pixels = page.eval_on_selector("#chart-hr", "c => c.toDataURL()")
     before_rmssd = page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()")
-    _wait_for(lambda: points() >= before_points + 3, 15, "more heart-rate points")
+    _wait_for(lambda: last_t_s() >= before_t_s + 3, 15, "newer heart-rate points",
+              detail=lambda: f"newest point at {last_t_s()} s, was {before_t_s} s")
+    # Both canvases redraw on the next animation frame, not at once: wait for each.
     _wait_for(lambda: page.eval_on_selector("#chart-hr", "c => c.toDataURL()") != before_pixels,
               5, "the heart-rate canvas to be redrawn")
-    assert page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()") != before_rmssd
+    _wait_for(lambda: page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()") != before_rmssd,
+              5, "the RMSSD canvas to be redrawn")
     assert page.inner_text("#num-hr").strip() not in ("", "—")
 
 
