@@ -18,39 +18,51 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("AFTERBEAT_CHROMIUM", "/usr/bin/chromium"))
+"""Debian's chromium; AFTERBEAT_CHROMIUM points elsewhere (a missing path shows the skip)."""
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
 
-def playwright_or_skip() -> Any:
-    """Playwright's sync entry point; without it or chromium: fail in CI, skip elsewhere."""
-    reason = None
+def missing_part(chromium: Path = CHROMIUM) -> str | None:
+    """Why the page tests cannot run here (one line), or None when Playwright and chromium exist."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the machine
-        reason = f"playwright is not installed ({exc})"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"chromium not found at {CHROMIUM} (apt-get install chromium)"
+        return f"playwright is not installed ({exc})"
+    if not chromium.exists():
+        return f"chromium not found at {chromium} (apt-get install chromium)"
+    return None
+
+
+def playwright_or_skip() -> Any:
+    """Playwright's sync entry point, or a skip saying what is missing.
+
+    AFTERBEAT_REQUIRE_ALL=1 (set by .ci/run) turns the skip into a failure (tests/require_all.py).
+    """
+    reason = missing_part()
     if reason is not None:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI: {reason}")
         pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
     return sync_playwright
 
 
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after timeout."""
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.1,
+             detail: Callable[[], Any] | None = None) -> Any:
+    """Poll ``check`` every ``step_s`` s until it returns something truthy; fail naming
+    ``what`` (and ``detail()``, when given) after ``timeout_s`` s."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(0.1)
+            more = f" ({detail()})" if detail is not None else ""
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}{more}")
+        time.sleep(step_s)
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,7 @@ class DemoServer:
     launch_url: str
     token: str
     data_dir: Path
+    process: subprocess.Popen[bytes]
 
 
 @contextmanager
@@ -78,7 +91,8 @@ def demo_server(data_dir: Path, speed: str = "1", *extra: str) -> Iterator[DemoS
     server_file = data_dir / "demo" / "server.json"
 
     def ready() -> dict[str, Any] | None:
-        assert process.poll() is None, log_path.read_text(errors="replace")
+        if process.poll() is not None:
+            pytest.fail(f"afterbeat demo exited early:\n{log_path.read_text(errors='replace')}")
         try:
             return dict(json.loads(server_file.read_text()))
         except (OSError, ValueError):
@@ -87,7 +101,7 @@ def demo_server(data_dir: Path, speed: str = "1", *extra: str) -> Iterator[DemoS
     try:
         info = wait_for(ready, 30, "the demo server's server.json")
         yield DemoServer(str(info["url"]), str(info["launch_url"]), str(info["token"]),
-                         data_dir)
+                         data_dir, process)
     finally:
         process.send_signal(signal.SIGINT)
         try:

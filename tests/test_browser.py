@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,19 +32,21 @@ from afterbeat.resets.pacing import (
     Timeline,
     phase_at,
 )
+from browserkit import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DemoServer,
+    demo_server,
+    missing_part,
+    playwright_or_skip,
+    spills,
+    wait_for,
+)
 from browserkit import axe_clean_light_and_dark as _axe_clean_light_and_dark
-from browserkit import spills
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path(os.environ.get("AFTERBEAT_CHROMIUM", "/usr/bin/chromium"))
-"""Debian's chromium; AFTERBEAT_CHROMIUM points elsewhere (a missing path shows the skip)."""
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 DEMO_SPEED = "60"
 """Session seconds per real second: the demo's session end (570 s) arrives within ~10 s."""
 XSS_NOTE = "<img src=x onerror=alert(1)>"
@@ -82,32 +80,10 @@ def _in_viewport(page: Any, selector: str) -> bool:
                 and box["right"] <= box["w"])
 
 
-def _missing_part(chromium: Path) -> str | None:
-    """Why the page tests cannot run here (one line), or None when Playwright and chromium exist."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        return f"playwright is not installed ({exc})"
-    if not chromium.exists():
-        return f"chromium not found at {chromium} (apt-get install chromium)"
-    return None
-
-
 # One skip for the module, with its reason; AFTERBEAT_REQUIRE_ALL=1 (CI) makes it a failure
 # (tests/require_all.py).
-if (_MISSING := _missing_part(CHROMIUM)) is not None:
+if (_MISSING := missing_part()) is not None:
     pytest.skip(_MISSING, allow_module_level=True)
-
-
-@dataclass
-class Demo:
-    """The running demo server: base URL, one-time launch link, token, process."""
-
-    url: str
-    launch_url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    data_dir: Path
 
 
 @dataclass
@@ -121,61 +97,17 @@ class Watch:
     foreign: list[str] = field(default_factory=list)
 
 
-def _wait_for(check: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.1,
-              detail: Callable[[], Any] | None = None) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            more = f" ({detail()})" if detail is not None else ""
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}{more}")
-        time.sleep(step_s)
-
-
 @pytest.fixture(scope="module")
 def sync_playwright() -> Any:
     """Playwright's sync entry point."""
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright
+    return playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
-def demo(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(sync_playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """`afterbeat demo --no-open --port 0` in a subprocess; its server.json tells the port."""
-    data_dir = tmp_path_factory.mktemp("browser-data")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    env.pop("AFTERBEAT_DATA_DIR", None)
-    log_path = data_dir / "demo.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0",
-             "--speed", DEMO_SPEED, "--data-dir", str(data_dir)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server_file = data_dir / "demo" / "server.json"
-
-    def ready() -> dict[str, Any] | None:
-        if process.poll() is not None:
-            pytest.fail(f"afterbeat demo exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            return dict(json.loads(server_file.read_text()))
-        except (OSError, ValueError):
-            return None
-
-    try:
-        info = _wait_for(ready, 30, "the demo server's server.json")
-        yield Demo(url=str(info["url"]), launch_url=str(info["launch_url"]),
-                   token=str(info["token"]), process=process, data_dir=data_dir)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - only if the server hangs
-            process.kill()
-            process.wait(timeout=5)
+    with demo_server(tmp_path_factory.mktemp("browser-data"), DEMO_SPEED) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +116,7 @@ def watch() -> Watch:
 
 
 @pytest.fixture(scope="module")
-def page(sync_playwright: Any, demo: Demo, watch: Watch) -> Iterator[Any]:
+def page(sync_playwright: Any, demo: DemoServer, watch: Watch) -> Iterator[Any]:
     """One chromium page on the dashboard, logged in through the launch link."""
     origin = urlsplit(demo.url)
     with sync_playwright() as pw:
@@ -262,9 +194,9 @@ def _api(page: Any, path: str) -> Any:
         "return {status: r.status, body: await r.json()}; }", path)
 
 
-def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: Demo,
+def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: DemoServer,
                                                        watch: Watch) -> None:
-    _wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 15,
+    wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 15,
               "the live stream to open")
     assert page.url.rstrip("/") == demo.url, "the launch link should land on the dashboard"
     assert page.title() == "afterbeat"
@@ -278,7 +210,7 @@ def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: Demo,
 
 
 def test_now_view_passes_axe_in_light_and_dark(page: Any) -> None:
-    _wait_for(lambda: int(_dataset(page, "#chart-hr").get("points") or 0) >= 2, 20,
+    wait_for(lambda: int(_dataset(page, "#chart-hr").get("points") or 0) >= 2, 20,
               "the first chart points")
     _axe_clean_light_and_dark(page, "now")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -331,7 +263,7 @@ def test_breathing_tile_shows_a_dash_and_why_when_the_rate_is_unknown(page: Any)
     for reason, line in words.items():
         assert line.count(".") == 1 and len(line.split()) <= 12, (reason, line)
         assert not any(w in line.lower() for w in SCOLDING), line
-    unknown = _wait_for(lambda: [s for s in _breathing_seen(page) if s["rate"] is None
+    unknown = wait_for(lambda: [s for s in _breathing_seen(page) if s["rate"] is None
                                  and s["reason"]], 20, "an update with no breathing rate")
     _check_breathing_tile(page, words)
     assert unknown
@@ -391,16 +323,16 @@ def test_charts_update_over_time(page: Any) -> None:
     def last_t_s() -> float:
         return float(_dataset(page, "#chart-hr").get("lastT") or "nan")
 
-    _wait_for(lambda: points() >= 3, 20, "the heart-rate chart's first points")
+    wait_for(lambda: points() >= 3, 20, "the heart-rate chart's first points")
     before_t_s = last_t_s()
     before_pixels = page.eval_on_selector("#chart-hr", "c => c.toDataURL()")
     before_rmssd = page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()")
-    _wait_for(lambda: last_t_s() >= before_t_s + 3, 15, "newer heart-rate points",
+    wait_for(lambda: last_t_s() >= before_t_s + 3, 15, "newer heart-rate points",
               detail=lambda: f"newest point at {last_t_s()} s, was {before_t_s} s")
     # Both canvases redraw on the next animation frame, not at once: wait for each.
-    _wait_for(lambda: page.eval_on_selector("#chart-hr", "c => c.toDataURL()") != before_pixels,
+    wait_for(lambda: page.eval_on_selector("#chart-hr", "c => c.toDataURL()") != before_pixels,
               5, "the heart-rate canvas to be redrawn")
-    _wait_for(lambda: page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()") != before_rmssd,
+    wait_for(lambda: page.eval_on_selector("#chart-rmssd", "c => c.toDataURL()") != before_rmssd,
               5, "the RMSSD canvas to be redrawn")
     assert page.inner_text("#num-hr").strip() not in ("", "—")
 
@@ -408,7 +340,7 @@ def test_charts_update_over_time(page: Any) -> None:
 def test_typed_note_is_rendered_as_text(page: Any, watch: Watch) -> None:
     page.fill("#note-text", XSS_NOTE)
     page.press("#note-text", "Enter")
-    item = _wait_for(lambda: page.query_selector('#marks-list li[data-kind="note"]'), 5,
+    item = wait_for(lambda: page.query_selector('#marks-list li[data-kind="note"]'), 5,
                      "the note echoed back by the server")
     assert item.eval_on_selector(".mark-text", "el => el.textContent") == XSS_NOTE
     assert page.evaluate("() => document.querySelectorAll('img').length") == 0
@@ -429,7 +361,7 @@ def test_score_and_words_are_the_servers_and_say_what_50_means(page: Any) -> Non
         last = got["last"]
         return got if last and last.get("score") is not None else None
 
-    got = _wait_for(shown, 20, "a scored update on the page")
+    got = wait_for(shown, 20, "a scored update on the page")
     last = got["last"]
     assert got["text"] == got["now"] == str(int(last["score"])), got
     assert got["words"] == last["score_words"] and got["words"], got
@@ -438,11 +370,11 @@ def test_score_and_words_are_the_servers_and_say_what_50_means(page: Any) -> Non
 
 
 def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
-    _wait_for(lambda: page.query_selector('#marks-list li[data-kind="session_end"]'), 30,
+    wait_for(lambda: page.query_selector('#marks-list li[data-kind="session_end"]'), 30,
               "the demo's session end marker on the page")
     end_t_s = float(page.evaluate(
         "() => window.afterbeatLive.last.marker_session_end?.t_s ?? NaN"))
-    card = _wait_for(lambda: page.query_selector("#suggestion:not([hidden])"), 45,
+    card = wait_for(lambda: page.query_selector("#suggestion:not([hidden])"), 45,
                      "a suggested reset after the session end")
     data = _dataset(page, "#suggestion")
     assert data.get("resetId"), data
@@ -473,7 +405,7 @@ def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
 
 
 def test_the_demo_starts_the_reset_by_itself_and_slows_to_real_time(page: Any) -> None:
-    _wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 15,
+    wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 15,
               "the demo to start the suggested reset after its countdown",
               detail=lambda: page.inner_text("#suggestion-countdown"))
     reset = _api(page, "/api/status")["body"]["reset"]
@@ -489,7 +421,7 @@ def test_the_demo_starts_the_reset_by_itself_and_slows_to_real_time(page: Any) -
 
 
 def test_pacer_phase_follows_the_clock(page: Any) -> None:
-    _wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 5, "the pacer card")
+    wait_for(lambda: page.query_selector("#pacer-card:not([hidden])"), 5, "the pacer card")
     status = _api(page, "/api/status")
     assert status["status"] == 200
     reset = status["body"]["reset"]
@@ -531,7 +463,7 @@ def test_sound_cues_are_opt_in_and_follow_the_phases(page: Any) -> None:
     assert not page.is_checked("#opt-audio"), "sound is off until the person turns it on"
     assert "cues" not in _dataset(page, "#pacer")
     page.check("#opt-audio")
-    data = _wait_for(lambda: (d := _dataset(page, "#pacer")).get("nextCueS") and d, 5,
+    data = wait_for(lambda: (d := _dataset(page, "#pacer")).get("nextCueS") and d, 5,
                      "tones handed to the audio clock ahead of time")
     assert int(data["cues"]) >= 1
     # Each tone starts exactly at a breath's start, by the same timeline arithmetic.
@@ -539,7 +471,7 @@ def test_sound_cues_are_opt_in_and_follow_the_phases(page: Any) -> None:
     cue_s = float(data["nextCueS"])
     at = phase_at(timeline, cue_s + 1e-3)
     assert at.progress < 1e-2 and at.phase.direction is not Direction.HOLD, at
-    stored = _wait_for(lambda: _api(page, "/api/settings")["body"].get("audio_cues"), 3,
+    stored = wait_for(lambda: _api(page, "/api/settings")["body"].get("audio_cues"), 3,
                        "the choice kept in the person's settings")
     assert stored is True
     page.uncheck("#opt-audio")
@@ -548,7 +480,7 @@ def test_sound_cues_are_opt_in_and_follow_the_phases(page: Any) -> None:
 def test_reduced_motion_keeps_words_and_countdown_without_scaling(page: Any) -> None:
     page.emulate_media(reduced_motion="reduce")
     try:
-        _wait_for(lambda: _dataset(page, "#pacer").get("motion") == "reduced", 3,
+        wait_for(lambda: _dataset(page, "#pacer").get("motion") == "reduced", 3,
                   "the pacer to notice prefers-reduced-motion")
         transform = page.eval_on_selector("#pacer-shape", "el => getComputedStyle(el).transform")
         assert transform == "none"
@@ -560,13 +492,13 @@ def test_reduced_motion_keeps_words_and_countdown_without_scaling(page: Any) -> 
 
 def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
         page: Any) -> None:
-    _wait_for(lambda: page.is_visible("#follow"), 5, "the heart-follows-the-pacer line")
+    wait_for(lambda: page.is_visible("#follow"), 5, "the heart-follows-the-pacer line")
 
     def same_pace(seen: dict[str, Any]) -> bool:
         return bool(seen["pacer"] is not None and seen["cycle"]
                     and abs(seen["pacer"] - 60.0 / seen["cycle"]) < 0.05)
 
-    _wait_for(lambda: [s for s in _breathing_seen(page) if s["follow"] is not None], 15,
+    wait_for(lambda: [s for s in _breathing_seen(page) if s["follow"] is not None], 15,
               "the first update shown beside the pacer")
     # The demo's recording (a person not following any pacer) often reads as patchy here, so
     # besides the real updates, the page's own dispatcher gets the last update with each kind
@@ -604,14 +536,14 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
 def test_pace_chosen_during_resonance_breathing_applies_at_once(page: Any) -> None:
     reset = _api(page, "/api/status")["body"]["reset"]
     assert reset and reset["reset"]["adjustable_pace"], reset
-    _wait_for(lambda: page.query_selector("#pacer-pace-box:not([hidden])"), 3,
+    wait_for(lambda: page.query_selector("#pacer-pace-box:not([hidden])"), 3,
               "the pace chooser in the running reset")
     page.select_option("#pacer-pace", "5")
-    paced = _wait_for(lambda: (t := _api(page, "/api/status")["body"]["reset"]["timeline"])
+    paced = wait_for(lambda: (t := _api(page, "/api/status")["body"]["reset"]["timeline"])
                       ["pattern"]["cycle_s"] == pytest.approx(12.0) and t, 5,
                       "the server to pace 5 breaths a minute")
     assert paced["origin_s"] == reset["timeline"]["origin_s"], "the same reset, not a restart"
-    _wait_for(lambda: float(_dataset(page, "#pacer")["startS"]) == paced["start_s"], 3,
+    wait_for(lambda: float(_dataset(page, "#pacer")["startS"]) == paced["start_s"], 3,
               "the pacer to follow the new timeline")
     timeline = _timeline_from_json(paced)
     sample = _dataset(page, "#pacer")
@@ -624,7 +556,7 @@ def test_pace_chosen_during_resonance_breathing_applies_at_once(page: Any) -> No
 def test_focus_mode_gives_the_reset_the_screen(page: Any) -> None:
     assert _dataset(page, "body").get("focus") == "off", "desktop: everything, by default"
     page.click("#btn-focus")
-    _wait_for(lambda: _dataset(page, "body").get("focus") == "on", 3, "focus mode")
+    wait_for(lambda: _dataset(page, "body").get("focus") == "on", 3, "focus mode")
     assert not page.is_visible("header.top") and not page.is_visible(".charts-card")
     assert _in_viewport(page, ".pacer-stage") and _in_viewport(page, "#btn-reset-stop")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -642,7 +574,7 @@ def test_focus_mode_gives_the_reset_the_screen(page: Any) -> None:
     finally:
         page.set_viewport_size(DESKTOP)
     page.click("#btn-focus")
-    _wait_for(lambda: _dataset(page, "body").get("focus") == "off", 3, "everything back")
+    wait_for(lambda: _dataset(page, "body").get("focus") == "off", 3, "everything back")
     assert page.is_visible("header.top")
 
 
@@ -675,14 +607,14 @@ def test_screenshots_are_kept(page: Any) -> None:
 
 def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     page.click("#btn-reset-stop")
-    _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+    wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
     assert page.query_selector("#pacer-card[hidden]")
     assert "reset is running" not in page.inner_text("#calm-line")
     page.click("#rating-after button:nth-child(4)")  # 3 of 10
-    _wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
+    wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
               "the rating marker echoed back")
     # The demo's session clock runs fast, so the 3 minutes after the reset pass quickly.
-    table = _wait_for(lambda: page.query_selector("#effect-table:not([hidden])"), 20,
+    table = wait_for(lambda: page.query_selector("#effect-table:not([hidden])"), 20,
                       "the before-and-after numbers of the reset")
     text = table.inner_text()
     assert "Heart rate" in text and "Before" in text and "After" in text, text
@@ -700,7 +632,7 @@ def test_breathing_tile_agreed_with_every_update_of_the_story(page: Any) -> None
 
 
 def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> None:
-    banner = _wait_for(lambda: page.query_selector("#demo-banner:not([hidden])"), 60,
+    banner = wait_for(lambda: page.query_selector("#demo-banner:not([hidden])"), 60,
                        "the demo's end", detail=lambda: page.inner_text("#chip-connection"))
     assert "Ctrl+C" in banner.inner_text()
 
@@ -727,20 +659,20 @@ def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:
     assert "note-text" in ids and ids[-1] == "marks-list", "the marks list is reachable"
     # ... and scrolls from the keyboard.
     page.keyboard.press("End")
-    _wait_for(lambda: page.eval_on_selector(
+    wait_for(lambda: page.eval_on_selector(
         "#marks-list", "el => el.scrollHeight > el.clientHeight + 1 ? el.scrollTop > 0 : true"),
         3, "the marks list to scroll from the keyboard")
 
 
-def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
+def test_history_report_and_support_views(page: Any, demo: DemoServer) -> None:
     page.click('nav a[data-view-link="history"]')
-    link = _wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
+    link = wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
                      "the demo recording in the history list")
     link.click()
-    _wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
+    wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
               "the session report's heart-rate series",
               detail=lambda: page.inner_text("#report-meta"))
-    note = _wait_for(
+    note = wait_for(
         lambda: page.query_selector('#report-markers li[data-kind="note"] .mark-text'), 5,
         "the note in the report's marks")
     assert XSS_NOTE in note.text_content()
@@ -762,12 +694,12 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
         page.set_viewport_size(DESKTOP)
     _axe_clean_light_and_dark(page, "report")
     page.click('nav a[data-view-link="history"]')
-    _wait_for(lambda: page.query_selector("#session-list a.session-link"), 5, "the list")
+    wait_for(lambda: page.query_selector("#session-list a.session-link"), 5, "the list")
     _axe_clean_light_and_dark(page, "history")
     page.click('nav a[data-view-link="trends"]')
-    _wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
+    wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
     assert "2 minutes" in page.inner_text("#view-trends .settle-definition")
-    _wait_for(lambda: page.query_selector("#summary-notes > *"), 5,
+    wait_for(lambda: page.query_selector("#summary-notes > *"), 5,
               "the notes to choose from in the summary card")
     _axe_clean_light_and_dark(page, "trends (with the summary to share)")
     page.set_viewport_size(PHONE)
@@ -778,12 +710,12 @@ def test_history_report_and_support_views(page: Any, demo: Demo) -> None:
     finally:
         page.set_viewport_size(DESKTOP)
     page.click('nav a[data-view-link="support"]')
-    _wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
+    wait_for(lambda: page.query_selector("#crisis-lines li"), 5, "crisis lines")
     _axe_clean_light_and_dark(page, "support")
     assert "not a medical device" in page.inner_text("#view-support")
     assert "988" in page.inner_text("#crisis-lines"), "en-US browser: the US line"
     page.click('nav a[data-view-link="resonance"]')
-    _wait_for(lambda: page.is_visible("#btn-resonance-start"), 5, "the pace check's intro")
+    wait_for(lambda: page.is_visible("#btn-resonance-start"), 5, "the pace check's intro")
     page.click("#resonance-intro summary")  # the options too
     _axe_clean_light_and_dark(page, "resonance")
     page.set_viewport_size(PHONE)
@@ -798,7 +730,7 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     contact = "<b>Text Sam</b> & then rest"
     page.click('nav a[data-view-link="support"]')
     page.click("#plan-details summary")
-    _wait_for(lambda: page.is_visible("#btn-plan-save-file"), 3, "the plan's file controls")
+    wait_for(lambda: page.is_visible("#btn-plan-save-file"), 3, "the plan's file controls")
     _axe_clean_light_and_dark(page, "support (the plan and its file controls)")
     page.focus("#plan-file-input")  # the file picker is reached by keyboard and shows focus
     assert page.eval_on_selector(
@@ -814,11 +746,11 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     page.fill("#plan-locale", "de-DE")
     page.check('#plan-preferred input[value="walk"]')
     page.click("#plan-form button[type=submit]")
-    _wait_for(lambda: page.inner_text("#plan-saved") == "Saved.", 5, "the plan to be saved",
+    wait_for(lambda: page.inner_text("#plan-saved") == "Saved.", 5, "the plan to be saved",
               detail=lambda: page.inner_text("#plan-saved"))
     assert page.eval_on_selector("#plan-contact", "el => el.textContent") == contact
     assert page.evaluate("() => document.querySelectorAll('#view-support b').length") == 0
-    _wait_for(lambda: "de-DE" in page.inner_text("#crisis-locale"), 5, "lines for de-DE")
+    wait_for(lambda: "de-DE" in page.inner_text("#crisis-locale"), 5, "lines for de-DE")
     assert "TelefonSeelsorge" in page.inner_text("#crisis-lines")
     assert "988" not in page.inner_text("#crisis-lines"), "de-DE never shows 988"
     stored = _api(page, "/api/plan")["body"]
@@ -829,7 +761,7 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     edited = text.replace("then rest", "then rest a while").encode()
     page.set_input_files("#plan-file-input", files=[
         {"name": "plan.toml", "mimeType": "text/plain", "buffer": edited}])
-    _wait_for(lambda: page.is_visible("#btn-plan-apply"), 5, "the preview of the loaded plan",
+    wait_for(lambda: page.is_visible("#btn-plan-apply"), 5, "the preview of the loaded plan",
               detail=lambda: page.inner_text("#plan-file-status"))
     assert "then rest a while" in page.inner_text("#plan-file-changes")
     _axe_clean_light_and_dark(page, "support (a plan file loaded, before it is used)")
@@ -841,18 +773,18 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
     finally:
         page.set_viewport_size(DESKTOP)
     page.click("#btn-plan-apply")
-    _wait_for(lambda: "in use now" in page.inner_text("#plan-file-status"), 5,
+    wait_for(lambda: "in use now" in page.inner_text("#plan-file-status"), 5,
               "the loaded plan to be used")
     assert _api(page, "/api/plan")["body"]["contact_text"] == contact + " a while"
     page.click('nav a[data-view-link="now"]')
 
 
 def test_provisional_baseline_is_shown_and_can_be_started_over(page: Any) -> None:
-    _wait_for(lambda: "provisional: 1 of 3 rests" in page.inner_text("#baseline-note"), 10,
+    wait_for(lambda: "provisional: 1 of 3 rests" in page.inner_text("#baseline-note"), 10,
               "the provisional baseline next to the chart legend",
               detail=lambda: page.inner_text(".charts-card .legend"))
     page.click('nav a[data-view-link="support"]')
-    _wait_for(lambda: "provisional (1 of 3" in page.inner_text("#baseline-description"), 5,
+    wait_for(lambda: "provisional (1 of 3" in page.inner_text("#baseline-description"), 5,
               "the baseline described on the support view",
               detail=lambda: page.inner_text("#baseline-card"))
     page.click("#btn-baseline-reset")
@@ -860,31 +792,31 @@ def test_provisional_baseline_is_shown_and_can_be_started_over(page: Any) -> Non
     assert _api(page, "/api/baseline")["body"]["baseline"] is not None
     page.click("#btn-baseline-reset")
     page.click("#btn-baseline-reset-yes")
-    _wait_for(lambda: "No resting baseline yet" in page.inner_text("#baseline-description"), 5,
+    wait_for(lambda: "No resting baseline yet" in page.inner_text("#baseline-description"), 5,
               "the baseline to be reset", detail=lambda: page.inner_text("#baseline-card"))
     assert _api(page, "/api/baseline")["body"]["baseline"] is None
     page.click('nav a[data-view-link="now"]')
-    _wait_for(lambda: "none yet" in page.inner_text("#baseline-note"), 5,
+    wait_for(lambda: "none yet" in page.inner_text("#baseline-note"), 5,
               "the legend to say there is no baseline now")
 
 
 def test_any_time_movement_reset_runs_a_timer_with_prompts(page: Any) -> None:
-    _wait_for(lambda: page.query_selector("#pacer-card[hidden]"), 3, "no reset running")
+    wait_for(lambda: page.query_selector("#pacer-card[hidden]"), 3, "no reset running")
     page.click("#btn-any-reset")
     page.select_option("#reset-picker", "shake_out")
     assert page.inner_text("#suggestion-title") == "Shaking out"
     page.click("#btn-reset-start")
-    _wait_for(lambda: page.query_selector("#movement:not([hidden])"), 5, "the movement timer")
+    wait_for(lambda: page.query_selector("#movement:not([hidden])"), 5, "the movement timer")
     assert page.query_selector("#pacer[hidden]"), "no breathing shape for a movement reset"
     timeline = _timeline_from_json(_api(page, "/api/status")["body"]["reset"]["timeline"])
     first = _dataset(page, "#movement")
     assert first["promptIndex"] == "0"
     assert page.inner_text("#movement-prompt") == timeline.prompts[0].text
     assert page.inner_text("#movement-time").strip() in ("2:00", "1:59", "1:58")
-    _wait_for(lambda: float(_dataset(page, "#movement")["elapsedS"])
+    wait_for(lambda: float(_dataset(page, "#movement")["elapsedS"])
               > float(first["elapsedS"]) + 1, 5, "the timer to move on the clock")
     page.click("#btn-reset-stop")
-    _wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+    wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
 
 
 def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
@@ -896,5 +828,5 @@ def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
 
 def test_missing_chromium_is_named_with_its_path() -> None:
     """Without chromium the module skips, saying where chromium was looked for."""
-    assert _missing_part(Path("/nonexistent/chromium")) == (
+    assert missing_part(Path("/nonexistent/chromium")) == (
         "chromium not found at /nonexistent/chromium (apt-get install chromium)")
