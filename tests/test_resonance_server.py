@@ -15,6 +15,7 @@ import pytest
 from afterbeat.records import Marker, MarkerKind
 from afterbeat.resets.resonance import RESONANCE_DOCUMENT_KEY, Protocol, schedule
 from afterbeat.sources.replay import ReplaySource
+from afterbeat.storage.store import Store
 from resonance_model import Person, simulate
 from serverkit import Running, running_server, scratch_dir
 
@@ -142,3 +143,69 @@ def test_stopping_early_keeps_the_part_measured(tmp_path: Path) -> None:
             assert overview["run"] is None and overview["result"]["stopped"] is True
 
     asyncio.run(go())
+
+
+def _kept(data_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The assessment kept with the (only) recorded session, and its block-end markers' JSON."""
+    store = Store.open(data_dir)
+    try:
+        (session,) = store.list_sessions()
+        kept: dict[str, Any] = store.get_results(session.id)[RESONANCE_DOCUMENT_KEY]
+        _header, records = store.iter_records(session.id)
+        ends = [json.loads(r.text or "{}") for r in records if isinstance(r, Marker)
+                and r.kind is MarkerKind.RESONANCE_BLOCK_END]
+        return kept, ends
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_a_server_stopping_mid_block_keeps_the_part_measured(tmp_path: Path) -> None:
+    source = ReplaySource(_file(tmp_path, Person(resonance_bpm=5.5)), speed=SPEED)
+    data_dir = scratch_dir(tmp_path)
+
+    async def go() -> None:
+        async with running_server(data_dir, source) as run, run.client() as c:
+            started = await _started(run, c)
+            first_end = float(started["blocks"][0]["start_s"]) + 40.0
+
+            async def in_block() -> bool:
+                return run.state.now_s() >= first_end
+
+            await _until(in_block, 30.0, "40 s into the first block")
+        # leaving the block stops the server (Ctrl+C does the same)
+
+    asyncio.run(go())
+    kept, ends = _kept(data_dir)
+    assert kept["stopped"] is True
+    assert [b["rate_bpm"] for b in kept["assessment"]["blocks"]] == [6.0]
+    assert kept["rate_bpm"] is None, "one block cannot choose a pace"
+    assert ends == [{"index": 0, "completed": False}]
+
+
+@pytest.mark.slow
+def test_a_replay_ending_mid_block_keeps_the_part_measured(tmp_path: Path) -> None:
+    blocks = list(schedule(PROTOCOL, START_AT_S))
+    rr_ms = simulate(Person(resonance_bpm=5.5), blocks, blocks[0].start_s + 50.0, seed=21)
+    path = tmp_path / "short.txt"
+    np.savetxt(path, rr_ms, fmt="%.1f")
+    source = ReplaySource(path, speed=SPEED)
+    data_dir = scratch_dir(tmp_path)
+
+    async def go() -> None:
+        async with running_server(data_dir, source) as run, run.client() as c:
+            await _started(run, c)
+
+            async def finished() -> dict[str, Any] | None:
+                body: dict[str, Any] = (await c.get("/api/resonance", headers=run.auth)).json()
+                return body if body["run"] is None and body["last"] else None
+
+            overview = await _until(finished, 30.0, "the assessment to end with the replay")
+            last = overview["last"]
+            assert last["stopped"] is True
+            assert [b["rate_bpm"] for b in last["assessment"]["blocks"]] == [6.0]
+
+    asyncio.run(go())
+    kept, _ends = _kept(data_dir)
+    assert kept["stopped"] is True
+    assert kept["assessment"]["blocks"][0]["end_s"] <= blocks[0].start_s + 50.0 + 1.0

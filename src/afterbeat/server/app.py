@@ -76,6 +76,7 @@ def create_app(
             try:
                 yield
             finally:
+                await state.resonance.close()  # keeps what a running assessment measured
                 hub.close()
                 if source is not None:
                     with suppress(Exception):

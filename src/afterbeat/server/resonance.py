@@ -7,7 +7,8 @@ The service behind these routes (:mod:`afterbeat.server.routes` maps its domain 
   assessment if any, the default protocol and the current default pace.
 - ``POST /api/resonance/start``: begin now (optional protocol fields); answers the blocks with
   each block's pacing timeline on Unix time (the page paces from its own clock, as resets).
-- ``POST /api/resonance/stop``: stop early; what was measured is kept and evaluated.
+- ``POST /api/resonance/stop``: stop early; what was measured is kept and evaluated (also
+  when the server stops or the source ends during an assessment).
 - ``PUT /api/resonance/pace``: make ``breaths_per_min`` the breathing reset's default pace.
 
 While an assessment runs, a small task places ``resonance_block_start`` / ``_end`` markers on
@@ -110,6 +111,8 @@ class _Run:
     opened: set[int] = field(default_factory=set)
     closed: set[int] = field(default_factory=set)
     stage: str = "settle"
+    session_id: int | None = None
+    """The recorded session the blocks are in (read back for the result, also after it ends)."""
     task: asyncio.Task[None] | None = None
     stopped: bool = False
 
@@ -187,7 +190,8 @@ class ResonanceRunner:
             raise  # a ValueError: the routes answer 422 with its message
         start_s = self.state.now_s()
         run = _Run(protocol=protocol, start_s=start_s, unix_offset_s=time.time() - start_s,
-                   second_pass=body.second_pass, blocks=list(schedule(protocol, start_s)))
+                   second_pass=body.second_pass, blocks=list(schedule(protocol, start_s)),
+                   session_id=self.state.live_session_id)
         self.run = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run),
                                                           name="afterbeat-resonance")
@@ -210,6 +214,13 @@ class ResonanceRunner:
                 await run.task
         return await self._finish(run)
 
+    async def close(self) -> None:
+        """The server is stopping: a running assessment ends as if stopped, keeping what it
+        measured (its open block is closed and the blocks so far are evaluated)."""
+        if self.run is not None:
+            with contextlib.suppress(NoAssessment):
+                await self.stop()
+
     def set_pace(self, breaths_per_min: float) -> dict[str, Any]:
         """Make ``breaths_per_min`` the default pace of the breathing reset (the setting)."""
         store = self.state.store
@@ -226,6 +237,10 @@ class ResonanceRunner:
     async def _drive(self, run: _Run) -> None:
         """Place the block markers as the session clock passes the planned times."""
         while True:
+            if not self.state.recording_active:
+                # The source ended (a replay played out): what was measured is kept.
+                run.stopped = True
+                break
             now = self.state.now_s()
             self._mark_due(run, now)
             if run.blocks and len(run.closed) == len(run.blocks):
@@ -269,7 +284,7 @@ class ResonanceRunner:
     def _evaluate(self, run: _Run) -> dict[str, Any] | None:
         """Assess the live session's records so far (in a worker thread)."""
         store = self.state.store
-        session_id = self.state.live_session_id
+        session_id = run.session_id
         if store is None or session_id is None:
             return None
         _header, records = store.iter_records(session_id)
@@ -292,7 +307,8 @@ class ResonanceRunner:
             for block in run.blocks:
                 if block.index in run.opened and block.index not in run.closed:
                     run.closed.add(block.index)
-                    self.state.ingest.inject(block_end_marker(block, now, completed=False))
+                    if self.state.recording_active:  # else it ends with the last beat
+                        self.state.ingest.inject(block_end_marker(block, now, completed=False))
             self.run = None
             doc = await asyncio.to_thread(self._evaluate, run)
             applied = None
