@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import typing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -88,6 +87,9 @@ class ResonanceHost(typing.Protocol):
 
     def now_s(self) -> float:
         """The session clock (s)."""
+
+    def clock(self) -> float:
+        """The wall clock (Unix s): the page paces the blocks on it."""
 
     def document(self, key: str) -> Any:
         """A stored person document or None."""
@@ -189,7 +191,7 @@ class ResonanceRunner:
         except ResonanceError:
             raise  # a ValueError: the routes answer 422 with its message
         start_s = self.state.now_s()
-        run = _Run(protocol=protocol, start_s=start_s, unix_offset_s=time.time() - start_s,
+        run = _Run(protocol=protocol, start_s=start_s, unix_offset_s=self.state.clock() - start_s,
                    second_pass=body.second_pass, blocks=list(schedule(protocol, start_s)),
                    session_id=self.state.live_session_id)
         self.run = run
