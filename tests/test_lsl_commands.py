@@ -29,7 +29,7 @@ from afterbeat.cli.demo import demo_recording
 from afterbeat.events import Event
 from afterbeat.heart_rate import decode_measurement
 from afterbeat.hrv.beats import record_beats
-from afterbeat.lsl import METRIC_CHANNELS, LslPublisher, marker_text
+from afterbeat.lsl import METRIC_CHANNELS, STREAMS, LslPublisher, marker_text
 from afterbeat.records import Marker, MarkerKind, Notification, Record
 from afterbeat.server.app import ServerSettings, create_app, state_of
 from afterbeat.server.security import SecurityPolicy
@@ -258,7 +258,7 @@ def test_demo_publishes_the_demo_recordings_beats_and_markers(tmp_path: Path) ->
     metrics = got["metrics"][0]
     assert len(metrics) >= 10 and all(len(v) == len(METRIC_CHANNELS) for v in metrics)
     assert (infos["rr"].name(), infos["rr"].type(), infos["rr"].source_id()) == (
-        "afterbeat RR", "RR", f"{source_id}-rr")
+        *STREAMS["rr"], f"{source_id}-rr")
 
 
 @pytest.mark.parametrize("command", [["record"], ["serve", "--no-open"], ["demo", "--no-open"]])
