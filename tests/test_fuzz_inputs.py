@@ -337,7 +337,7 @@ def test_decode_arguments(parts: list[str]) -> None:
 
 SERVER_LIKE = {
     "serve": ["--port", "--host", "--lan", "--device"],
-    "demo": ["--port", "--host", "--speed", "--recording"],
+    "demo": ["--port", "--host", "--speed", "--recording", "--lsl-wait", "--lsl-id"],
     "record": ["--duration", "--device"],
     "scan": ["--timeout"],
     "baseline": ["--device"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -18,7 +19,7 @@ os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 
 from afterbeat.cli import main
 from afterbeat.hrv.beats import record_beats
-from afterbeat.lsl import METRIC_CHANNELS, LslPublisher, marker_text
+from afterbeat.lsl import METRIC_CHANNELS, STREAMS, LslPublisher, marker_text
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind, Record
 from afterbeat.sources.replay import derived_notifications, with_marks
@@ -30,6 +31,14 @@ pylsl = pytest.importorskip("pylsl", reason="the lab extra (pylsl) is not instal
 
 REST = Path(__file__).parent / "data" / "polar-hrm" / "rest_rri.txt"
 """Real resting RR (see tests/data/polar-hrm/LICENSE.md)."""
+DOC = Path(__file__).resolve().parents[1] / "docs" / "lab-streaming.md"
+LABRECORDER_KEYS = frozenset({
+    "StorageLocation", "StudyRoot", "PathTemplate", "SessionBlocks", "BidsModalities",
+    "RequiredStreams", "OnlineSync", "RCSEnabled", "RCSPort", "AutoStart"})
+"""The keys LabRecorder's window reads from its configuration file (its src/mainwindow.cpp)."""
+LIST_NAME = re.compile(r"(.+)\s+\((\S+)\)")
+"""How LabRecorder splits a ``name (host)`` entry of its stream list (the host has no space)."""
+QUOTED_LIST = re.compile(r'"[^"]*"(\s*,\s*"[^"]*")*')
 
 
 def _inlet(source_id: str) -> Any:
@@ -115,3 +124,71 @@ def test_without_the_extra_it_says_how_to_install(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "pylsl", None)
     assert main(["replay", str(REST), "--lsl", "--fast"]) == 2
     assert "pip install 'afterbeat[lab]'" in capsys.readouterr().err
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    """The bodies of the fenced ``language`` blocks of a Markdown text (indented ones too)."""
+    pattern = re.compile(rf"^([ \t]*)```{language}\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
+    return [body for _, body in pattern.findall(text)]
+
+
+def _labrecorder_settings(block: str) -> dict[str, str]:
+    """``Key=value`` lines of a LabRecorder.cfg (``;`` comments), each key known and given once."""
+    settings: dict[str, str] = {}
+    for raw in block.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        key, sep, value = (part.strip() for part in line.partition("="))
+        assert sep and key in LABRECORDER_KEYS and key not in settings, line
+        settings[key] = value
+    return settings
+
+
+def _settings_list(value: str) -> list[str]:
+    """A list value as LabRecorder's INI reader takes it: quoted strings separated by commas."""
+    assert QUOTED_LIST.fullmatch(value), value
+    return re.findall(r'"([^"]*)"', value)
+
+
+def _resolve_all(predicate: str, source_ids: set[str]) -> set[str]:
+    """Source ids of the streams matching an LSL query, once every one of ``source_ids`` is
+    among them (or after 20 tries)."""
+    found: set[str] = set()
+    for _ in range(20):
+        found = {info.source_id() for info in pylsl.resolve_bypred(predicate, len(source_ids),
+                                                                  1.0)}
+        if source_ids <= found:
+            break
+    return found
+
+
+def test_labrecorder_example_names_published_streams() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    (block,) = [b for b in _fenced(text, "ini") if "RequiredStreams" in b]
+    settings = _labrecorder_settings(block)
+    assert not ("StorageLocation" in settings
+                and {"StudyRoot", "PathTemplate"} & settings.keys())  # LabRecorder stops there
+    for key in ("SessionBlocks", "BidsModalities", "OnlineSync"):
+        if key in settings:
+            _settings_list(settings[key])
+    required = _settings_list(settings["RequiredStreams"])
+    entries = [LIST_NAME.fullmatch(entry) for entry in required]
+    assert all(entries), required
+    (doc_host,) = {m.group(2) for m in entries if m is not None}
+    source = f"afterbeat-test-cfg-{uuid.uuid4().hex[:8]}"
+    publisher = LslPublisher(source)
+    infos = [_inlet(f"{source}-{key}").info(timeout=5.0) for key in STREAMS]
+    host = infos[0].hostname()
+    published = {f"{info.name()} ({info.hostname()})" for info in infos}
+    assert all(LIST_NAME.fullmatch(name) for name in published)  # LabRecorder can list them
+    assert {entry.replace(f"({doc_host})", f"({host})") for entry in required} == published
+    for info in infos:  # XDF layout: desc/channels/channel with label, unit and type
+        channels = _children(info.desc().child("channels"))
+        assert len(channels) == info.channel_count()
+        assert all(ch.child_value(k) for ch in channels for k in ("label", "unit", "type"))
+    assert _children(infos[0].desc().child("channels"))[0].child_value("unit") == "milliseconds"
+    (query,) = re.findall(r'LabRecorderCLI \S+ "([^"]+)"', text)
+    ours = {f"{source}-{key}" for key in STREAMS}
+    assert ours <= _resolve_all(query.replace(f"'{doc_host}'", f"'{host}'"), ours)
+    publisher.close()

@@ -1,5 +1,5 @@
-"""``serve --lsl`` and ``record --lsl``: what the page (or the recording) gets arrives on real
-pylsl inlets on this machine, and a failing observer never breaks the live path.
+"""``serve --lsl``, ``demo --lsl`` and ``record --lsl``: what the page (or the recording) gets
+arrives on real pylsl inlets on this machine, and a failing observer never breaks the live path.
 
 liblsl is told (tests/lsl_api.cfg) to keep stream discovery on this machine.
 """
@@ -10,6 +10,8 @@ import asyncio
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import threading
 import uuid
@@ -23,14 +25,17 @@ import pytest
 os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 
 from afterbeat.cli import main
+from afterbeat.cli.demo import demo_recording
 from afterbeat.events import Event
+from afterbeat.heart_rate import decode_measurement
 from afterbeat.hrv.beats import record_beats
-from afterbeat.lsl import LslPublisher
+from afterbeat.lsl import METRIC_CHANNELS, STREAMS, LslPublisher, marker_text
 from afterbeat.records import Marker, MarkerKind, Notification, Record
 from afterbeat.server.app import ServerSettings, create_app, state_of
 from afterbeat.server.security import SecurityPolicy
 from afterbeat.sources.replay import derived_notifications, with_marks
 from afterbeat.storage.importers import iter_beats
+from afterbeat.storage.session_file import iter_session
 from afterbeat.storage.store import Store
 from ble_fixtures import derived_h10_frames
 from serverkit import QueueSource, lifespan, scratch_dir
@@ -39,6 +44,7 @@ pytestmark = pytest.mark.slow  # real LSL outlets and inlets
 
 pylsl = pytest.importorskip("pylsl", reason="the lab extra (pylsl) is not installed")
 
+ROOT = Path(__file__).resolve().parents[1]
 REST = Path(__file__).parent / "data" / "polar-hrm" / "rest_rri.txt"
 """Real resting RR (see tests/data/polar-hrm/LICENSE.md)."""
 PORT = 8765
@@ -199,8 +205,64 @@ def test_record_publishes_every_recorded_beat(tmp_path: Path, monkeypatch: pytes
     assert len(got["heart_rate"][0]) == len(frames)
 
 
-@pytest.mark.parametrize("command", [["record"], ["serve", "--no-open"]])
-def test_without_the_extra_serve_and_record_say_how_to_install(
+def test_demo_publishes_the_demo_recordings_beats_and_markers(tmp_path: Path) -> None:
+    _header, stored = iter_session(demo_recording())
+    records = list(stored)
+    beats = list(record_beats(records))
+    markers = [text for r in records if isinstance(r, Marker)
+               if (text := marker_text(r, include_notes=False)) is not None]
+    heart_rates = [m.heart_rate_bpm for r in records if isinstance(r, Notification)
+                   if (m := decode_measurement(r.payload)).heart_rate_bpm]
+    assert len(beats) > 1000 and markers  # the demo has a story to tell
+    source_id = f"afterbeat-test-demo-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("AFTERBEAT_DATA_DIR", None)
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "afterbeat", "demo", "--no-open", "--port", "0", "--fast",
+             "--data-dir", str(tmp_path / "data"), "--lsl", "--lsl-id", source_id,
+             "--lsl-wait", "30"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    got: dict[str, tuple[list[Any], list[float]]] = {}
+    infos: dict[str, Any] = {}
+    expected = {"rr": len(beats), "markers": len(markers), "heart_rate": len(heart_rates),
+                "metrics": 10}
+
+    def listen(key: str) -> None:  # a lab recorder: connects, then reads what it expects
+        inlet = _inlet(f"{source_id}-{key}")
+        got[key] = _drain(inlet, expected[key], patience=40)
+        infos[key] = inlet.info(timeout=5.0)
+
+    listeners = [threading.Thread(target=listen, args=(key,)) for key in KEYS]
+    try:
+        for listener in listeners:
+            listener.start()
+        for listener in listeners:
+            listener.join(120.0)
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover - only if the server hangs
+            demo.kill()
+            demo.wait(timeout=5)
+    said = log.read_text(errors="replace")
+    assert "afterbeat demo is running" in said, said
+    assert not any(line.startswith("lsl:") for line in said.splitlines()), said  # connected
+    assert "Traceback" not in said, said
+    rr, rr_t = got["rr"]
+    assert [s[0] for s in rr] == pytest.approx([b.rr_ms for b in beats], abs=1e-9)
+    _assert_rr_spacing(rr, rr_t)
+    assert [s[0] for s in got["markers"][0]] == markers
+    assert [s[0] for s in got["heart_rate"][0]] == heart_rates
+    metrics = got["metrics"][0]
+    assert len(metrics) >= 10 and all(len(v) == len(METRIC_CHANNELS) for v in metrics)
+    assert (infos["rr"].name(), infos["rr"].type(), infos["rr"].source_id()) == (
+        *STREAMS["rr"], f"{source_id}-rr")
+
+
+@pytest.mark.parametrize("command", [["record"], ["serve", "--no-open"], ["demo", "--no-open"]])
+def test_without_the_extra_serve_record_and_demo_say_how_to_install(
         command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "pylsl", None)

@@ -1,16 +1,20 @@
 """Lab Streaming Layer outlets: beats, heart rate, metrics and markers for lab recorders.
 
 Four streams, fed by the same records and pipeline events the page gets (names, types and source
-ids are stable; see docs/lab-streaming.md):
+ids are stable; see docs/lab-streaming.md, which compares them with other heart-rate bridges):
 
-- ``afterbeat RR`` (type ``RR``, 1 channel, ms): one sample per beat, stamped at the beat (the
-  R wave that ends the interval);
-- ``afterbeat HeartRate`` (type ``HeartRate``, 1 channel, bpm): one sample per notification from
+- ``afterbeatRR`` (type ``RR``, 1 channel, milliseconds): one sample per beat, stamped at the
+  beat (the R wave that ends the interval);
+- ``afterbeatHeartRate`` (type ``HeartRate``, 1 channel, bpm): one sample per notification from
   the strap, stamped at its arrival;
-- ``afterbeat Metrics`` (type ``afterbeat``, 6 channels): one sample per metrics update (every
+- ``afterbeatMetrics`` (type ``afterbeat``, 6 channels): one sample per metrics update (every
   5 s), labels and units in the stream description, NaN where a value is unknown;
-- ``afterbeat Markers`` (type ``Markers``, 1 string channel): one sample per marker (session,
+- ``afterbeatMarkers`` (type ``Markers``, 1 string channel): one sample per marker (session,
   baseline, reset, rating; notes only when the person allows it).
+
+Names carry no spaces (LabRecorder's ``OnlineSync`` setting cannot name a stream whose name has
+one); every channel has ``label``, ``unit`` (spelled out) and ``type`` under
+``desc/channels/channel``, the XDF meta-data layout.
 
 All are irregular-rate streams. Time: afterbeat's session clock ``t_s`` (monotonic seconds) is
 mapped to ``pylsl.local_clock()`` once per session, at the first record
@@ -34,15 +38,16 @@ from afterbeat.records import Disconnect, Marker, MarkerKind, Notification, Reco
 __all__ = ["METRIC_CHANNELS", "STREAMS", "LslPublisher", "LslUnavailable", "marker_text"]
 
 STREAMS: Final = {
-    "rr": ("afterbeat RR", "RR"),
-    "heart_rate": ("afterbeat HeartRate", "HeartRate"),
-    "metrics": ("afterbeat Metrics", "afterbeat"),
-    "markers": ("afterbeat Markers", "Markers"),
+    "rr": ("afterbeatRR", "RR"),
+    "heart_rate": ("afterbeatHeartRate", "HeartRate"),
+    "metrics": ("afterbeatMetrics", "afterbeat"),
+    "markers": ("afterbeatMarkers", "Markers"),
 }
-"""Stream key -> (name, type)."""
+"""Stream key -> (name, type). Earlier builds used names with a space (``afterbeat RR``, ...);
+docs/lab-streaming.md says why they changed."""
 
 METRIC_CHANNELS: Final = (
-    ("heart_rate_bpm", "bpm"), ("rmssd_ms", "ms"), ("activation_index", "z"),
+    ("heart_rate_bpm", "bpm"), ("rmssd_ms", "milliseconds"), ("activation_index", "z"),
     ("score", "0-100"), ("respiration_rate_bpm", "1/min"), ("coherence", "ratio"),
 )
 """Channels of the metrics stream: label and unit (the index is in SDs of the person's own
@@ -98,7 +103,7 @@ class LslPublisher:
                 desc.append_child_value("device", device)
             chans = desc.append_child("channels")
             labels = METRIC_CHANNELS if key == "metrics" else (
-                (("RR", "ms"),) if key == "rr" else (("HeartRate", "bpm"),)
+                (("RR", "milliseconds"),) if key == "rr" else (("HeartRate", "bpm"),)
                 if key == "heart_rate" else (("Marker", "text"),))
             for label, unit in labels:
                 ch = chans.append_child("channel")

@@ -8,6 +8,9 @@ reset's pacer always runs in real time (its timeline is on the wall clock), so w
 runs the replay slows to real time too and the numbers follow the pacer; the page starts the
 suggested reset after a short countdown and ends it after two minutes, so the whole story takes
 about five minutes. When the recording ends, the terminal and the page say how to stop.
+With ``--lsl`` the replayed beats, heart rate, metrics and markers are published on the Lab
+Streaming Layer exactly as ``serve --lsl`` publishes a live strap's (source ids
+``afterbeat-demo-...`` unless ``--lsl-id``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from afterbeat.cli.common import data_dir_from
+from afterbeat.cli.lsl_options import add_lsl_options, open_lsl
 from afterbeat.cli.serve import add_server_options, run_server
 from afterbeat.paths import ensure_private_dir
 from afterbeat.records import Header, Record
@@ -95,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--recording", type=Path, default=None,
                         help="replay this session file instead of the bundled one")
     add_server_options(parser, lan=False)
+    add_lsl_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -107,4 +112,10 @@ def run(args: argparse.Namespace) -> int:
     """Serve the dashboard on the demo recording."""
     data_dir = ensure_private_dir(data_dir_from(args) / "demo")
     source = open_replay(args.recording or demo_recording(), None if args.fast else args.speed)
-    return run_server(args, data_dir, source, demo=True)
+    publisher = open_lsl(args, "afterbeat-demo")
+    try:
+        return run_server(args, data_dir, source, demo=True,
+                          observers=() if publisher is None else (publisher.observe,))
+    finally:
+        if publisher is not None:
+            publisher.close()
