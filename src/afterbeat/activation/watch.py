@@ -255,7 +255,7 @@ class AfterSessionWatch:
         # Timed at the stretch's first reading, said now that the stretch is complete; whole
         # minutes, as the index itself smooths over a minute or two.
         after_s = settled_at - t0
-        minutes = round(after_s / 60.0)
+        minutes = math.floor(after_s / 60.0 + 0.5)  # as the page rounds (Math.round)
         if after_s < 60.0:
             when = "Settled within the first minute after the session ended"
         else:

@@ -48,7 +48,8 @@ class SessionOutcome:
     session_id: int | str
     started_at: str
     time_to_settle_s: float | None = None
-    """From the session's end until the watch saw the person settled (None: not seen)."""
+    """From the session's end until the readings settled (the first reading of the first
+    settled 2 minutes, afterbeat.activation.settling; None: not seen)."""
     effects: tuple[ResetEffect, ...] = field(default=())
 
     @property
