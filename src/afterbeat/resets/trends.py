@@ -113,7 +113,9 @@ def reset_stats(effects: Sequence[ResetEffect]) -> list[ResetStats]:
 
 
 def _minutes(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60.0))
+    if seconds < 60.0:  # settling is timed to about a minute: no finer
+        return "under a minute"
+    minutes = round(seconds / 60.0)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
