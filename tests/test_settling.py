@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,3 +225,18 @@ def test_demo_recording_settles_at_the_same_moment_after_the_session_and_after_a
         batch.settled_at_s - end_s)
     said = [e for e in events if e["type"] == "state" and e["reason"].startswith("Settled")]
     assert said[0]["t_s"] == batch.confirmed_at_s
+    # the live words name the same moment, in the whole minutes the page shows (Math.round)
+    minutes = math.floor(recovery["time_to_settle_s"] / 60.0 + 0.5)
+    assert f"Settled about {minutes} minutes after the session ended" in said[0]["reason"]
+
+
+def test_live_words_follow_the_rule_s_own_length() -> None:
+    short = Settings(settle_s=30.0)
+    watch = AfterSessionWatch(short)
+    watch.session_end(0.0)
+    said = [e for t in range(0, 400, 5)
+            for e in watch.push(_reading(float(t), 1.2 if t < 200 else 0.2))
+            if isinstance(e, StateChange) and e.reason.startswith("Settled")]
+    assert watch.settled_at_s == 200.0 and said[0].t_s == 225.0
+    assert said[0].reason == ("Settled about 3 minutes after the session ended: close to your "
+                              "usual for 30 seconds now. No reset needed.")

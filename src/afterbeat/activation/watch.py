@@ -97,6 +97,14 @@ def _fmt_delta(reading: ArousalReading) -> str:
     return ", ".join(parts)
 
 
+def _span_words(span_s: float) -> str:
+    """A stretch's length (s) in words: "2 minutes", "1 minute", "30 seconds"."""
+    if span_s < 60.0:
+        return f"{span_s:.0f} seconds"
+    minutes = math.floor(span_s / 60.0 + 0.5)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
 _UNSCORED_REASON = {
     Quality.MOVEMENT: "You are moving, or just were: readings pause until 3 minutes after "
     "movement ends.",
@@ -261,9 +269,7 @@ class AfterSessionWatch:
         else:
             when = (f"Settled about {minutes} minute{'s' if minutes != 1 else ''} after the "
                     "session ended")
-        span_min = round(s.settle_s / 60.0)
-        reason = (f"{when}: close to your usual for {span_min} minute"
-                  f"{'s' if span_min != 1 else ''} now.")
+        reason = f"{when}: close to your usual for {_span_words(s.settle_s)} now."
         if after_s <= s.grace_s:
             reason += " No reset needed."
         change = StateChange(reading.t_s, WatchState.SETTLED, reason, self.state)
