@@ -45,6 +45,13 @@ def test_learned_summary_names_the_fastest_reset_in_checkable_words() -> None:
         assert not ALARM.search(line), line
 
 
+def test_settling_within_the_first_minute_is_not_given_a_minute_count() -> None:
+    # settling is timed to about a minute (the index smooths over one or two): no "1 minute"
+    # for a median of 30 s, and no "0 minutes"
+    lines = learned_summary([effect("cold_water", s) for s in (20, 30, 45)])
+    assert lines[0] == "Cool water has settled you fastest: median under a minute over 3 times."
+
+
 def test_median_with_unsettled_uses_and_rating_change() -> None:
     effects = [effect("resonance", s, before=7, after=a)
                for s, a in ((480, 4), (600, 5), (540, 3))] + [effect("resonance", None)]

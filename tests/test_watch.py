@@ -66,7 +66,10 @@ def test_calm_after_session_settles_within_grace_and_says_so() -> None:
     assert (0.0, WatchState.SETTLED) in states(events)
     said = [e for e in events if isinstance(e, StateChange) and "Settled within" in e.reason]
     assert len(said) == 1 and said[0].t_s == pytest.approx(120.0)
-    assert w.settled_at_s == pytest.approx(120.0)
+    assert "first minute" in said[0].reason and "No reset needed" in said[0].reason
+    # said when the 2-min stretch (0, 120] is complete; timed at its first reading
+    assert w.settled_said_at_s == pytest.approx(120.0)
+    assert w.settled_at_s == pytest.approx(5.0)
     assert suggestions(events) == []
 
 
@@ -124,7 +127,9 @@ def test_hysteresis_between_elevated_and_settled() -> None:
     # A 1.4 lies between 0.75 and 1.5: stays elevated; settles only after 2 min at A <= 0.75
     assert not any(WatchState.SETTLED is s for t, s in st if t < 1000.0)
     assert (1115.0, WatchState.SETTLED) in st
-    assert w.settled_at_s == pytest.approx(1115.0)
+    # said at 1115 (the stretch (995, 1115] complete), timed at its first calm reading
+    assert w.settled_said_at_s == pytest.approx(1115.0)
+    assert w.settled_at_s == pytest.approx(1000.0)
 
 
 def test_new_episode_after_settling_gets_a_new_suggestion() -> None:

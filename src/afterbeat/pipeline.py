@@ -148,6 +148,8 @@ class Pipeline:
         self.effects = EffectTracker(
             settle_index=settings.settled_index,
             settle_s=settings.settle_s,
+            metrics_interval_s=settings.metrics_interval_s,
+            min_valid_share=settings.min_valid_share,
             min_breaths_per_min=settings.min_respiration_bpm,
             max_breaths_per_min=settings.max_respiration_bpm,
         )
@@ -210,6 +212,8 @@ class Pipeline:
         self.watch.apply_settings(settings)
         self.effects.settle_index = settings.settled_index
         self.effects.settle_s = settings.settle_s
+        self.effects.metrics_interval_s = settings.metrics_interval_s
+        self.effects.min_valid_share = settings.min_valid_share
 
     def finish(self) -> list[Event]:
         """End of the recording: recovery metrics and final reset effects."""

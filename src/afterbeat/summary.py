@@ -3,9 +3,11 @@
 Built from the per-session reports (``afterbeat.report.build_report``: a recording replayed
 through the live pipeline), so every number in it can be rebuilt from the recordings:
 
-- *time to settle after a session*: the ``recovery`` result's ``time_to_settle_s``, the one
-  definition of settling afterbeat uses everywhere (the after-session watch saw the person
-  back near their usual resting level);
+- *time to settle after a session*: the ``recovery`` result's ``time_to_settle_s``, by the one
+  definition and timing of settling afterbeat uses everywhere
+  (:mod:`afterbeat.activation.settling`: from the session end to the first reading of the
+  first 2 minutes back near the person's usual resting level), as a reset's ``settle_s`` is
+  from the reset's start;
 - *resets*: the final ``reset_effect`` of each reset (``afterbeat.resets.effects``); which were
   followed by settling and how fast comes from ``afterbeat.resets.trends.reset_stats``;
 - *ratings*: the person's own 0-10 ratings before and after resets;
@@ -211,7 +213,9 @@ def _day(moment: datetime) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60.0))
+    if seconds < 60.0:  # settling is timed to about a minute: no finer
+        return "under a minute"
+    minutes = round(seconds / 60.0)
     return "1 min" if minutes == 1 else f"{minutes} min"
 
 
@@ -311,8 +315,9 @@ def _settle_section(summary: Summary) -> str:
     parts.append(_settle_chart(summary.sessions))
     parts.append('<p class="small">Each bar is one session, oldest on the left; a dashed '
                  "outline means settling was not seen while afterbeat was watching. "
-                 "&ldquo;Settled&rdquo; means heart rate and heart-rate variability were back "
-                 "near your own usual resting level.</p></section>")
+                 "&ldquo;Settled&rdquo; means heart rate and heart-rate variability stayed "
+                 "near your own usual resting level for 2 minutes; the time counts to when "
+                 "those 2 minutes began.</p></section>")
     return "".join(parts)
 
 
@@ -336,7 +341,8 @@ def _resets_section(summary: Summary) -> str:
                     else f"<td class=num>{change:+g}</td>")
         parts.append(row + "</tr>")
     parts.append("</tbody></table>")
-    note = ("Times count from the start of the reset. &ldquo;Typical&rdquo; is the median; "
+    note = ("Times count from the start of the reset to when the 2 settled minutes began. "
+            "&ldquo;Typical&rdquo; is the median; "
             "a dash means it usually did not settle while afterbeat was watching.")
     if summary.include_ratings:
         note += (" Ratings are 0 (calm) to 10 (very stirred up): a negative change means you "

@@ -63,8 +63,17 @@ export function dateText(value) {
 }
 
 /** The one definition of settling, said the same way wherever a settling time is shown
- *  (the watch, a reset's effect, the report and the trends all use this rule). */
-export const SETTLED_MEANS = 'Settled means your readings stayed close to your usual for 2 minutes.';
+ *  (the watch, a reset's effect, the report and the trends all use this rule and timing:
+ *  afterbeat.activation.settling). */
+export const SETTLED_MEANS = 'Settled means your readings stayed close to your usual for 2 minutes '
+  + '(short gaps in the readings allowed); the time shown is when those 2 minutes began.';
+
+/** When settling began, after an event ("the session ended", "the reset began"), in whole
+ *  minutes: the index itself smooths over a minute or two, so nothing finer is claimed. */
+export function settledWhen(seconds, after) {
+  if (seconds < 60) return `within the first minute after ${after}`;
+  return `about ${durationText(seconds)} after ${after}`;
+}
 
 /** Minutes on the session clock as words: "21 min into the recording" (never clock-like). */
 export function sessionMinutesText(tS, long = true) {
@@ -79,8 +88,7 @@ export function settleWords(effect) {
   const settleS = typeof effect.settle_s === 'number' && Number.isFinite(effect.settle_s) ? effect.settle_s : null;
   if (settleS === null) return '';
   if (effect.started_activated === false) return 'Already close to your usual when it began.';
-  if (settleS < 60) return 'Settled within a minute of the reset beginning.';
-  return `Settled ${durationText(settleS)} after the reset began.`;
+  return `Settled ${settledWhen(settleS, 'the reset began')}.`;
 }
 
 /** Words for a marker kind. */

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settleWords } from './dom.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settledWhen, settleWords } from './dom.js';
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -175,7 +175,7 @@ function seriesRows(series) {
 }
 
 const RECOVERY_LABELS = [
-  ['time_to_settle_s', 'Settled', (v) => `${durationText(v)} after the session ended`],
+  ['time_to_settle_s', 'Settled', (v) => settledWhen(v, 'the session ended')],
   ['heart_rate_half_recovery_s', 'Heart rate halfway back to usual', (v) => `${durationText(v)} after the session ended`],
   ['heart_rate_residual_bpm', 'Heart rate still above usual', (v) => `${fmt(v)} bpm (lower is closer to usual)`],
   ['ln_rmssd_recovered_share_10min', 'RMSSD back toward usual, 10 min after', (v) => `${fmt(v * 100)}% of the way (higher is closer)`],

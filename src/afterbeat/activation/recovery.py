@@ -1,7 +1,9 @@
 """Recovery after a session: how quickly readings come back to the person's own baseline.
 
 Pure. From the 5-s readings after the session_end marker:
-- time to settle: session end to the first moment the index had stayed <= 0.75 for 2 min;
+- time to settle: from the session end to ``settled_at_s``, the watch's settling moment (the
+  first reading of the first 2-min stretch at or below 0.75 by the rule of
+  :mod:`afterbeat.activation.settling`, the same one a reset's effect uses);
 - HR half-recovery time: ``HR(t) = c + (h0 - c) * exp(-(t - tp) / tau)`` fitted with
   ``scipy.optimize.curve_fit`` over 20 min from the heart-rate peak ``tp`` of the first 5 min
   after the session end (heart rate often still climbs for a moment), ``T1/2 = tau * ln 2``,

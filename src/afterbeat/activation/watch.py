@@ -11,11 +11,15 @@ Rules (defaults in :class:`~afterbeat.arousal.Settings`):
   lnR120 <= baseline - 0.25) on every valid update of the last 3 min, with >= 80 % of the
   expected updates valid;
 - activated/elevated -> settled when A <= 0.75 for 2 min (same 80 % rule): hysteresis;
+  settling is judged by :mod:`afterbeat.activation.settling`, the one definition the reset
+  effects use too;
 - after a session_end marker: a grace period of 5 min (observe, no suggestion; settling within
   it is said so), then one suggestion per elevated stretch, and a second, gentler one if still
   elevated 10 min after the first, each only on a reading that itself meets the elevated rule;
   nothing is suggested before a session end or more than 3 h after it.
 Short patches of unscored readings (under 15 s) keep the shown state; movement shows at once.
+The first settling after a session end is *said* when its 2-minute stretch is complete, and
+*timed* (``settled_at_s``, the recovery's time to settle) at the stretch's first reading.
 Every state change carries a plain-words reason about activation relative to the person's
 own baseline (a held level coming back after a pause is said without the current numbers,
 which need not match it); the session end itself changes no state, so it emits no state
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 
 from afterbeat.activation.arousal import ArousalReading, Quality
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
+from afterbeat.activation.settling import SettleRule, settled_from, sustained
 
 __all__ = ["AfterSessionWatch", "StateChange", "Suggestion", "WatchEvent", "WatchState"]
 
@@ -92,6 +97,14 @@ def _fmt_delta(reading: ArousalReading) -> str:
     return ", ".join(parts)
 
 
+def _span_words(span_s: float) -> str:
+    """A stretch's length (s) in words: "2 minutes", "1 minute", "30 seconds"."""
+    if span_s < 60.0:
+        return f"{span_s:.0f} seconds"
+    minutes = math.floor(span_s / 60.0 + 0.5)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
 _UNSCORED_REASON = {
     Quality.MOVEMENT: "You are moving, or just were: readings pause until 3 minutes after "
     "movement ends.",
@@ -115,7 +128,10 @@ class AfterSessionWatch:
         self.session_end_s: float | None = None
         self.in_session = False
         self.settled_at_s: float | None = None
-        """First time settled after the session end (end of the 2-min low stretch)."""
+        """When readings first settled after the session end (s): the first reading of the
+        first 2-min stretch that counts (afterbeat.activation.settling)."""
+        self.settled_said_at_s: float | None = None
+        """When that settling was said (s): the end of its stretch."""
         self.suggestions: list[Suggestion] = []
         self._episode_suggestions = 0
         self._elevated_since_s: float | None = None
@@ -149,6 +165,7 @@ class AfterSessionWatch:
         self.in_session = False
         self.session_end_s = t_s
         self.settled_at_s = None
+        self.settled_said_at_s = None
         self._episode_suggestions = 0
         self._last_suggestion_s = None
         # The shown state does not change here: no state event. The page shows the session_end
@@ -196,9 +213,9 @@ class AfterSessionWatch:
             t, s.activated_s, lambda u: u.arousal >= s.activated_index
         ):
             new_level = WatchState.ACTIVATED
-        elif new_level in (WatchState.ACTIVATED, WatchState.ELEVATED) and self._sustained(
-            t, s.settle_s, lambda u: u.arousal <= s.settled_index
-        ):
+        elif new_level in (WatchState.ACTIVATED, WatchState.ELEVATED) and self._settled_from(
+            t
+        ) is not None:
             new_level = WatchState.SETTLED
         if new_level is WatchState.ELEVATED and level is not WatchState.ELEVATED:
             self._elevated_since_s = t
@@ -217,17 +234,17 @@ class AfterSessionWatch:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _sustained(self, t_s: float, span_s: float, pred: Callable[[_Update], bool],
-                   since_s: float = -math.inf) -> bool:
-        start = t_s - span_s
-        interval = self.settings.metrics_interval_s
-        if since_s > start or not self._history or self._history[0].t_s > start + interval / 2:
-            return False  # not observed for the whole stretch yet
-        window = [u for u in self._history if start < u.t_s <= t_s]
-        scored = [u for u in window if u.scored]
-        need = math.ceil(self.settings.min_valid_share * span_s / self.settings.metrics_interval_s
-                         - 1e-9)
-        return len(scored) >= need and all(pred(u) for u in scored)
+    def _sustained(self, t_s: float, span_s: float, pred: Callable[[_Update], bool]) -> bool:
+        """The stretch of span_s ending at t_s holds pred (the 80 % rule of settling too)."""
+        s = self.settings
+        return sustained(((u.t_s, pred(u) if u.scored else None) for u in self._history), t_s,
+                         span_s, interval_s=s.metrics_interval_s,
+                         min_valid_share=s.min_valid_share) is not None
+
+    def _settled_from(self, t_s: float, since_s: float = -math.inf) -> float | None:
+        """When the readings settled (s), if the stretch ending at t_s counts as settled."""
+        return settled_from(((u.t_s, u.arousal if u.scored else None) for u in self._history),
+                            t_s, SettleRule.from_settings(self.settings), since_s)
 
     def _after_session(self, reading: ArousalReading) -> list[WatchEvent]:
         """Notice the first settling after the session end, and say so within the grace."""
@@ -235,23 +252,26 @@ class AfterSessionWatch:
         s = self.settings
         if t0 is None or self.settled_at_s is not None or reading.t_s < t0:
             return []
-        if not self._sustained(reading.t_s, s.settle_s, lambda u: u.arousal <= s.settled_index,
-                               since_s=t0):
+        settled_at = self._settled_from(reading.t_s, since_s=t0)
+        if settled_at is None:
             return []
-        self.settled_at_s = reading.t_s
+        self.settled_at_s = settled_at
+        self.settled_said_at_s = reading.t_s
         self._session_note_pending = False  # this message speaks of the session end itself
         if self.level is not WatchState.SETTLED:
             self.level = WatchState.SETTLED
-        minutes = (reading.t_s - t0) / 60.0
-        if reading.t_s <= t0 + s.grace_s:
-            reason = (
-                f"Settled within {minutes:.0f} minutes of the session end: back close to your "
-                "usual. No reset needed."
-            )
+        # Timed at the stretch's first reading, said now that the stretch is complete; whole
+        # minutes, as the index itself smooths over a minute or two.
+        after_s = settled_at - t0
+        minutes = math.floor(after_s / 60.0 + 0.5)  # as the page rounds (Math.round)
+        if after_s < 60.0:
+            when = "Settled within the first minute after the session ended"
         else:
-            reason = (
-                f"Settled {minutes:.0f} minutes after the session end: back close to your usual."
-            )
+            when = (f"Settled about {minutes} minute{'s' if minutes != 1 else ''} after the "
+                    "session ended")
+        reason = f"{when}: close to your usual for {_span_words(s.settle_s)} now."
+        if after_s <= s.grace_s:
+            reason += " No reset needed."
         change = StateChange(reading.t_s, WatchState.SETTLED, reason, self.state)
         self.state = WatchState.SETTLED
         return [change]

@@ -155,7 +155,8 @@ class _Summary:
                 return "-" if value is None else f"{value * scale:.{digits}f}{unit}"
 
             print("Recovery after the session end: "
-                  f"settled after {show('time_to_settle_s', ' min', 1 / 60)}, "
+                  # whole minutes: the index smooths over a minute or two
+                  f"settled after {show('time_to_settle_s', ' min', 1 / 60, 0)}, "
                   f"heart-rate half-recovery {show('heart_rate_half_recovery_s', ' min', 1 / 60)}"
                   f" (plateau {show('heart_rate_residual_bpm', ' bpm')} vs baseline), "
                   "ln RMSSD recovered at 10 min "

@@ -11,10 +11,13 @@ respiration: paced breathing raises RMSSD by itself, so a value counts only when
 respiration rate is within 9-24 breaths/min (values with no respiration estimate count but
 are tallied as ``rmssd_unguarded``; values outside are tallied as ``rmssd_excluded``).
 
-*Time to settle* is the time from the reset's start to the beginning of the first stretch in
-which the index A stays at or below ``settle_index`` (0.75) for ``settle_s`` (2 min); samples
-without an index (movement pause, poor signal) neither count nor break the stretch. It is
-looked for until ``horizon_s`` (20 min) after the start.
+*Time to settle* is the time from the reset's start to the moment the readings settled, by the
+one definition and timing of :mod:`afterbeat.activation.settling` that the after-session watch
+and its recovery use too: the first reading of the first 2-minute stretch (beginning at or
+after the start) in which at least 80 % of the expected updates carry an index and every one
+that does is at or below ``settle_index`` (0.75). A short gap (movement pause, patchy signal)
+neither counts nor breaks the stretch; one reading above the level starts it over. The stretch
+must be complete by ``horizon_s`` (20 min) after the start.
 
 Marker conventions (what the server writes, so replays give the same records):
 
@@ -38,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from afterbeat.activation.settling import SettleRule, settled_from
 from afterbeat.records import Marker, MarkerKind
 
 __all__ = ["EffectTracker", "MetricsSample", "ResetEffect", "WindowStats", "window_stats"]
@@ -149,7 +153,8 @@ class ResetEffect:
     rating_before: float | None
     rating_after: float | None
     settle_s: float | None
-    """Seconds from the start until the index settled (None: not within the horizon)."""
+    """Seconds from the start until the readings settled: the first reading of the first
+    settled stretch (None: no stretch complete within the horizon)."""
     started_activated: bool
     """True when the index before the start was above the settle level."""
     complete: bool
@@ -204,10 +209,11 @@ class _Open:
     end_t_s: float | None = None
     rating_before: float | None = None
     rating_after: float | None = None
-    run_start_t_s: float | None = None
     settle_s: float | None = None
     emitted: bool = False
     samples: list[MetricsSample] = field(default_factory=list)
+    lead: list[MetricsSample] = field(default_factory=list)
+    """The last update before the start (shows whether a stretch was observed from its start)."""
 
 
 @dataclass(slots=True)
@@ -218,6 +224,9 @@ class EffectTracker:
     after_s: float = 180.0
     settle_index: float = 0.75
     settle_s: float = 120.0
+    metrics_interval_s: float = 5.0
+    min_valid_share: float = 0.8
+    """Share of the updates expected in a settle stretch that must carry an index."""
     horizon_s: float = 1200.0
     min_breaths_per_min: float = 9.0
     max_breaths_per_min: float = 24.0
@@ -270,6 +279,7 @@ class EffectTracker:
                      marker.t_s, before)
         # an update stamped at the start itself may have arrived just before the marker
         item.samples.extend(s for s in self._recent if s.t_s >= marker.t_s)
+        item.lead.extend([s for s in self._recent if s.t_s < marker.t_s][-1:])
         pending = self._pending_before
         if pending is not None and marker.t_s - pending[0] <= 600.0:
             item.rating_before = pending[1]
@@ -316,18 +326,21 @@ class EffectTracker:
             return [self._last_closed]
         return []
 
+    @property
+    def settle_rule(self) -> SettleRule:
+        """The settling rule these fields describe (afterbeat.activation.settling)."""
+        return SettleRule(self.settle_index, self.settle_s, self.metrics_interval_s,
+                          self.min_valid_share)
+
     def _settle(self, item: _Open, sample: MetricsSample) -> bool:
-        if item.settle_s is not None or sample.index is None:
+        if item.settle_s is not None:
             return False
-        if sample.index > self.settle_index:
-            item.run_start_t_s = None
+        updates = ((s.t_s, s.index) for s in (*item.lead, *item.samples))
+        settled_at = settled_from(updates, sample.t_s, self.settle_rule, item.start_t_s)
+        if settled_at is None:
             return False
-        if item.run_start_t_s is None:
-            item.run_start_t_s = sample.t_s
-        if sample.t_s - item.run_start_t_s >= self.settle_s:
-            item.settle_s = max(0.0, item.run_start_t_s - item.start_t_s)
-            return True
-        return False
+        item.settle_s = settled_at - item.start_t_s
+        return True
 
     def _maybe_emit(self, item: _Open, t_s: float, changed: bool) -> list[ResetEffect]:
         complete = item.end_t_s is not None and t_s >= item.end_t_s + self.after_s

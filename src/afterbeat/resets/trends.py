@@ -48,7 +48,8 @@ class SessionOutcome:
     session_id: int | str
     started_at: str
     time_to_settle_s: float | None = None
-    """From the session's end until the watch saw the person settled (None: not seen)."""
+    """From the session's end until the readings settled (the first reading of the first
+    settled 2 minutes, afterbeat.activation.settling; None: not seen)."""
     effects: tuple[ResetEffect, ...] = field(default=())
 
     @property
@@ -112,7 +113,9 @@ def reset_stats(effects: Sequence[ResetEffect]) -> list[ResetStats]:
 
 
 def _minutes(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60.0))
+    if seconds < 60.0:  # settling is timed to about a minute: no finer
+        return "under a minute"
+    minutes = round(seconds / 60.0)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 

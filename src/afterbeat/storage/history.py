@@ -25,9 +25,10 @@ __all__ = ["REPORT_KEY", "UNUSABLE_NOTES", "note_unusable", "person_pipeline",
 
 log = logging.getLogger(__name__)
 
-REPORT_KEY = "report_v3"
+REPORT_KEY = "report_v4"
 """Key of the cached report among a session's stored results (v3: reset-effect windows carry
-no display score; marker JSON is the marker event's)."""
+no display score; marker JSON is the marker event's; v4: times to settle are timed at the first
+reading of the settled stretch, by one rule for the watch and the resets)."""
 
 UNUSABLE_NOTES = {
     "plan": "Your saved plan could not be applied ({where}), so the usual settings are in use. "
