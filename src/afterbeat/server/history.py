@@ -47,6 +47,7 @@ def summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
         "source": s.source,
         "device_name": s.device_name,
         "live": s.id == live_id,
+        "problems": list(s.problems),
     }
 
 

@@ -221,6 +221,20 @@ def _end_iso(started_text: str, duration_s: float) -> str | None:
         return _iso(_LATEST if duration_s > 0 else _EARLIEST)
 
 
+def _strict_text(stored: object) -> str:
+    """A column read as bytes, as text; UnicodeDecodeError when it is not UTF-8."""
+    if isinstance(stored, bytes):
+        return stored.decode("utf-8")
+    return "" if stored is None else str(stored)
+
+
+def _lenient_text(stored: object) -> str:
+    """A column read as bytes, as text to show: bytes that are not UTF-8 become U+FFFD."""
+    if isinstance(stored, bytes):
+        return stored.decode("utf-8", "replace")
+    return "" if stored is None else str(stored)
+
+
 def _check_text(text: str, what: str) -> str:
     """``text`` when SQLite can store it as UTF-8; UnstorableValue (naming ``what``) if not."""
     try:
@@ -705,8 +719,10 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     _SUMMARY_SQL: Final = (
-        "SELECT id, header, started_at, ended_at, status, source, duration_s, "
-        "notification_count FROM sessions"
+        # Text columns as bytes: a row whose text is not UTF-8 (damage, another program) is
+        # decoded here and reported in ``problems``, never an error for the whole list.
+        "SELECT id, CAST(header AS BLOB), CAST(started_at AS BLOB), CAST(ended_at AS BLOB), "
+        "status, CAST(source AS BLOB), duration_s, notification_count FROM sessions"
     )
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -718,28 +734,44 @@ class Store:
 
     def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
         """A row as a summary; a value that cannot be read is reported, never raised."""
-        session_id, header_text, started, ended, status, source, duration_s, count = row
+        session_id, header_bytes, started_bytes, ended_bytes, status_text, source_bytes, \
+            duration_s, count = row
         problems: list[str] = []
+        try:
+            status = SessionStatus(status_text)
+        except ValueError:
+            problems.append(f"its status {str(status_text)[:20]!r} is not one afterbeat knows")
+            status = SessionStatus.INTERRUPTED
         if status == SessionStatus.RECORDING:
             with self._read_mutex:
                 count, duration_s = self._tally(session_id, self._reader)
         started_at = _UNKNOWN_START
+        started = _lenient_text(started_bytes)
         try:
-            started_at = _parse_iso(str(started))
+            started_at = _parse_iso(_strict_text(started_bytes))
         except (ValueError, OverflowError):
-            problems.append(f"its start time {str(started)[:40]!r} cannot be read")
+            problems.append(f"its start time {started[:40]!r} cannot be read")
         ended_at = None
-        if ended:
+        if ended_bytes:
             try:
-                ended_at = _parse_iso(str(ended))
+                ended_at = _parse_iso(_strict_text(ended_bytes))
             except (ValueError, OverflowError):
-                problems.append(f"its end time {str(ended)[:40]!r} cannot be read")
+                problems.append(f"its end time {_lenient_text(ended_bytes)[:40]!r} "
+                                "cannot be read")
         try:
-            header = decode_line(str(header_text), header=True)
+            header = decode_line(_strict_text(header_bytes), header=True)
             assert isinstance(header, Header)
+        except UnicodeDecodeError:
+            problems.append("its header cannot be read (it is not UTF-8 text)")
+            header = Header(started_at=started_at)
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             problems.append(f"its header cannot be read ({type(exc).__name__})")
             header = Header(started_at=started_at)
+        try:
+            source = _strict_text(source_bytes)
+        except UnicodeDecodeError:
+            problems.append("its source name is not UTF-8 text")
+            source = _lenient_text(source_bytes)
         duration = float(duration_s) if isinstance(duration_s, int | float) else 0.0
         if not math.isfinite(duration):
             problems.append("its length is not a number")
@@ -748,8 +780,8 @@ class Store:
             log.warning("session %s: %s", session_id, problem)
         return SessionSummary(
             id=session_id, started_at=started_at, duration_s=duration,
-            status=SessionStatus(status), notification_count=int(count or 0),
-            source=str(source), header=header, ended_at=ended_at, problems=tuple(problems),
+            status=status, notification_count=int(count or 0),
+            source=source, header=header, ended_at=ended_at, problems=tuple(problems),
         )
 
     def list_sessions(self) -> list[SessionSummary]:
