@@ -709,6 +709,25 @@ class Store:
             raise SessionNotFound(f"no session {session_id}")
         return SessionStatus(row[0])
 
+    def durability(self) -> dict[str, str]:
+        """How the writing connection keeps records: ``journal_mode`` (``wal``),
+        ``synchronous`` (``full``: on disk at commit), ``secure_delete`` and ``foreign_keys``
+        (``on``/``off``), as SQLite reports them now."""
+        levels = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+        with self._mutex:
+            if self._closed:
+                raise StoreError("the recording database is closed")
+            try:
+                read = {name: self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+                        for name in ("journal_mode", "synchronous", "secure_delete",
+                                     "foreign_keys")}
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not read the database settings: {exc}") from exc
+        return {"journal_mode": str(read["journal_mode"]).lower(),
+                "synchronous": levels.get(int(read["synchronous"]), str(read["synchronous"])),
+                "secure_delete": "on" if read["secure_delete"] else "off",
+                "foreign_keys": "on" if read["foreign_keys"] else "off"}
+
     def limit_size(self, max_bytes: int | None) -> None:
         """Cap the database size (bytes; None lifts the cap); writes beyond fail as disk full."""
         with self._mutex:
