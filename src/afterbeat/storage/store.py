@@ -817,22 +817,23 @@ class Store:
     def iter_records(self, session_id: int) -> tuple[Header, Iterator[Record]]:
         """A session's header and its records in order, replayable like a session file."""
         header = self.get_session(session_id).header
+        return header, (record for _, record in self.iter_numbered(session_id))
 
-        def records() -> Iterator[Record]:
-            after = 0
-            while True:
-                rows = self._read(
-                    "SELECT seq, t_s, type, wall_s, payload, data FROM records "
-                    "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                    (session_id, after, _PAGE_ROWS),
-                )
-                for seq, t_s, kind, wall_s, payload, data in rows:
-                    after = seq
-                    yield _record_of(t_s, kind, wall_s, payload, data)
-                if len(rows) < _PAGE_ROWS:
-                    return
-
-        return header, records()
+    def iter_numbered(self, session_id: int, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
+        """A session's records with their ``seq`` (1, 2, ...) in order, from ``after_seq + 1``
+        on: what a reader that has the first ones needs to catch up (nothing if none)."""
+        after = after_seq
+        while True:
+            rows = self._read(
+                "SELECT seq, t_s, type, wall_s, payload, data FROM records "
+                "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session_id, after, _PAGE_ROWS),
+            )
+            for seq, t_s, kind, wall_s, payload, data in rows:
+                after = seq
+                yield int(seq), _record_of(t_s, kind, wall_s, payload, data)
+            if len(rows) < _PAGE_ROWS:
+                return
 
     # -- export and erasure --------------------------------------------------------------
 
