@@ -20,7 +20,8 @@ descriptors, every new ``accept()`` fails and asyncio logs a traceback per failu
   client that stops reading backs up into the live stream's bounded queue quickly (and is
   dropped there) instead of into megabytes of kernel buffer.
 - **Send deadline**: a connection whose sending has stalled (the transport's buffer is past
-  its high-water mark: the peer stopped reading) for ``send_timeout_s`` is aborted. A live
+  its high-water mark and has not gone down: the peer stopped reading) for
+  ``send_timeout_s`` is aborted; a slow reader, whose buffer does go down, is not. A live
   stream's reader that stopped reading thus loses its connection and its stream slot even
   on a server with nothing to publish: the heartbeats fill its buffers, the send stalls, and
   the deadline ends it (docs/security.md W-FROZEN). At the default settings that takes
@@ -81,8 +82,8 @@ class ConnectionGuard:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     send_buffer_bytes: int = DEFAULT_SEND_BUFFER_BYTES
     send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
-    """How long (s) a connection's sending may stay stalled (peer not reading) before it is
-    aborted."""
+    """How long (s) a connection's sending may stay stalled (its buffer full and not going
+    down: the peer is not reading) before it is aborted."""
     evicted: int = 0
     """Connections closed to make room for a newer one (they were waiting for a request)."""
     refused: int = 0
@@ -156,7 +157,11 @@ class _Guarded(H11Protocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         if self._stall is None:
-            self._stall = self.loop.call_later(self.guard.send_timeout_s, self._send_stalled)
+            self._arm_stall()
+
+    def _arm_stall(self) -> None:
+        self._stall = self.loop.call_later(self.guard.send_timeout_s, self._send_stalled,
+                                           self.transport.get_write_buffer_size())
 
     def resume_writing(self) -> None:
         self._unstall()
@@ -190,8 +195,11 @@ class _Guarded(H11Protocol):
             self._stall.cancel()
             self._stall = None
 
-    def _send_stalled(self) -> None:
+    def _send_stalled(self, buffered_bytes: int) -> None:
         self._stall = None  # connection_lost cancels this timer: the connection is still up
+        if self.transport.get_write_buffer_size() < buffered_bytes:
+            self._arm_stall()  # a slow reader, but a reader: its buffer went down
+            return
         self.guard.stalled += 1
         log.info("closed a connection whose peer stopped reading for %g s",
                  self.guard.send_timeout_s)
