@@ -137,9 +137,10 @@ def free_socket() -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running_server(data_dir: Path, source: Any = None, *, pipeline: Any = None,
-                         log_level: str = "warning", **settings: Any
-                         ) -> AsyncIterator[Running]:
-    """Serve ``create_app`` with uvicorn on a free loopback port inside the test's loop."""
+                         log_level: str = "warning", guard: ConnectionGuard | None = None,
+                         **settings: Any) -> AsyncIterator[Running]:
+    """Serve ``create_app`` with uvicorn on a free loopback port inside the test's loop
+    (``guard``: the connection limits, default ``ConnectionGuard()``)."""
     sock = free_socket()
     port = int(sock.getsockname()[1])
     token = secrets.token_urlsafe(32)
@@ -151,7 +152,7 @@ async def running_server(data_dir: Path, source: Any = None, *, pipeline: Any = 
                          pipeline=pipeline)
         config = uvicorn.Config(app, access_log=False, proxy_headers=False,
                                 log_level=log_level, log_config=None, server_header=False,
-                                lifespan="on", http=guarded_protocol(ConnectionGuard()),
+                                lifespan="on", http=guarded_protocol(guard or ConnectionGuard()),
                                 ws="none", timeout_graceful_shutdown=1)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -136,3 +137,51 @@ def test_import_brings_an_export_back_as_a_new_session(
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0, 59.6, 3599, 3600 * 25 + 61)] == [
         "0:00:00", "0:01:00", "0:59:59", "25:01:01"]
+
+
+def _raw_count(data: Path, session: int) -> dict[str, int]:
+    """Rows of ``session`` in every table that holds some, read with sqlite3 directly."""
+    raw = sqlite3.connect(data / "sessions.sqlite3")
+    try:
+        return {table: int(raw.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?",
+                                       (session,)).fetchone()[0])
+                for table, column in (("sessions", "id"), ("records", "session_id"),
+                                      ("session_results", "session_id"),
+                                      ("document_sources", "session_id"))}
+    finally:
+        raw.close()
+
+
+@pytest.mark.parametrize("damaged", [b"{not json", b'{"started_at": "\xff\xfe'],
+                         ids=["not-json", "not-utf8"])
+def test_a_session_whose_header_is_damaged_lists_as_damaged_and_deletes(
+    recorded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str], damaged: bytes,
+) -> None:
+    data, complete, crashed = recorded
+    with Store.open(data) as store:  # rows for every table a session has
+        store.put_document("baseline", {"rests": 1}, derived_from=crashed)
+    raw = sqlite3.connect(data / "sessions.sqlite3")
+    with raw:  # the header as damage (or an old version) could leave it: not JSON, not UTF-8
+        raw.execute("UPDATE sessions SET header = CAST(? AS TEXT) WHERE id = ?",
+                    (damaged, crashed))
+    raw.close()
+    assert _raw_count(data, crashed) == {"sessions": 1, "records": 6, "session_results": 0,
+                                         "document_sources": 1}
+
+    assert main(["sessions", "list", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "damaged" in rows[str(crashed)] and "damaged" not in rows[str(complete)]
+    assert main(["sessions", "list", "--json", "--data-dir", str(data)]) == 0
+    listed = {s["id"]: s for s in json.loads(capsys.readouterr().out)}
+    assert "header" in listed[crashed]["problems"][0] and listed[complete]["problems"] == []
+
+    assert main(["sessions", "delete", str(crashed), "--yes", "--json",
+                 "--data-dir", str(data)]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"] is True
+    assert _raw_count(data, crashed) == {"sessions": 0, "records": 0, "session_results": 0,
+                                         "document_sources": 0}
+    assert b"MARKER-cli" not in b"".join(p.read_bytes() for p in data.glob("sessions.sqlite3*"))
+    with Store.open(data) as store:
+        assert [s.id for s in store.list_sessions()] == [complete]
+        assert store.get_document("baseline") is None  # derived only from the erased session

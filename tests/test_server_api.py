@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import shutil
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -285,6 +286,27 @@ async def test_delete_erases(api: Api, recorded: int, data_path: Path) -> None:
         path = data_path / name
         if path.exists():
             assert b"MARKER-api-test" not in path.read_bytes()
+
+
+async def test_a_session_with_a_damaged_header_lists_and_deletes(
+        api: Api, recorded: int, data_path: Path) -> None:
+    raw = sqlite3.connect(data_path / "sessions.sqlite3")
+    with raw:  # a header as damage could leave it: neither JSON nor UTF-8
+        raw.execute("UPDATE sessions SET header = CAST(? AS TEXT) WHERE id = ?",
+                    (b'{"started_at": "\xff', recorded))
+    raw.close()
+    listed = await api.get("/api/sessions")
+    assert listed.status_code == 200, listed.text
+    assert [(s["id"], len(s["problems"])) for s in listed.json()] == [(recorded, 1)]
+    assert (await api.get(f"/api/sessions/{recorded}")).json()["problems"] != []
+    response = await api.delete(f"/api/sessions/{recorded}")
+    assert response.status_code == 200 and response.json()["deleted"] is True
+    assert (await api.get("/api/sessions")).json() == []
+    raw = sqlite3.connect(data_path / "sessions.sqlite3")
+    try:
+        assert raw.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+    finally:
+        raw.close()
 
 
 async def test_live_session_cannot_be_deleted(live_api: Api) -> None:

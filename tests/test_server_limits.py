@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import signal
@@ -25,7 +26,8 @@ import pytest
 
 from afterbeat.server.connections import ConnectionGuard
 from afterbeat.server.hub import Hub
-from serverkit import QuietPipeline, Running, running_server
+from afterbeat.storage.store import Store
+from serverkit import QuietPipeline, Running, demo_records, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOD = 1100
@@ -302,3 +304,80 @@ async def test_a_stalled_subscriber_is_dropped_once_it_lags_too_long() -> None:
         assert await lively.get(0.01) is not None
     assert hub.subscriber_count == 1 and hub.dropped_count == 1
     assert stalled.dropped and not lively.dropped
+
+
+async def _count_frames(reader: asyncio.StreamReader, seen: list[bytes]) -> None:
+    """Read a stream to its end, keeping each SSE ``event:`` line."""
+    with contextlib.suppress(OSError):
+        while line := await reader.readline():
+            if line.startswith(b"event: "):
+                seen.append(line.strip())
+
+
+async def test_a_frozen_reader_loses_its_slot_on_an_idle_server(tmp_path: Path) -> None:
+    """Nothing is published (no recording): only heartbeats flow. A reader that stops reading
+    fills its socket with them, the server's send to it stalls, and the stalled connection is
+    closed, freeing its slot; the reader that keeps reading is untouched (W-FROZEN)."""
+    guard = ConnectionGuard(send_buffer_bytes=4096, send_timeout_s=0.5)
+    async with running_server(tmp_path, pipeline=QuietPipeline(), max_streams=2,
+                              heartbeat_s=0.005, guard=guard) as srv:
+        hub = srv.state.hub
+        frozen, status = await _open_frozen_stream(srv.port, srv.token)
+        assert status == 200
+        reader, writer, status = await _open_stream(srv.port, srv.token)
+        assert status == 200
+        seen: list[bytes] = []
+        reading = asyncio.create_task(_count_frames(reader, seen))
+        _, refused, status = await _open_stream(srv.port, srv.token)
+        assert status == 503, "both slots are taken"
+        refused.close()
+        for _ in range(600):  # a bound, not a limit: heartbeats fill its buffers in ~1 s
+            if hub.subscriber_count < 2:
+                break
+            await asyncio.sleep(0.05)
+        assert hub.subscriber_count == 1, "the frozen reader should have lost its slot"
+        assert hub.published_count == 0, "nothing but heartbeats was sent"
+        assert guard.stalled == 1
+        before = seen.count(b"event: heartbeat")
+        _, late, status = await _open_stream(srv.port, srv.token)
+        assert status == 200, "a new reader is served in the freed slot"
+        for _ in range(200):
+            if seen.count(b"event: heartbeat") > before:
+                break
+            await asyncio.sleep(0.05)
+        assert seen.count(b"event: heartbeat") > before, "the reading client still hears"
+        frozen.close()
+        for w in (writer, late):
+            w.close()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+
+
+async def test_a_slow_reader_of_a_big_answer_is_not_cut_off(tmp_path: Path) -> None:
+    """The send deadline ends a reader that stopped, never one that reads slowly: a session
+    export read 4 kB at a time, slower than the deadline per buffer-full, arrives whole."""
+    header, records = demo_records()
+    with Store.open(tmp_path) as store:
+        session_id = store.import_session(header, records, "import")
+        expected = io.StringIO()
+        store.export(session_id, expected)
+    guard = ConnectionGuard(send_buffer_bytes=4096, send_timeout_s=0.5)
+    async with running_server(tmp_path, pipeline=QuietPipeline(), guard=guard) as srv:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", srv.port))
+        await loop.sock_sendall(sock, (
+            f"GET /api/sessions/{session_id}/export HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+            f"X-Afterbeat-Token: {srv.token}\r\nConnection: close\r\n\r\n").encode())
+        received = bytearray()
+        with contextlib.closing(sock):
+            while chunk := await asyncio.wait_for(loop.sock_recv(sock, 4096), 10):
+                received += chunk
+                await asyncio.sleep(0.05)  # ~80 kB/s: a 64 kB buffer takes ~1 s to go down
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body.decode() == expected.getvalue()
+    assert len(body) > 200_000 and guard.stalled == 0

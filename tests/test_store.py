@@ -552,3 +552,10 @@ def test_an_unstorable_record_is_counted_and_does_not_block_the_rest(tmp_path: P
     assert status.session_id is not None
     _, records = store.iter_records(status.session_id)
     assert [r.t_s for r in records] == [1.0, 3.0]
+
+
+def test_the_writer_is_durable_and_erases_for_real(tmp_path: Path) -> None:
+    """docs/security.md D-CRASH: WAL, on disk at every commit, freed content zeroed."""
+    with Store.open(tmp_path / "data") as store:
+        assert store.durability() == {"journal_mode": "wal", "synchronous": "full",
+                                      "secure_delete": "on", "foreign_keys": "on"}

@@ -40,6 +40,7 @@ def summary_fields(summary: SessionSummary) -> dict[str, Any]:
         "notification_count": summary.notification_count,
         "source": summary.source,
         "device_name": summary.device_name,
+        "problems": list(summary.problems),
     }
 
 
@@ -111,8 +112,13 @@ def _list(store: Store, as_json: bool) -> int:
           f"{'notifications':>13}  source")
     for s in sessions:
         started = s.started_at.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{s.id:>4}  {started:<19}  {format_duration(s.duration_s):>8}  "
-              f"{s.status!s:<11}  {s.notification_count:>13}  {s.source}")
+        damaged = "  [damaged]" if s.problems else ""
+        print(printable(f"{s.id:>4}  {started:<19}  {format_duration(s.duration_s):>8}  "
+                        f"{s.status!s:<11}  {s.notification_count:>13}  {s.source}{damaged}"))
+    for s in sessions:
+        if s.problems:
+            print(printable(f"note: session {s.id} is damaged: {'; '.join(s.problems)}. "
+                            f"'afterbeat sessions delete {s.id}' erases it"), file=sys.stderr)
     return 0
 
 
@@ -138,6 +144,8 @@ def _show(store: Store, session_id: int, as_json: bool) -> int:
     for key in ("id", "started_at", "ended_at", "duration_s", "status", "source",
                 "notification_count"):
         print(printable(f"{key:<19} {fields[key]}"))
+    for problem in summary.problems:
+        print(printable(f"{'damaged':<19} {problem}"))
     print(f"{'device':<19} {json.dumps(header.device)}")
     print(f"{'records':<19} " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                  or "none"))

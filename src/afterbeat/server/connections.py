@@ -19,6 +19,14 @@ descriptors, every new ``accept()`` fails and asyncio logs a traceback per failu
 - **Send buffer**: each socket's kernel send buffer is fixed at ``send_buffer_bytes``, so a
   client that stops reading backs up into the live stream's bounded queue quickly (and is
   dropped there) instead of into megabytes of kernel buffer.
+- **Send deadline**: a connection whose sending has stalled (the transport's buffer is past
+  its high-water mark and has not gone down: the peer stopped reading) for
+  ``send_timeout_s`` is aborted; a slow reader, whose buffer does go down, is not. A live
+  stream's reader that stopped reading thus loses its connection and its stream slot even
+  on a server with nothing to publish: the heartbeats fill its buffers, the send stalls, and
+  the deadline ends it (docs/security.md W-FROZEN). At the default settings that takes
+  roughly (the peer's receive buffer + ``send_buffer_bytes`` + 64 KiB) / (heartbeat bytes
+  per ``heartbeat_s``) + ``send_timeout_s``; a busy stream fills the buffers in seconds.
 
 :func:`quiet_accept_errors` keeps "out of file descriptors" accept errors (should the
 process run out for another reason) to one line a minute instead of a traceback each.
@@ -39,6 +47,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT_S",
+    "DEFAULT_SEND_TIMEOUT_S",
     "ConnectionGuard",
     "default_max_connections",
     "guarded_protocol",
@@ -49,6 +58,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT_S: Final = 10.0
 DEFAULT_SEND_BUFFER_BYTES: Final = 64 * 1024
+DEFAULT_SEND_TIMEOUT_S: Final = 30.0
 _CEILING: Final = 128
 
 
@@ -71,12 +81,17 @@ class ConnectionGuard:
     max_connections: int = field(default_factory=default_max_connections)
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     send_buffer_bytes: int = DEFAULT_SEND_BUFFER_BYTES
+    send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
+    """How long (s) a connection's sending may stay stalled (its buffer full and not going
+    down: the peer is not reading) before it is aborted."""
     evicted: int = 0
     """Connections closed to make room for a newer one (they were waiting for a request)."""
     refused: int = 0
     """New connections closed because every open one was busy answering."""
     timed_out: int = 0
     """Connections closed for not sending a request's headers within the deadline."""
+    stalled: int = 0
+    """Connections aborted because their peer stopped reading for ``send_timeout_s``."""
     _open: dict[_Guarded, None] = field(default_factory=dict, repr=False)
 
     @property
@@ -107,6 +122,7 @@ class _Guarded(H11Protocol):
 
     guard: ConnectionGuard
     _deadline: asyncio.TimerHandle | None = None
+    _stall: asyncio.TimerHandle | None = None
     _closed_by_guard = False
 
     @property
@@ -138,7 +154,21 @@ class _Guarded(H11Protocol):
         if not self.transport.is_closing() and self.waiting:
             self._arm()  # the next request on this connection gets its own deadline
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall is None:
+            self._arm_stall()
+
+    def _arm_stall(self) -> None:
+        self._stall = self.loop.call_later(self.guard.send_timeout_s, self._send_stalled,
+                                           self.transport.get_write_buffer_size())
+
+    def resume_writing(self) -> None:
+        self._unstall()
+        super().resume_writing()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unstall()
         self._disarm()
         self.guard.leave(self)
         super().connection_lost(exc)
@@ -159,6 +189,23 @@ class _Guarded(H11Protocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+    def _unstall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _send_stalled(self, buffered_bytes: int) -> None:
+        self._stall = None  # connection_lost cancels this timer: the connection is still up
+        if self.transport.get_write_buffer_size() < buffered_bytes:
+            self._arm_stall()  # a slow reader, but a reader: its buffer went down
+            return
+        self.guard.stalled += 1
+        log.info("closed a connection whose peer stopped reading for %g s",
+                 self.guard.send_timeout_s)
+        self._disarm()
+        self.guard.leave(self)
+        self.transport.abort()  # even when closing: close() waits for a buffer that won't drain
 
     def _expired(self) -> None:
         self._deadline = None

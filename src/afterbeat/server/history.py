@@ -15,7 +15,12 @@ from typing import Any
 from afterbeat.pipeline import EventPipeline
 from afterbeat.resets.trends import trends
 from afterbeat.server.errors import NoStore, SessionIsLive
-from afterbeat.storage.history import session_digests, session_report, stored_plan
+from afterbeat.storage.history import (
+    LiveReports,
+    session_digests,
+    session_report,
+    stored_plan,
+)
 from afterbeat.storage.store import SessionSummary, Store
 
 __all__ = ["History", "summary_json"]
@@ -47,6 +52,7 @@ def summary_json(s: SessionSummary, live_id: int | None) -> dict[str, Any]:
         "source": s.source,
         "device_name": s.device_name,
         "live": s.id == live_id,
+        "problems": list(s.problems),
     }
 
 
@@ -62,6 +68,8 @@ class History:
         self._forget_baseline = forget_baseline
         """Called when erasing a session erased the baseline built from its rests."""
         self._report_lock = asyncio.Lock()
+        self.live_reports = LiveReports()
+        """The live session's report, kept up to date (report page and trends of it)."""
 
     def _required_store(self) -> Store:
         if self._store is None:
@@ -108,6 +116,7 @@ class History:
         # At most 1 s waiting for another reader, so the answer comes promptly; the store's
         # background thread finishes emptying the log if the reader holds on longer.
         erasure = await asyncio.to_thread(store.erase, session_id, wait_s=1.0)
+        self.live_reports.forget(session_id)
         if "baseline" in erasure.documents:  # it held rests of the erased session only
             self._forget_baseline()
         return {"id": session_id, "deleted": True, "wal_emptied": erasure.wal_emptied}
@@ -118,18 +127,19 @@ class History:
         summary = await asyncio.to_thread(store.get_session, session_id)
         async with self._report_lock:  # the same report the shared summary is built from
             report = await asyncio.to_thread(session_report, store, session_id,
-                                             self._pipeline_factory)
+                                             self._pipeline_factory, self.live_reports)
         results = await asyncio.to_thread(store.get_results, session_id)
         return {**report, "session": summary_json(summary, self._live_session_id()),
                 "results": _results(results)}
 
     async def trends(self) -> dict[str, Any]:
         """Across-session summary: what settled you fastest, settling and rating trends."""
-        return await asyncio.to_thread(self._trends, self._required_store())
+        return await asyncio.to_thread(self.trends_now, self._required_store())
 
-    @staticmethod
-    def _trends(store: Store) -> dict[str, Any]:
-        """From the same per-session reports as the summary to share, so the two agree."""
+    def trends_now(self, store: Store) -> dict[str, Any]:
+        """:meth:`trends` in the calling thread. From the same per-session reports as the
+        summary to share, so the two agree; the live session's kept up to date."""
         since = datetime.min.replace(tzinfo=UTC)
-        outcomes = [digest.outcome() for digest in session_digests(store, since)]
+        outcomes = [digest.outcome()
+                    for digest in session_digests(store, since, self.live_reports)]
         return trends(outcomes, stored_plan(store)).to_json()

@@ -170,6 +170,8 @@ class SessionOut(BaseModel):
     device_name: str | None = None
     live: bool
     """True for the session being recorded right now (it cannot be deleted)."""
+    problems: list[str] = []
+    """What of this session's stored row cannot be read (damaged); it still deletes."""
 
 
 class SessionDetailOut(SessionOut):

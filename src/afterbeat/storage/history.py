@@ -6,7 +6,9 @@ baseline and plan (:func:`person_pipeline`), exactly as live; finished sessions 
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -15,13 +17,13 @@ from afterbeat.activation.baseline import Baseline
 from afterbeat.activation.settings import DEFAULT_SETTINGS
 from afterbeat.errors import AfterbeatError
 from afterbeat.pipeline import EventPipeline, Pipeline
-from afterbeat.report import build_report
+from afterbeat.report import ReportBuilder, build_report
 from afterbeat.resets.plan import Plan, PlanError, plan_from_json
 from afterbeat.storage.store import SessionStatus, Store
 from afterbeat.summary import SessionDigest, digest_report
 
-__all__ = ["REPORT_KEY", "UNUSABLE_NOTES", "note_unusable", "person_pipeline",
-           "session_digests", "session_report", "stored_plan"]
+__all__ = ["REPORT_KEY", "UNUSABLE_NOTES", "LiveReports", "note_unusable", "person_key",
+           "person_pipeline", "session_digests", "session_report", "stored_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -82,28 +84,102 @@ def person_pipeline(store: Store | None, notes: dict[str, str] | None = None) ->
     return Pipeline(DEFAULT_SETTINGS, baseline)
 
 
+def person_key(store: Store) -> str:
+    """What a person pipeline is built from (the stored baseline and plan), as one text:
+    a report replayed with one key is valid while the key is the same."""
+    return json.dumps([store.get_document("baseline"), store.get_document("plan")],
+                      sort_keys=True, separators=(",", ":"))
+
+
+class LiveReports:
+    """The report of the session being recorded, kept up to date record by record.
+
+    A report replays the whole session, which takes seconds for a session hours long; the
+    session still recording changes with every record, so it cannot be stored like a finished
+    one's. This keeps one :class:`~afterbeat.report.ReportBuilder` for it and, on each request,
+    pushes only the records added since; it starts over when the session or the pipeline's
+    ``key`` (:func:`person_key`: the stored baseline or plan changed) is another. When the
+    session has ended, its builder gives the final report. Safe to share between threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session_id: int | None = None
+        self._key: str | None = None
+        self._seq = 0
+        self._builder: ReportBuilder | None = None
+        self.records_replayed = 0
+        """Records pushed through a pipeline by this cache, all sessions together."""
+
+    def report(self, store: Store, session_id: int, key: str,
+               pipeline_factory: Callable[[], EventPipeline], *, final: bool = False
+               ) -> dict[str, Any]:
+        """The report of ``session_id`` as a full replay would give it now (``final``: the
+        session has ended; its report is finished and the builder let go)."""
+        with self._lock:
+            builder = self._builder
+            if builder is None or self._session_id != session_id or self._key != key:
+                header = store.get_session(session_id).header
+                builder = ReportBuilder(header, pipeline_factory())
+                self._session_id, self._key, self._seq = session_id, key, 0
+                self._builder = builder
+            for seq, record in store.iter_numbered(session_id, self._seq):
+                builder.push(record)
+                self._seq = seq
+                self.records_replayed += 1
+            if final:
+                self._drop()
+                return builder.report(final=True)
+            return builder.report()
+
+    def holds(self, session_id: int) -> bool:
+        """True while a builder for ``session_id`` is kept."""
+        return self._session_id == session_id and self._builder is not None
+
+    def forget(self, session_id: int | None = None) -> None:
+        """Let go of the builder (of ``session_id`` only, if given): e.g. it was erased."""
+        with self._lock:
+            if session_id is None or session_id == self._session_id:
+                self._drop()
+
+    def _drop(self) -> None:
+        self._session_id = self._key = self._builder = None
+        self._seq = 0
+
+
 def session_report(store: Store, session_id: int,
-                   pipeline_factory: Callable[[], EventPipeline] | None = None
-                   ) -> dict[str, Any]:
+                   pipeline_factory: Callable[[], EventPipeline] | None = None,
+                   live: LiveReports | None = None) -> dict[str, Any]:
     """The report of one session: cached for finished sessions, else replayed now through
-    ``pipeline_factory`` (default: the person's pipeline from the store)."""
+    ``pipeline_factory`` (default: the person's pipeline from the store).
+
+    ``live`` keeps the report of the session still recording up to date incrementally (for
+    the person pipeline, or a factory that, like it, depends only on the stored baseline and
+    plan); without it that session is replayed in full.
+    """
     summary = store.get_session(session_id)
     finished = summary.status is not SessionStatus.RECORDING
     if finished:
         cached = store.get_results(session_id).get(REPORT_KEY)
         if isinstance(cached, dict):
             return cached
-    header, records = store.iter_records(session_id)
-    report = build_report(header, records,
-                          pipeline_factory or (lambda: person_pipeline(store)))
+    factory = pipeline_factory or (lambda: person_pipeline(store))
+    if live is not None and (not finished or live.holds(session_id)):
+        report = live.report(store, session_id, person_key(store), factory, final=finished)
+    else:
+        header, records = store.iter_records(session_id)
+        report = build_report(header, records, factory)
     if finished:
         store.put_result(session_id, REPORT_KEY, report)
     return report
 
 
-def session_digests(store: Store, since: datetime) -> Iterator[SessionDigest]:
-    """Digests of the sessions started at or after ``since`` (UTC), oldest first."""
+def session_digests(store: Store, since: datetime,
+                    live: LiveReports | None = None) -> Iterator[SessionDigest]:
+    """Digests of the sessions started at or after ``since`` (UTC), oldest first (``live``:
+    see :func:`session_report`)."""
     for summary in sorted(store.list_sessions(), key=lambda s: s.started_at):
         if summary.started_at < since:
             continue
-        yield digest_report(summary.id, summary.started_at, session_report(store, summary.id))
+        yield digest_report(summary.id, summary.started_at,
+                            session_report(store, summary.id, live=live))

@@ -221,6 +221,20 @@ def _end_iso(started_text: str, duration_s: float) -> str | None:
         return _iso(_LATEST if duration_s > 0 else _EARLIEST)
 
 
+def _strict_text(stored: object) -> str:
+    """A column read as bytes, as text; UnicodeDecodeError when it is not UTF-8."""
+    if isinstance(stored, bytes):
+        return stored.decode("utf-8")
+    return "" if stored is None else str(stored)
+
+
+def _lenient_text(stored: object) -> str:
+    """A column read as bytes, as text to show: bytes that are not UTF-8 become U+FFFD."""
+    if isinstance(stored, bytes):
+        return stored.decode("utf-8", "replace")
+    return "" if stored is None else str(stored)
+
+
 def _check_text(text: str, what: str) -> str:
     """``text`` when SQLite can store it as UTF-8; UnstorableValue (naming ``what``) if not."""
     try:
@@ -695,6 +709,25 @@ class Store:
             raise SessionNotFound(f"no session {session_id}")
         return SessionStatus(row[0])
 
+    def durability(self) -> dict[str, str]:
+        """How the writing connection keeps records: ``journal_mode`` (``wal``),
+        ``synchronous`` (``full``: on disk at commit), ``secure_delete`` and ``foreign_keys``
+        (``on``/``off``), as SQLite reports them now."""
+        levels = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+        with self._mutex:
+            if self._closed:
+                raise StoreError("the recording database is closed")
+            try:
+                read = {name: self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+                        for name in ("journal_mode", "synchronous", "secure_delete",
+                                     "foreign_keys")}
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not read the database settings: {exc}") from exc
+        return {"journal_mode": str(read["journal_mode"]).lower(),
+                "synchronous": levels.get(int(read["synchronous"]), str(read["synchronous"])),
+                "secure_delete": "on" if read["secure_delete"] else "off",
+                "foreign_keys": "on" if read["foreign_keys"] else "off"}
+
     def limit_size(self, max_bytes: int | None) -> None:
         """Cap the database size (bytes; None lifts the cap); writes beyond fail as disk full."""
         with self._mutex:
@@ -705,8 +738,10 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     _SUMMARY_SQL: Final = (
-        "SELECT id, header, started_at, ended_at, status, source, duration_s, "
-        "notification_count FROM sessions"
+        # Text columns as bytes: a row whose text is not UTF-8 (damage, another program) is
+        # decoded here and reported in ``problems``, never an error for the whole list.
+        "SELECT id, CAST(header AS BLOB), CAST(started_at AS BLOB), CAST(ended_at AS BLOB), "
+        "status, CAST(source AS BLOB), duration_s, notification_count FROM sessions"
     )
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
@@ -718,28 +753,44 @@ class Store:
 
     def _summary(self, row: tuple[Any, ...]) -> SessionSummary:
         """A row as a summary; a value that cannot be read is reported, never raised."""
-        session_id, header_text, started, ended, status, source, duration_s, count = row
+        session_id, header_bytes, started_bytes, ended_bytes, status_text, source_bytes, \
+            duration_s, count = row
         problems: list[str] = []
+        try:
+            status = SessionStatus(status_text)
+        except ValueError:
+            problems.append(f"its status {str(status_text)[:20]!r} is not one afterbeat knows")
+            status = SessionStatus.INTERRUPTED
         if status == SessionStatus.RECORDING:
             with self._read_mutex:
                 count, duration_s = self._tally(session_id, self._reader)
         started_at = _UNKNOWN_START
+        started = _lenient_text(started_bytes)
         try:
-            started_at = _parse_iso(str(started))
+            started_at = _parse_iso(_strict_text(started_bytes))
         except (ValueError, OverflowError):
-            problems.append(f"its start time {str(started)[:40]!r} cannot be read")
+            problems.append(f"its start time {started[:40]!r} cannot be read")
         ended_at = None
-        if ended:
+        if ended_bytes:
             try:
-                ended_at = _parse_iso(str(ended))
+                ended_at = _parse_iso(_strict_text(ended_bytes))
             except (ValueError, OverflowError):
-                problems.append(f"its end time {str(ended)[:40]!r} cannot be read")
+                problems.append(f"its end time {_lenient_text(ended_bytes)[:40]!r} "
+                                "cannot be read")
         try:
-            header = decode_line(str(header_text), header=True)
+            header = decode_line(_strict_text(header_bytes), header=True)
             assert isinstance(header, Header)
+        except UnicodeDecodeError:
+            problems.append("its header cannot be read (it is not UTF-8 text)")
+            header = Header(started_at=started_at)
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             problems.append(f"its header cannot be read ({type(exc).__name__})")
             header = Header(started_at=started_at)
+        try:
+            source = _strict_text(source_bytes)
+        except UnicodeDecodeError:
+            problems.append("its source name is not UTF-8 text")
+            source = _lenient_text(source_bytes)
         duration = float(duration_s) if isinstance(duration_s, int | float) else 0.0
         if not math.isfinite(duration):
             problems.append("its length is not a number")
@@ -748,8 +799,8 @@ class Store:
             log.warning("session %s: %s", session_id, problem)
         return SessionSummary(
             id=session_id, started_at=started_at, duration_s=duration,
-            status=SessionStatus(status), notification_count=int(count or 0),
-            source=str(source), header=header, ended_at=ended_at, problems=tuple(problems),
+            status=status, notification_count=int(count or 0),
+            source=source, header=header, ended_at=ended_at, problems=tuple(problems),
         )
 
     def list_sessions(self) -> list[SessionSummary]:
@@ -766,22 +817,23 @@ class Store:
     def iter_records(self, session_id: int) -> tuple[Header, Iterator[Record]]:
         """A session's header and its records in order, replayable like a session file."""
         header = self.get_session(session_id).header
+        return header, (record for _, record in self.iter_numbered(session_id))
 
-        def records() -> Iterator[Record]:
-            after = 0
-            while True:
-                rows = self._read(
-                    "SELECT seq, t_s, type, wall_s, payload, data FROM records "
-                    "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                    (session_id, after, _PAGE_ROWS),
-                )
-                for seq, t_s, kind, wall_s, payload, data in rows:
-                    after = seq
-                    yield _record_of(t_s, kind, wall_s, payload, data)
-                if len(rows) < _PAGE_ROWS:
-                    return
-
-        return header, records()
+    def iter_numbered(self, session_id: int, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
+        """A session's records with their ``seq`` (1, 2, ...) in order, from ``after_seq + 1``
+        on: what a reader that has the first ones needs to catch up (nothing if none)."""
+        after = after_seq
+        while True:
+            rows = self._read(
+                "SELECT seq, t_s, type, wall_s, payload, data FROM records "
+                "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (session_id, after, _PAGE_ROWS),
+            )
+            for seq, t_s, kind, wall_s, payload, data in rows:
+                after = seq
+                yield int(seq), _record_of(t_s, kind, wall_s, payload, data)
+            if len(rows) < _PAGE_ROWS:
+                return
 
     # -- export and erasure --------------------------------------------------------------
 
