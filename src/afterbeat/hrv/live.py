@@ -236,8 +236,9 @@ class LiveMetricsTracker:
         self._spectral: _Spectral | None = None
         self._last_beat_t_s: float | None = None
         self._hr: deque[tuple[float, float]] = deque()
-        self._recent: deque[tuple[float, float, bool]] = deque()
-        """(t_s, rr_ms, corrected) of the current segment's last ``DEFAULT_WINDOW_S`` + 10 s."""
+        self._recent: deque[tuple[float, float, float]] = deque()
+        """(t_s, rr_ms, corrected weight 0/0.5/1) of the current segment's last
+        ``DEFAULT_WINDOW_S`` + 10 s."""
         self._breath: _Breath | None = None
         self._pacer_bpm: float | None = None
 
@@ -289,7 +290,7 @@ class LiveMetricsTracker:
         if self._spectral is None or t_s - self._spectral.t_s >= self.spectral_every_s:
             self._refresh_spectral(t_s)
         recent = self._recent
-        recent.append((t_s, rr, clean.corrected))
+        recent.append((t_s, rr, corrected))
         while recent[0][0] <= t_s - DEFAULT_WINDOW_S - 10.0:
             recent.popleft()
         if self._breath is None or t_s - self._breath.t_s >= self.spectral_every_s:
