@@ -108,9 +108,9 @@ def test_the_comparison_says_the_direction_of_its_own_numbers(
     assume(abs(abs(ratio) - ln_spread) > 1e-9)  # not exactly at the band's edge
     assert SIDES[got.hrv] == (0 if abs(ratio) < ln_spread else (1 if ratio > 0 else -1))
     hr_words, hrv_words = got.words.split(". Heart-rate variability ")
-    assert hr_words == (f"Heart rate {shown_whole(hr)} bpm, {got.heart_rate} your usual "
+    assert hr_words == (f"Heart rate {shown_whole(hr)} bpm, {got.heart_rate} your usual of "
                         f"{shown_whole(base_hr)}")
-    assert hrv_words == (f"{shown_whole(rmssd)} ms, {got.hrv} your usual "
+    assert hrv_words == (f"{shown_whole(rmssd)} ms, {got.hrv} your usual of "
                          f"{shown_whole(base_rmssd)}.")
 
 
@@ -118,7 +118,7 @@ def test_no_comparison_without_a_baseline_and_each_number_on_its_own() -> None:
     assert compare(70.0, 40.0, None, None, None, None) is None
     only_hr = compare(70.0, None, 63.0, 3.0, 46.0, 0.15)
     assert only_hr is not None and only_hr.hrv is None
-    assert only_hr.words == "Heart rate 70 bpm, above your usual 63."
+    assert only_hr.words == "Heart rate 70 bpm, above your usual of 63."
     # Written as the page writes the event's number: 2 decimals, then whole, halves up.
     assert shown_whole(62.5) == 63 and shown_whole(62.496) == 63 and shown_whole(62.494) == 62
 
@@ -141,7 +141,7 @@ def test_every_update_of_the_demo_says_what_its_own_numbers_say() -> None:
         rmssd, base_rmssd = m["rmssd_ms"], m["baseline_rmssd_ms"]
         words = m["compare_words"]
         assert f"Heart rate {shown_whole(hr)} bpm, {m['heart_rate_vs_usual']} your usual " \
-               f"{shown_whole(base_hr)}." in words, m
+               f"of {shown_whole(base_hr)}." in words, m
         expected_hr = ("above" if hr > base_hr + spread + 0.01 else
                        "below" if hr < base_hr - spread - 0.01 else None)
         if expected_hr is not None:
@@ -151,7 +151,7 @@ def test_every_update_of_the_demo_says_what_its_own_numbers_say() -> None:
         sides["heart_rate"].add(m["heart_rate_vs_usual"])
         if rmssd is not None:
             assert f"Heart-rate variability {shown_whole(rmssd)} ms, {m['hrv_vs_usual']} " \
-                   f"your usual {shown_whole(base_rmssd)}." in words, m
+                   f"your usual of {shown_whole(base_rmssd)}." in words, m
             ratio = math.log(rmssd / base_rmssd)
             if abs(abs(ratio) - ln_spread) > 1e-3:
                 assert m["hrv_vs_usual"] == ("near" if abs(ratio) < ln_spread else

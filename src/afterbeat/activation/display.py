@@ -122,8 +122,8 @@ class Comparison:
     """One reading's heart rate and heart-rate variability against the usual, in words."""
 
     words: str
-    """E.g. "Heart rate 66 bpm, above your usual 63. Heart-rate variability 37 ms, below your
-    usual 46." (empty when neither can be compared)."""
+    """E.g. "Heart rate 66 bpm, above your usual of 63. Heart-rate variability 37 ms, below your
+    usual of 46." (empty when neither can be compared)."""
     heart_rate: str | None
     """"above", "near" or "below" the usual band; None when not compared."""
     hrv: str | None
@@ -153,14 +153,14 @@ def compare(heart_rate_bpm: float | None, rmssd_ms: float | None,
             and heart_rate_spread_bpm is not None and math.isfinite(heart_rate_bpm)):
         hr_side = _side(heart_rate_bpm, baseline_heart_rate_bpm - heart_rate_spread_bpm,
                         baseline_heart_rate_bpm + heart_rate_spread_bpm)
-        parts.append(f"Heart rate {shown_whole(heart_rate_bpm)} bpm, {_SIDE_WORDS[hr_side]} "
+        parts.append(f"Heart rate {shown_whole(heart_rate_bpm)} bpm, {_SIDE_WORDS[hr_side]} of "
                      f"{shown_whole(baseline_heart_rate_bpm)}.")
     if (rmssd_ms is not None and baseline_rmssd_ms is not None and ln_rmssd_spread is not None
             and math.isfinite(rmssd_ms) and rmssd_ms > 0.0):
         hrv_side = _side(rmssd_ms, baseline_rmssd_ms * math.exp(-ln_rmssd_spread),
                          baseline_rmssd_ms * math.exp(ln_rmssd_spread))
         parts.append(f"Heart-rate variability {shown_whole(rmssd_ms)} ms, "
-                     f"{_SIDE_WORDS[hrv_side]} {shown_whole(baseline_rmssd_ms)}.")
+                     f"{_SIDE_WORDS[hrv_side]} of {shown_whole(baseline_rmssd_ms)}.")
     if not parts:
         return None
     return Comparison(" ".join(parts), hr_side, hrv_side)
