@@ -355,3 +355,38 @@ def test_a_pace_marker_mid_reset_moves_the_pacer_the_pipeline_listens_at() -> No
         Beat(float(a), float(b), 0) for a, b in zip(t, rr, strict=True)),
         [Marker(200.0, MarkerKind.PACE, value=5.0)]) for e in idle.push(r)]
     assert all(m.pacer_bpm is None for m in quiet if isinstance(m, MetricsEvent))
+
+
+def _with_ectopics(rr: np.ndarray, every: int) -> np.ndarray:
+    """A premature beat and its compensatory pause every ``every`` beats (RR in ms)."""
+    out = rr.copy()
+    for k in range(every // 2, out.size - 1, every):
+        out[k], out[k + 1] = 0.65 * rr[k], rr[k + 1] + 0.35 * rr[k]
+    return out
+
+
+def test_an_ectopic_beat_counts_once_as_in_the_index_not_twice() -> None:
+    """Three ectopic beats a minute change six intervals (about 8 %) but are 4 % of beats:
+    the live path's breathing window counts them as the index's quality rule does, so the
+    pacer line reads the heart rhythm instead of calling the signal poor."""
+    rng = np.random.default_rng(5)
+    t0, rr0 = synthetic_rr(rng, 6.0, rsa_ms=40.0, rate_jitter=0.03)
+    rr = _with_ectopics(rr0, 25)
+    t = t0[0] + np.concatenate([[0.0], np.cumsum(rr[1:]) / 1000.0])
+    flagged = np.zeros(rr.size, dtype=bool)
+    for k in range(25 // 2, rr.size - 1, 25):
+        flagged[k] = flagged[k + 1] = True
+    end = float(t[-1])
+    # Counted per interval, the window is "poor"; weighted half each, it is read.
+    assert estimate_breathing_rate(t, rr, corrected=flagged, end_t_s=end).reason is (
+        BreathingReason.POOR_SIGNAL)
+    assert estimate_breathing_rate(t, rr, corrected=flagged * 0.5, end_t_s=end).reason is not (
+        BreathingReason.POOR_SIGNAL)
+    tracker = LiveMetricsTracker()
+    tracker.set_pacer(6.0)
+    late = [m for m in _live(t, rr, tracker) if m.t_s > 100.0]
+    assert late and all(m.corrected_120_pct <= DEFAULT_SETTINGS.max_corrected_pct
+                        for m in late), "the index's own rule takes these beats"
+    assert all(m.pacer_following is not None and m.pacer_following_reason is None
+               for m in late), {m.pacer_following_reason for m in late}
+    assert sum(bool(m.pacer_following_ok) for m in late) >= 0.8 * len(late)

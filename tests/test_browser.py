@@ -225,7 +225,10 @@ RECORD_BREATHING = """() => {
   window.afterbeatLive.on('metrics', (m) => window.breathingSeen.push({
     rate: m.respiration_rate_bpm ?? null, reason: m.respiration_reason ?? null,
     pacer: m.pacer_bpm ?? null, following: m.pacer_following ?? null,
-    ok: m.pacer_following_ok ?? null,
+    ok: m.pacer_following_ok ?? null, followReason: m.pacer_following_reason ?? null,
+    signal: m.signal ?? null, compare: m.compare_words ?? null,
+    signalShown: document.getElementById('num-quality').textContent.trim(),
+    numbers: document.getElementById('calm-numbers').textContent.trim(),
     cycle: window.afterbeatLive.last.reset?.timeline?.pattern?.cycle_s ?? null,
     shown: document.getElementById('num-resp').textContent.trim(),
     why: document.getElementById('resp-why').textContent.trim(),
@@ -391,6 +394,15 @@ def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
     # Before Start: the title and at most two short sentences; the rest is folded away.
     reason = page.inner_text("#suggestion-reason").strip()
     assert 0 < reason.count(".") <= 2 and len(reason.split()) <= 40, reason
+    # Back to settled while the card is up: it stays as an offer, re-worded; and back again.
+    state = "() => window.afterbeatLive.last.state"
+    was = page.evaluate(state)
+    page.evaluate("(s) => window.afterbeatLive.emit('state', {...s, state: 'settled'})", was)
+    settled_words = page.evaluate(
+        "async () => (await import('/js/resetcard.js')).SETTLED_AGAIN_WORDS")
+    assert page.inner_text("#suggestion-reason").strip() == settled_words
+    page.evaluate("(s) => window.afterbeatLive.emit('state', s)", was)
+    assert page.inner_text("#suggestion-reason").strip() == reason
     assert not page.is_visible("#suggestion-instructions"), "instructions fold under Start"
     page.set_viewport_size(PHONE)
     try:
@@ -513,7 +525,8 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
     told = [s["follow"] for s in _breathing_seen(page)[-4:]]
     assert told[0] == "Yes: your heart rhythm is following the pacer.", told
     assert told[1] == "Your heart rhythm is starting to follow the pacer.", told
-    assert told[2] == "Not in step with the pacer yet. Just keep following the circle.", told
+    assert told[2] == ("Your heart rhythm is not moving with this pace yet. Just keep following "
+                       "the circle."), told
     new_pace: str = page.evaluate("async () => (await import('/js/resetcard.js')).NEW_PACE_WORDS")
     assert told[3] == new_pace, "a reading at another pace than the one on screen waits"
     for seen in _breathing_seen(page):
@@ -525,11 +538,13 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
         shown_ok: bool | None = seen["ok"] if same else None
         expected = new_pace if not same and seen["pacer"] is not None else page.evaluate(
             "async ([f, ok, r]) => (await import('/js/resetcard.js')).followWords(f, ok, r)",
-            [shown_share, shown_ok, seen["reason"]])
+            [shown_share, shown_ok, seen["followReason"] if same else None])
         assert seen["follow"] == expected, seen
         assert ("following the pacer" in expected) == (shown_ok is True), seen
         assert seen["fill"] == pytest.approx(100 * (shown_share or 0.0), abs=0.1), seen
         assert not any(word in expected.lower() for word in SCOLDING), expected
+        if seen["signal"] == "clean":  # a good signal is never blamed
+            assert "signal" not in expected.lower() and "patchy" not in expected.lower(), seen
     assert page.inner_text("#follow-label") == "Does your heart rhythm follow the pacer?"
 
 
@@ -609,7 +624,10 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     page.click("#btn-reset-stop")
     wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
     assert page.query_selector("#pacer-card[hidden]")
-    assert "reset is running" not in page.inner_text("#calm-line")
+    calm = page.inner_text("#calm-line")
+    assert "reset is running" not in calm
+    # Never the suggestion that led to the reset, to someone who has just done one.
+    assert "reset may help" not in calm and calm.startswith("The reset has ended."), calm
     page.click("#rating-after button:nth-child(4)")  # 3 of 10
     wait_for(lambda: page.query_selector('#marks-list li[data-kind="rating"]'), 5,
               "the rating marker echoed back")
@@ -629,6 +647,16 @@ def test_breathing_tile_agreed_with_every_update_of_the_story(page: Any) -> None
     seen = _breathing_seen(page)
     assert any(s["pacer"] is not None for s in seen) and any(s["pacer"] is None for s in seen)
     _check_breathing_tile(page, words)
+    # The Signal tile speaks of the beats alone, and the numbers beside the tiles in words come
+    # from the same update as the tiles, on every update of the story.
+    signal_words: dict[str, str] = page.evaluate(
+        "async () => (await import('/js/now.js')).SIGNAL_WORDS")
+    assert any(s["compare"] for s in seen)
+    for s in seen:
+        assert s["signalShown"] == signal_words[s["signal"]], s
+        assert s["numbers"] == (s["compare"] or ""), s
+        if s["signal"] == "clean":
+            assert "patchy" not in s["why"].lower() and "signal" not in s["why"].lower(), s
 
 
 def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> None:

@@ -297,6 +297,9 @@ def test_watch_invariants(steps: list[tuple[float, float, bool]], end_index: int
     for e in events:
         if isinstance(e, StateChange):
             assert e.reason
+            # The page keeps this sentence while the tiles change every 5 s: no numbers of
+            # heart rate or variability in it (they come with each metrics event).
+            assert not any(unit in e.reason for unit in ("bpm", "%", " ms", "RMSSD")), e
             # a state event is a real change; only settling after the session end is said
             # again while already settled
             assert e.state is not e.previous or e.reason.startswith("Settled")

@@ -28,7 +28,13 @@ The pipeline's events (:data:`Event`):
   (why ``respiration_rate_bpm`` is null: too_short, poor_signal, no_clear_peak,
   competing_peaks, estimates_disagree), ``coherence_share`` (0-1, last 64 s), ``pacer_bpm``,
   ``pacer_following`` (0-1 share of the RR variation at the pacer's rate) and
-  ``pacer_following_ok`` while a breathing reset runs.
+  ``pacer_following_ok`` while a breathing reset runs, with ``pacer_following_reason`` (the
+  same reasons) when ``pacer_following`` is null. The numbers against the usual, from the same
+  reading (:func:`afterbeat.activation.display.compare`): ``compare_words`` (e.g. "Heart rate
+  66 bpm, above your usual of 63. Heart-rate variability 37 ms, below your usual of 46."),
+  ``heart_rate_vs_usual`` and ``hrv_vs_usual`` (above, near, below or null). ``signal``, the
+  beats alone (:func:`afterbeat.activation.display.signal_of`): clean, patchy, hr_only,
+  warming_up or no_beats.
 
 ``state`` (on every change, and at the session end or when settling early)::
 
@@ -274,6 +280,11 @@ class MetricsEvent:
     pacer_bpm: float | None = None
     pacer_following: float | None = None
     pacer_following_ok: bool | None = None
+    pacer_following_reason: str | None = None
+    compare_words: str | None = None
+    heart_rate_vs_usual: str | None = None
+    hrv_vs_usual: str | None = None
+    signal: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON body of the ``metrics`` SSE event."""
@@ -302,6 +313,11 @@ class MetricsEvent:
             "pacer_bpm": _r(self.pacer_bpm, 2),
             "pacer_following": _r(self.pacer_following, 3),
             "pacer_following_ok": self.pacer_following_ok,
+            "pacer_following_reason": self.pacer_following_reason,
+            "compare_words": self.compare_words,
+            "heart_rate_vs_usual": self.heart_rate_vs_usual,
+            "hrv_vs_usual": self.hrv_vs_usual,
+            "signal": self.signal,
         }
 
     @classmethod

@@ -33,7 +33,7 @@ from typing import Protocol
 
 from afterbeat.activation.arousal import ArousalReading, ArousalScorer, Quality
 from afterbeat.activation.baseline import Baseline, BaselineError, RestCollector, RestRecording
-from afterbeat.activation.display import display
+from afterbeat.activation.display import compare, display, signal_of
 from afterbeat.activation.recovery import RecoverySample, recovery_metrics
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.activation.watch import AfterSessionWatch, StateChange, Suggestion, WatchEvent
@@ -429,6 +429,10 @@ class Pipeline:
         base = self.baseline
         # One mapping for the number and the words: the index under the state just shown.
         shown = display(reading.arousal, str(self.watch.state), self.settings)
+        # The numbers against the usual, from this reading: the words beside the tiles.
+        vs = None if base is None else compare(
+            reading.heart_rate_bpm, reading.rmssd_ms, base.heart_rate_bpm,
+            base.heart_rate_spread_bpm, base.rmssd_ms, base.ln_rmssd_spread)
         events.insert(0, MetricsEvent(
             t_s=tick_s,
             heart_rate_bpm=reading.heart_rate_bpm,
@@ -453,6 +457,14 @@ class Pipeline:
             pacer_bpm=metrics.pacer_bpm if metrics is not None else None,
             pacer_following=metrics.pacer_following if metrics is not None else None,
             pacer_following_ok=metrics.pacer_following_ok if metrics is not None else None,
+            pacer_following_reason=(metrics.pacer_following_reason if metrics is not None
+                                    else None),
+            compare_words=None if vs is None else vs.words,
+            heart_rate_vs_usual=None if vs is None else vs.heart_rate,
+            hrv_vs_usual=None if vs is None else vs.hrv,
+            signal=signal_of(str(reading.quality),
+                             reading.rr_available if metrics is not None else True,
+                             reading.coverage, reading.corrected_pct, self.settings),
         ))
         # The same breathing guard as the index: RMSSD is set aside exactly where A drops it.
         guarded = {Quality.GOOD: False, Quality.BREATHING: True}.get(reading.quality)

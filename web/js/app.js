@@ -97,7 +97,7 @@ function startLive() {
     .on('open', () => { document.body.dataset.live = 'open'; refreshStatus(); })
     .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); refreshStatus(); })
     .on('metrics', (d) => now.onMetrics(d))
-    .on('state', (d) => now.onState(d))
+    .on('state', (d) => { now.onState(d); resets.onState(d); })
     .on('suggestion', (d) => { now.onSuggestion(d); resets.onSuggestion(d); })
     .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))

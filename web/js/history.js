@@ -178,7 +178,7 @@ const RECOVERY_LABELS = [
   ['time_to_settle_s', 'Settled', (v) => settledWhen(v, 'the session ended')],
   ['heart_rate_half_recovery_s', 'Heart rate halfway back to usual', (v) => `${durationText(v)} after the session ended`],
   ['heart_rate_residual_bpm', 'Heart rate still above usual', (v) => `${fmt(v)} bpm (lower is closer to usual)`],
-  ['ln_rmssd_recovered_share_10min', 'RMSSD back toward usual, 10 min after', (v) => `${fmt(v * 100)}% of the way (higher is closer)`],
+  ['ln_rmssd_recovered_share_10min', 'Heart-rate variability back toward usual, 10 min after', (v) => `${fmt(v * 100)}% of the way (higher is closer)`],
 ];
 
 /** Recovery metrics of the last session end in the recording (afterbeat.recovery). */
@@ -207,7 +207,7 @@ function resetItem(r, titleFor) {
     parts.push(`${label} ${fmt(num(a))} → ${fmt(num(b))}${unit} (${direction})`);
   };
   pair('Heart rate', before.heart_rate_bpm, after.heart_rate_bpm, ' bpm', 'lower usually means calmer');
-  pair('RMSSD', before.rmssd_ms, after.rmssd_ms, ' ms', 'higher usually means more relaxed');
+  pair('Heart-rate variability', before.rmssd_ms, after.rmssd_ms, ' ms', 'higher usually means more relaxed');
   pair('Stirred up', r.rating_before, r.rating_after, ' of 10', 'lower means calmer');
   const settled = settleWords(r);
   if (settled) parts.push(settled);

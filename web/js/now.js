@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
 import { byId, clear, fmt, MARK_WORDS, markerItem, setText } from './dom.js';
+import { SOON_AFTER_RESET_S } from './resetcard.js';
 import { settings } from './settings.js';
 
 const WINDOW_S = 600;
@@ -16,14 +17,40 @@ const STATE_WORDS = {
   unknown: 'The signal is unclear right now, so afterbeat is holding off on reading it.',
 };
 
-/** Why the breathing rate is not shown, one line each (reasons from afterbeat.hrv.breathing). */
+// Why the breathing rate is not shown, one line each (reasons from afterbeat.hrv.breathing).
+// The three "no clear rhythm" reasons share one line, so the line does not change every 5 s
+// when the estimate only moves between them; none of them is about the signal.
+const NO_CLEAR_RHYTHM = 'No clear breathing rhythm in your heartbeat right now.';
 export const BREATHING_WHY = {
-  too_short: 'Needs about a minute of steady signal first.',
-  poor_signal: 'The signal is too patchy to count breaths.',
-  no_clear_peak: 'Your breathing does not show clearly in your heartbeat now.',
-  competing_peaks: 'Two rhythms overlap, so the breath is not clear now.',
-  estimates_disagree: 'Two ways of counting disagree, so no number now.',
+  too_short: 'Needs about a minute of steady beats first.',
+  poor_signal: 'Some beats in the last minute were missed or irregular.',
+  no_clear_peak: NO_CLEAR_RHYTHM,
+  competing_peaks: NO_CLEAR_RHYTHM,
+  estimates_disagree: NO_CLEAR_RHYTHM,
 };
+
+/** The Signal tile: the beats alone (the server's ``signal``), never movement or breathing. */
+export const SIGNAL_WORDS = {
+  clean: 'Good',
+  patchy: 'Patchy',
+  hr_only: 'Heart rate only',
+  warming_up: 'Starting',
+  no_beats: 'No beats',
+};
+
+/** The Signal tile's words for a metrics event (a dash when the server did not say). */
+export function signalWords(m) {
+  return typeof m.signal === 'string' ? (SIGNAL_WORDS[m.signal] ?? m.signal.replace(/_/g, ' ')) : '—';
+}
+
+/** The calm line right after a reset ended, by the state shown (no suggestion of another). */
+export const AFTER_RESET_WORDS = {
+  settled: 'The reset has ended. You look settled, close to your usual.',
+  activated: 'The reset has ended. Still somewhat above your usual; that is fine, it can take a while.',
+  elevated: 'The reset has ended. Still above your usual; that is fine, it can take a while.',
+};
+
+export const AGAIN_WORDS = 'Still above your usual since the reset. Another one is here if you want it, or let it be: this can unfold later.';
 
 /** A breathing rate (breaths/min) as shown: whole breaths, or a dash when unknown. */
 export function breathingText(rateBpm) {
@@ -53,6 +80,7 @@ export class NowView {
     this.titleFor = titleFor;
     this.el = {
       calm: byId('calm-line'),
+      calmNumbers: byId('calm-numbers'),
       score: byId('score'),
       scoreValue: byId('score-value'),
       scoreFill: byId('score-fill'),
@@ -81,7 +109,7 @@ export class NowView {
       for (const chart of Object.values(this.charts)) chart.setWindow(minutes * 60);
       setText(byId('charts-title'), `Last ${minutes} minutes`);
       byId('chart-hr').setAttribute('aria-label', `Heart rate over the last ${minutes} minutes`);
-      byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes`);
+      byId('chart-rmssd').setAttribute('aria-label', `Heart-rate variability (RMSSD) over the last ${minutes} minutes`);
     });
     this.bind();
   }
@@ -119,13 +147,16 @@ export class NowView {
     setText(this.el.rmssd, fmt(rmssd));
     const minutes = Math.round((this.charts.hr.options.windowS ?? WINDOW_S) / 60);
     byId('chart-hr').setAttribute('aria-label', `Heart rate over the last ${minutes} minutes, now ${fmt(hr)} bpm`);
-    byId('chart-rmssd').setAttribute('aria-label', `RMSSD over the last ${minutes} minutes, now ${fmt(rmssd)} ms`);
+    byId('chart-rmssd').setAttribute('aria-label', `Heart-rate variability (RMSSD) over the last ${minutes} minutes, now ${fmt(rmssd)} ms`);
     // Never a guessed number: a dash and one line of why when the server says unknown.
     setText(this.el.resp, breathingText(num(m.respiration_rate_bpm)));
     setText(this.el.respWhy, breathingWhy(m));
     this.el.respTile.dataset.reason = typeof m.respiration_reason === 'string' ? m.respiration_reason : '';
     this.el.respTile.dataset.pacer = String(num(m.pacer_bpm) ?? '');
-    setText(this.el.quality, qualityWords(m.quality));
+    setText(this.el.quality, signalWords(m));
+    // The numbers against the usual, from this very update (the state's sentence has none).
+    setText(this.el.calmNumbers, typeof m.compare_words === 'string' ? m.compare_words : '');
+    if (typeof m.state === 'string' && m.state) this.shownState = m.state;
     // The number and its words come from the server's one mapping (activation/display.py).
     this.setScore(num(m.score), typeof m.score_words === 'string' ? m.score_words : '',
       typeof m.score_band === 'string' ? m.score_band : '');
@@ -205,23 +236,39 @@ export class NowView {
     const state = String(event.state ?? 'unknown');
     const reason = typeof event.reason === 'string' && event.reason ? event.reason : STATE_WORDS[state];
     this.el.calm.dataset.state = state;
+    this.shownState = state;
     this.calmText = reason ?? STATE_WORDS.unknown;
     if (!this.resetRunning) setText(this.el.calm, this.calmText);
   }
 
-  /** A reset started or ended: say so while it runs, then go back to the latest words. */
+  /**
+   * A reset started or ended: say so while it runs; when it ends, say where things stand now
+   * (never the suggestion that led to it: the person has just done one).
+   */
   onReset(running) {
     this.resetRunning = running;
-    setText(this.el.calm, running
-      ? 'A reset is running. Take your time; the numbers here follow along.'
-      : (this.calmText ?? STATE_WORDS[this.el.calm.dataset.state] ?? STATE_WORDS.unknown));
+    if (running) {
+      setText(this.el.calm, 'A reset is running. Take your time; the numbers here follow along.');
+      return;
+    }
+    this.resetEndedT = num(this.lastT);
+    const state = this.shownState ?? this.el.calm.dataset.state;
+    this.calmText = AFTER_RESET_WORDS[state] ?? STATE_WORDS[state] ?? STATE_WORDS.unknown;
+    setText(this.el.calm, this.calmText);
   }
 
   /** A suggestion's own words replace the state's, which were written when the state began. */
   onSuggestion(event) {
     if (typeof event.detail !== 'string' || !event.detail) return;
-    this.calmText = event.detail;
-    if (!this.resetRunning) setText(this.el.calm, event.detail);
+    this.calmText = this.soonAfterReset(event) ? AGAIN_WORDS : event.detail;
+    if (!this.resetRunning) setText(this.el.calm, this.calmText);
+  }
+
+  /** True when a suggestion comes within SOON_AFTER_RESET_S (session time) of a reset's end. */
+  soonAfterReset(event) {
+    const tS = num(event.t_s) ?? this.lastT;
+    return typeof this.resetEndedT === 'number' && tS !== null
+      && tS - this.resetEndedT < SOON_AFTER_RESET_S;
   }
 
   onMarker(event) {
@@ -259,22 +306,6 @@ export class NowView {
       if (button) setTimeout(() => { button.disabled = false; }, 600);
     }
   }
-}
-
-const QUALITY_WORDS = {
-  good: 'Good',
-  hr_only: 'Heart rate only',
-  breathing: 'Paced breathing',
-  movement: 'Moving',
-  poor: 'Unclear',
-  warming_up: 'Warming up',
-  no_baseline: 'No baseline yet',
-  no_beats: 'No beats',
-};
-
-function qualityWords(quality) {
-  if (typeof quality !== 'string') return '—';
-  return QUALITY_WORDS[quality] ?? quality.replace(/_/g, ' ');
 }
 
 function flash(button, words) {

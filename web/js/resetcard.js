@@ -15,19 +15,27 @@ const FOCUS_KEY = 'afterbeat.focus';
 
 /**
  * Calm words for whether the heart rhythm follows the pacer, from the server's
- * ``pacer_following`` (share 0-1 of the slow heart-rate variation at the pacer's pace, or null)
- * and ``pacer_following_ok`` (its verdict). Never a grade.
+ * ``pacer_following`` (share 0-1 of the slow heart-rate variation at the pacer's pace, or null),
+ * ``pacer_following_ok`` (its verdict) and ``pacer_following_reason`` (why it is null: the
+ * breathing reasons). Never a grade, and never the signal's fault unless beats were missed.
  */
 export function followWords(share, ok, reason = null) {
   if (share === null) {
-    return reason === 'poor_signal'
-      ? 'The signal is patchy for now. Just keep following the circle.'
-      : 'Getting started: the first reading comes after about a minute.';
+    if (reason === 'poor_signal') return 'Some beats in the last minute were missed or irregular, so this waits for a clean minute.';
+    if (reason && reason !== 'too_short') return 'No clear rhythm in your heartbeat yet. Just keep following the circle.';
+    return 'Getting started: the first reading comes after about a minute.';
   }
   if (ok === true) return 'Yes: your heart rhythm is following the pacer.';
   if (share >= 0.25) return 'Your heart rhythm is starting to follow the pacer.';
-  return 'Not in step with the pacer yet. Just keep following the circle.';
+  return 'Your heart rhythm is not moving with this pace yet. Just keep following the circle.';
 }
+
+/** The suggestion card's words once the state is back to settled (the card stays, re-worded). */
+export const SETTLED_AGAIN_WORDS = 'You look settled again; the reset is still here if you want it.';
+/** Its words when it comes within a few minutes of a reset's end. */
+export const AFTER_RESET_CARD_WORDS = 'Another reset is here if you want it, or let it be: this can unfold later.';
+/** Session seconds after a reset's end in which a suggestion is worded as another one. */
+export const SOON_AFTER_RESET_S = 600;
 
 /** While the reading is of another pace than the one on screen (just after a change). */
 export const NEW_PACE_WORDS = 'Listening at the new pace: a first reading comes after about a minute.';
@@ -143,7 +151,13 @@ export class ResetCards {
     const el = this.el;
     setText(el.suggestionEyebrow, event.gentle ? 'Something gentler you could try' : 'A reset you could try');
     setText(el.suggestionTitle, reset.title ?? reset.id);
-    setText(el.suggestionReason, typeof event.reason === 'string' ? event.reason : '');
+    const tS = num(event.t_s) ?? num(this.lastT);
+    const soon = !chosen && typeof this.resetEndedT === 'number' && tS !== null
+      && tS - this.resetEndedT < SOON_AFTER_RESET_S;
+    this.suggestionReason = soon ? AFTER_RESET_CARD_WORDS : (typeof event.reason === 'string' ? event.reason : '');
+    setText(el.suggestionReason, this.suggestionReason);
+    el.suggestion.dataset.settledAgain = 'false';
+    el.suggestion.dataset.chosen = chosen ? 'true' : 'false';
     const instructions = Array.isArray(reset.instructions) ? reset.instructions.join(' ') : (reset.instructions ?? '');
     setText(el.suggestionInstructions, instructions);
     const cautions = Array.isArray(reset.cautions) ? reset.cautions.join(' ') : (reset.cautions ?? '');
@@ -189,8 +203,23 @@ export class ResetCards {
     box.dataset.cancelled = String(Boolean(byPerson));
   }
 
+  /**
+   * A state event: a suggestion still on screen once the state is back to settled is re-worded
+   * (it stays, as an offer); a later activated or elevated state brings its own words back.
+   */
+  onState(event) {
+    const el = this.el;
+    if (el.suggestion.hidden || el.suggestion.dataset.chosen === 'true') return;
+    const settled = event.state === 'settled';
+    if (!settled && !['activated', 'elevated'].includes(event.state)) return;
+    el.suggestion.dataset.settledAgain = String(settled);
+    setText(el.suggestionEyebrow, settled ? 'If you still want it' : (el.suggestion.dataset.gentle === 'true' ? 'Something gentler you could try' : 'A reset you could try'));
+    setText(el.suggestionReason, settled ? SETTLED_AGAIN_WORDS : (this.suggestionReason ?? ''));
+  }
+
   /** A metrics event: during a breathing reset, say whether the heart follows the pacer. */
   onMetrics(m) {
+    if (num(m.t_s) !== null) this.lastT = m.t_s;
     const box = byId('follow');
     const breathing = Boolean(this.activeReset && this.pacer.timeline?.pattern?.phases?.length);
     box.hidden = !breathing;
@@ -208,7 +237,7 @@ export class ResetCards {
     byId('follow-fill').style.width = `${(followFill(share) * 100).toFixed(1)}%`;
     const otherPace = !samePace && num(m.pacer_bpm) !== null;
     setText(byId('follow-words'), otherPace ? NEW_PACE_WORDS : followWords(share, ok,
-      typeof m.respiration_reason === 'string' ? m.respiration_reason : null));
+      samePace && typeof m.pacer_following_reason === 'string' ? m.pacer_following_reason : null));
   }
 
   /** Focus mode: the running reset takes the screen (always on a phone, on request elsewhere). */
@@ -275,7 +304,7 @@ export class ResetCards {
     // Every number with its direction; nothing here is recomputed from the index.
     const rows = [
       ['Heart rate (bpm)', 'lower usually means calmer', num(before.heart_rate_bpm), num(after.heart_rate_bpm)],
-      ['RMSSD (ms)', 'higher usually means more relaxed', num(before.rmssd_ms), num(after.rmssd_ms)],
+      ['Heart-rate variability (ms)', 'higher usually means more relaxed', num(before.rmssd_ms), num(after.rmssd_ms)],
       ['How stirred up (0-10)', 'lower means calmer', num(effect.rating_before), num(effect.rating_after)],
     ].filter(([, , a, b]) => a !== null || b !== null);
     if (!rows.length) return;
@@ -356,6 +385,7 @@ export class ResetCards {
   finishResetView() {
     this.pacer.stop();
     this.activeReset = null;
+    this.resetEndedT = num(this.lastT);
     this.applyFocus();
     this.onRunning(false);
     const hadFocus = this.el.pacerCard.contains(document.activeElement);

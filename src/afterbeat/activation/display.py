@@ -25,6 +25,20 @@ minutes at or below ``settled_index``)::
     elevated  81 - 100  "Above your usual for a while"
 
 Other states (calibrating, unknown) and unscored readings show no score.
+
+**Numbers against the usual** (:func:`compare`). The state's sentence stays on the page until
+the state changes, so it carries no numbers; the numbers and their comparison with the usual
+come with every metrics event, from the same reading as the tiles: heart rate (bpm, last 60 s)
+and heart-rate variability (RMSSD, ms, last 120 s), each "above", "near" or "below" the
+person's usual. "Near" is the chart's baseline band: the resting median +- one spread for
+heart rate, the resting median x e^(+-spread) for heart-rate variability. Numbers are written
+as the page writes them (the event's value to 2 decimals, then to a whole number, halves up).
+
+**Signal** (:func:`signal_of`): the beats alone, not what is done with them: ``no_beats``,
+``hr_only`` (no beat-to-beat data), ``patchy`` (the 120-s window is under ``min_coverage`` or
+over ``max_corrected_pct`` corrected beats, the index's own gate), ``warming_up`` (the windows
+are still filling) or ``clean``. Movement, paced breathing or a missing baseline are no
+signal states: they are said elsewhere.
 """
 
 from __future__ import annotations
@@ -34,7 +48,8 @@ from dataclasses import dataclass
 
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 
-__all__ = ["BANDS", "ScoreBand", "ShownScore", "band_of_score", "display", "score_curve"]
+__all__ = ["BANDS", "Comparison", "ScoreBand", "ShownScore", "band_of_score", "compare", "display",
+           "score_curve", "shown_whole", "signal_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +115,69 @@ def display(arousal: float | None, state: str | None,
         return None
     score = min(max(round(score_curve(arousal, settings)), band.low), band.high)
     return ShownScore(score=score, band=band.state, words=band.words)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One reading's heart rate and heart-rate variability against the usual, in words."""
+
+    words: str
+    """E.g. "Heart rate 66 bpm, above your usual of 63. Heart-rate variability 37 ms, below your
+    usual of 46." (empty when neither can be compared)."""
+    heart_rate: str | None
+    """"above", "near" or "below" the usual band; None when not compared."""
+    hrv: str | None
+    """Same for heart-rate variability (RMSSD)."""
+
+
+def shown_whole(value: float) -> int:
+    """A number as the page writes it: to 2 decimals (as sent), then whole, halves up."""
+    return math.floor(round(value, 2) + 0.5)
+
+
+def _side(value: float, low: float, high: float) -> str:
+    return "above" if value > high else "below" if value < low else "near"
+
+
+_SIDE_WORDS = {"above": "above your usual", "near": "near your usual",
+               "below": "below your usual"}
+
+
+def compare(heart_rate_bpm: float | None, rmssd_ms: float | None,
+            baseline_heart_rate_bpm: float | None, heart_rate_spread_bpm: float | None,
+            baseline_rmssd_ms: float | None, ln_rmssd_spread: float | None) -> Comparison | None:
+    """Heart rate (bpm) and RMSSD (ms) of one reading against the usual band; None if neither."""
+    parts: list[str] = []
+    hr_side = hrv_side = None
+    if (heart_rate_bpm is not None and baseline_heart_rate_bpm is not None
+            and heart_rate_spread_bpm is not None and math.isfinite(heart_rate_bpm)):
+        hr_side = _side(heart_rate_bpm, baseline_heart_rate_bpm - heart_rate_spread_bpm,
+                        baseline_heart_rate_bpm + heart_rate_spread_bpm)
+        parts.append(f"Heart rate {shown_whole(heart_rate_bpm)} bpm, {_SIDE_WORDS[hr_side]} of "
+                     f"{shown_whole(baseline_heart_rate_bpm)}.")
+    if (rmssd_ms is not None and baseline_rmssd_ms is not None and ln_rmssd_spread is not None
+            and math.isfinite(rmssd_ms) and rmssd_ms > 0.0):
+        hrv_side = _side(rmssd_ms, baseline_rmssd_ms * math.exp(-ln_rmssd_spread),
+                         baseline_rmssd_ms * math.exp(ln_rmssd_spread))
+        parts.append(f"Heart-rate variability {shown_whole(rmssd_ms)} ms, "
+                     f"{_SIDE_WORDS[hrv_side]} of {shown_whole(baseline_rmssd_ms)}.")
+    if not parts:
+        return None
+    return Comparison(" ".join(parts), hr_side, hrv_side)
+
+
+def signal_of(quality: str, rr_available: bool, coverage: float | None,
+              corrected_pct: float | None, settings: Settings = DEFAULT_SETTINGS) -> str:
+    """The beats alone: no_beats, hr_only, patchy, warming_up or clean (coverage 0-1, %)."""
+    if quality == "no_beats":
+        return "no_beats"
+    if not rr_available:
+        return "hr_only"
+    if quality == "poor":
+        return "patchy"
+    if quality == "warming_up":
+        return "warming_up"
+    if (coverage is not None and coverage < settings.min_coverage) or (
+            corrected_pct is not None and corrected_pct > settings.max_corrected_pct):
+        return "patchy"
+    return "clean"

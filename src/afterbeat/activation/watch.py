@@ -21,10 +21,11 @@ Short patches of unscored readings (under 15 s) keep the shown state; movement s
 The first settling after a session end is *said* when its 2-minute stretch is complete, and
 *timed* (``settled_at_s``, the recovery's time to settle) at the stretch's first reading.
 Every state change carries a plain-words reason about activation relative to the person's
-own baseline (a held level coming back after a pause is said without the current numbers,
-which need not match it); the session end itself changes no state, so it emits no state
-event: the first state change within the grace says the watch started. Nothing here is an
-alarm.
+own baseline, without numbers: the page keeps it while the numbers beside it change every
+5 s, so the numbers and their comparison with the usual come with each metrics event instead
+(:func:`afterbeat.activation.display.compare`); the session end itself changes no state, so
+it emits no state event: the first state change within the grace says the watch started.
+Nothing here is an alarm.
 """
 
 from __future__ import annotations
@@ -81,20 +82,6 @@ class _Update:
     scored: bool
     arousal: float
     high: bool
-
-
-def _fmt_delta(reading: ArousalReading) -> str:
-    """Heart rate and RMSSD against the person's usual, each with its direction in words."""
-    parts = []
-    hr = reading.heart_rate_delta_bpm
-    if hr is not None and round(hr) != 0:
-        parts.append(f"heart rate {abs(hr):.0f} bpm {'higher' if hr > 0 else 'lower'}")
-    ln = reading.ln_rmssd_delta
-    if ln is not None:
-        pct = (math.exp(ln) - 1.0) * 100.0
-        if round(pct) != 0:
-            parts.append(f"RMSSD {abs(pct):.0f} % {'higher' if pct > 0 else 'lower'}")
-    return ", ".join(parts)
 
 
 def _span_words(span_s: float) -> str:
@@ -305,8 +292,9 @@ class AfterSessionWatch:
         return "Readings are clear again. Before the pause they were close to your usual."
 
     def _reason(self, level: WatchState, reading: ArousalReading) -> str:
-        delta = _fmt_delta(reading)
-        suffix = f" ({delta})." if delta else "."
+        # No numbers: this sentence stays on the page until the next state change, while the
+        # numbers beside it change every 5 s (each metrics event carries its own comparison).
+        suffix = "."
         if reading.quality is Quality.BREATHING:
             suffix += " While breathing is slow, only heart rate counts."
         if level is WatchState.SETTLED:

@@ -8,7 +8,8 @@ follows the literature on RR-derived respiration (Schaefer & Kratky 2008; Charlt
 2018; Karlen et al. 2013) in six steps, on the trailing ``window_s`` (64 s) of clean beats:
 
 1. Signal checks: the beats must span the window (else ``too_short``), cover it without gaps and
-   with at most 5 % corrected beats (else ``poor_signal``).
+   with at most 5 % corrected beats (else ``poor_signal``; ``corrected`` may weigh each interval
+   0-1, so that an ectopic beat, which changes two intervals, counts once, as in the index).
 2. RR is resampled evenly at 4 Hz (linear), detrended and Hann-windowed; its periodogram is taken
    on 0.065 Hz (3.9/min) up to 0.6 Hz or 0.45 x the mean heart rate, whichever is lower (RR
    samples breathing once a beat: stay below that Nyquist frequency).
@@ -168,7 +169,7 @@ def _window(
     rr_ms: FloatArray | Sequence[float],
     window_s: float,
     end_t_s: float | None,
-    corrected: Sequence[bool] | NDArray[np.bool_] | None,
+    corrected: Sequence[bool] | Sequence[float] | NDArray[np.bool_] | FloatArray | None,
 ) -> tuple[_Even | None, BreathingReason | None]:
     """Checked, evenly resampled, detrended trailing window, or the reason it is unusable."""
     t = np.asarray(t_s, dtype=np.float64)
@@ -180,7 +181,9 @@ def _window(
     end = float(t[-1]) if end_t_s is None else float(end_t_s)
     sel = (t > end - window_s) & (t <= end)
     if corrected is not None:
-        c = np.asarray(corrected, dtype=np.bool_)
+        # True/False per interval, or a weight 0-1 (the live path: an ectopic beat changes two
+        # intervals, each counting half, as the index's quality rule counts corrected beats).
+        c = np.asarray(corrected, dtype=np.float64)
         if c.shape != t.shape:
             raise ValueError("corrected must have the length of t_s")
         if sel.sum() and c[sel].mean() > MAX_CORRECTED_SHARE:
@@ -359,7 +362,7 @@ def estimate_breathing_rate(
     *,
     end_t_s: float | None = None,
     window_s: float = DEFAULT_WINDOW_S,
-    corrected: Sequence[bool] | NDArray[np.bool_] | None = None,
+    corrected: Sequence[bool] | Sequence[float] | NDArray[np.bool_] | FloatArray | None = None,
     slow_power_ratio: float = 4.0,
     clear_slow_ratio: float = 10.0,
     min_prominence: float = 4.0,
@@ -446,7 +449,7 @@ def pacer_following(
     *,
     end_t_s: float | None = None,
     window_s: float = DEFAULT_WINDOW_S,
-    corrected: Sequence[bool] | NDArray[np.bool_] | None = None,
+    corrected: Sequence[bool] | Sequence[float] | NDArray[np.bool_] | FloatArray | None = None,
     min_share: float = 0.5,
 ) -> PacerFollowing:
     """Share (0-1) of RR power (0.04-0.5 Hz) within +-0.015 Hz of the pacer rate, last 64 s.
@@ -477,7 +480,7 @@ def coherence_peak(
     *,
     end_t_s: float | None = None,
     window_s: float = DEFAULT_WINDOW_S,
-    corrected: Sequence[bool] | NDArray[np.bool_] | None = None,
+    corrected: Sequence[bool] | Sequence[float] | NDArray[np.bool_] | FloatArray | None = None,
 ) -> tuple[float, float] | None:
     """(normalised coherence 0-1, its peak rate in breaths/min) on the trailing 64 s.
 
@@ -505,7 +508,7 @@ def coherence_share(
     *,
     end_t_s: float | None = None,
     window_s: float = DEFAULT_WINDOW_S,
-    corrected: Sequence[bool] | NDArray[np.bool_] | None = None,
+    corrected: Sequence[bool] | Sequence[float] | NDArray[np.bool_] | FloatArray | None = None,
 ) -> float | None:
     """Normalised coherence (0-1): HeartMath's CR / (1 + CR) on the trailing 64 s.
 

@@ -78,6 +78,9 @@ class LiveMetrics:
     pacer_following_ok: bool | None = None
     """True when the heart rhythm follows the pacer (share >= 0.5 and the strongest slow
     oscillation within 1/min of the pacer); None without a pacer or a usable window."""
+    pacer_following_reason: str | None = None
+    """Why ``pacer_following`` is None while a pacer runs (the reasons of
+    ``respiration_reason``, from the pacer's own window check)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,6 +202,7 @@ class _Breath:
     pacer_bpm: float | None
     following: float | None
     following_ok: bool | None
+    following_reason: str | None = None
 
 
 class LiveMetricsTracker:
@@ -232,8 +236,9 @@ class LiveMetricsTracker:
         self._spectral: _Spectral | None = None
         self._last_beat_t_s: float | None = None
         self._hr: deque[tuple[float, float]] = deque()
-        self._recent: deque[tuple[float, float, bool]] = deque()
-        """(t_s, rr_ms, corrected) of the current segment's last ``DEFAULT_WINDOW_S`` + 10 s."""
+        self._recent: deque[tuple[float, float, float]] = deque()
+        """(t_s, rr_ms, corrected weight 0/0.5/1) of the current segment's last
+        ``DEFAULT_WINDOW_S`` + 10 s."""
         self._breath: _Breath | None = None
         self._pacer_bpm: float | None = None
 
@@ -285,7 +290,7 @@ class LiveMetricsTracker:
         if self._spectral is None or t_s - self._spectral.t_s >= self.spectral_every_s:
             self._refresh_spectral(t_s)
         recent = self._recent
-        recent.append((t_s, rr, clean.corrected))
+        recent.append((t_s, rr, corrected))
         while recent[0][0] <= t_s - DEFAULT_WINDOW_S - 10.0:
             recent.popleft()
         if self._breath is None or t_s - self._breath.t_s >= self.spectral_every_s:
@@ -324,6 +329,7 @@ class LiveMetricsTracker:
             pacer_bpm=self._pacer_bpm,
             pacer_following=breath.following if breath else None,
             pacer_following_ok=breath.following_ok if breath else None,
+            pacer_following_reason=breath.following_reason if breath else None,
         )
 
     def _refresh_breath(self, t_s: float) -> None:
@@ -334,15 +340,17 @@ class LiveMetricsTracker:
         coherence = coherence_peak(t, rr, end_t_s=t_s, corrected=fixed)
         following: float | None = None
         ok: bool | None = None
+        why: str | None = None
         if self._pacer_bpm is not None:
             pf = pacer_following(t, rr, self._pacer_bpm, end_t_s=t_s, corrected=fixed)
             following, ok = pf.share, pf.following
+            why = None if pf.reason is None else str(pf.reason)
         self._breath = _Breath(t_s=t_s, rate_bpm=est.rate_bpm,
                                reason=None if est.reason is None else str(est.reason),
                                coherence_share=coherence[0] if coherence else None,
                                coherence_peak_bpm=coherence[1] if coherence else None,
                                pacer_bpm=self._pacer_bpm,
-                               following=following, following_ok=ok)
+                               following=following, following_ok=ok, following_reason=why)
 
     def _refresh_spectral(self, t_s: float) -> None:
         lomb = self._lomb
