@@ -20,6 +20,7 @@ import httpx
 import pytest
 import uvicorn
 
+from afterbeat.activation.settings import DEFAULT_SETTINGS
 from afterbeat.records import Header, Record
 from afterbeat.server import app as server
 from afterbeat.server.app import ServerSettings, create_app
@@ -76,6 +77,7 @@ class QuietPipeline:
 
     plan = None
     baseline = None
+    settings = DEFAULT_SETTINGS
 
     def forget_baseline(self) -> None:
         pass

@@ -20,6 +20,7 @@ from afterbeat.activation.watch import AfterSessionWatch, StateChange
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind
 from afterbeat.resets.effects import EffectTracker, MetricsSample, ResetEffect
+from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import with_marks
 from afterbeat.storage.session_file import iter_session
 
@@ -240,3 +241,24 @@ def test_live_words_follow_the_rule_s_own_length() -> None:
     assert watch.settled_at_s == 200.0 and said[0].t_s == 225.0
     assert said[0].reason == ("Settled about 3 minutes after the session ended: close to your "
                               "usual for 30 seconds now. No reset needed.")
+
+
+def test_results_carry_the_rule_they_were_judged_by() -> None:
+    """A plan that asks for 5 calm minutes: recovery and reset effects say so themselves, so
+    the page's words about settling name the rule each result was judged by."""
+    _, stream = iter_session(DEMO)
+    records = list(stream)
+    end_s = next(r.t_s for r in records
+                 if isinstance(r, Marker) and r.kind is MarkerKind.SESSION_END)
+    marks = [Marker(end_s, MarkerKind.RESET_START, text="cold_water"),
+             Marker(end_s + 120.0, MarkerKind.RESET_END, text="cold_water")]
+    plan = plan_from_json({"thresholds": {"settle_s": 300.0, "grace_s": 600.0}})
+    for pipeline, hold_s, grace_s in ((Pipeline(), 120.0, 300.0),
+                                      (Pipeline(plan=plan), 300.0, 600.0)):
+        events = [e.to_json() for r in with_marks(records, marks) for e in pipeline.push(r)]
+        events += [e.to_json() for e in pipeline.finish()]
+        recovery = [e for e in events if e["type"] == "recovery"][-1]
+        effect = [e for e in events if e["type"] == "reset_effect"][-1]
+        assert pipeline.settings.settle_s == hold_s
+        assert (recovery["settle_hold_s"], recovery["grace_s"]) == (hold_s, grace_s)
+        assert effect["settle_hold_s"] == hold_s

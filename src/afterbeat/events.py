@@ -404,6 +404,8 @@ class RecoveryEvent:
             heart_rate_at_end_bpm=_opt_num(data, "heart_rate_at_end_bpm"),
             baseline_heart_rate_bpm=_opt_num(data, "baseline_heart_rate_bpm"),
             notes=_texts(data, "notes"),
+            settle_hold_s=_opt_num(data, "settle_hold_s"),
+            grace_s=_opt_num(data, "grace_s"),
         ))
 
 

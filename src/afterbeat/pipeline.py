@@ -93,6 +93,11 @@ class EventPipeline(Protocol):
         """The resting baseline in use (None: none yet)."""
         ...
 
+    @property
+    def settings(self) -> Settings:
+        """The rules in force (the plan's thresholds applied)."""
+        ...
+
     def push(self, record: Record) -> Sequence[Event]:
         """Feed one record; return the events it causes, in order."""
         ...

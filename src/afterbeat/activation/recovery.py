@@ -60,6 +60,11 @@ class RecoveryMetrics:
     heart_rate_at_end_bpm: float | None = None
     baseline_heart_rate_bpm: float | None = None
     notes: tuple[str, ...] = field(default=())
+    settle_hold_s: float | None = None
+    """How long readings had to stay close to the usual to count as settled (s; the rule in
+    force; None in results stored before it was kept)."""
+    grace_s: float | None = None
+    """The quiet watch after the session end (s; the rule in force; None in older results)."""
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (the ``recovery`` event body and the stored session result)."""
@@ -78,6 +83,8 @@ class RecoveryMetrics:
             "heart_rate_at_end_bpm": r(self.heart_rate_at_end_bpm, 2),
             "baseline_heart_rate_bpm": r(self.baseline_heart_rate_bpm, 2),
             "notes": list(self.notes),
+            "settle_hold_s": r(self.settle_hold_s, 1),
+            "grace_s": r(self.grace_s, 1),
         }
 
 
@@ -189,4 +196,6 @@ def recovery_metrics(
         heart_rate_at_end_bpm=_value_near(after, t0, "heart_rate_bpm"),
         baseline_heart_rate_bpm=base_hr,
         notes=tuple(notes),
+        settle_hold_s=settings.settle_s,
+        grace_s=settings.grace_s,
     )

@@ -160,6 +160,9 @@ class ResetEffect:
     complete: bool
     """True once the after-window has been fully observed."""
     final: bool
+    settle_hold_s: float | None = None
+    """How long readings had to stay close to the usual to count as settled (s; the rule in
+    force; None in effects stored before it was kept)."""
 
     @property
     def index_change(self) -> float | None:
@@ -178,6 +181,7 @@ class ResetEffect:
             "rating_before": self.rating_before, "rating_after": self.rating_after,
             "settle_s": self.settle_s, "started_activated": self.started_activated,
             "index_change": self.index_change, "complete": self.complete, "final": self.final,
+            "settle_hold_s": self.settle_hold_s,
         }
 
     @classmethod
@@ -197,7 +201,8 @@ class ResetEffect:
                    rating_before=obj.get("rating_before"), rating_after=obj.get("rating_after"),
                    settle_s=obj.get("settle_s"),
                    started_activated=bool(obj.get("started_activated", False)),
-                   complete=bool(obj.get("complete", False)), final=bool(obj.get("final", True)))
+                   complete=bool(obj.get("complete", False)), final=bool(obj.get("final", True)),
+                   settle_hold_s=obj.get("settle_hold_s"))
 
 
 @dataclass(slots=True)
@@ -374,5 +379,5 @@ class EffectTracker:
             rating_before=item.rating_before, rating_after=item.rating_after,
             settle_s=item.settle_s,
             started_activated=before_index is not None and before_index > self.settle_index,
-            complete=complete, final=final,
+            complete=complete, final=final, settle_hold_s=self.settle_s,
         )

@@ -92,8 +92,10 @@ class RecoveryData(_Data):
     heart_rate_at_end_bpm: float | None
     baseline_heart_rate_bpm: float | None
     notes: list[str]
-
-
+    settle_hold_s: float | None
+    """The settling rule in force: readings close to the usual this long (s)."""
+    grace_s: float | None
+    """The quiet watch after the session end (s)."""
 
 
 class BaselineData(_Data):
@@ -143,6 +145,8 @@ class ResetEffectData(_Data):
     index_change: float | None
     complete: bool
     final: bool
+    settle_hold_s: float | None
+    """The settling rule in force: readings close to the usual this long (s)."""
 
 
 class RecordingData(BaseModel):

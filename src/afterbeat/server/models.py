@@ -305,6 +305,9 @@ class StatusOut(BaseModel):
     lan: bool
     notes: list[str] = []
     """Plain sentences about this start (e.g. a saved plan that could not be applied)."""
+    rule: dict[str, float]
+    """The watch's rule in force: ``settle_hold_s`` (close to the usual this long counts as
+    settled) and ``grace_s`` (the quiet watch after a session end), both seconds."""
 
 
 class ResonanceStartIn(BaseModel):

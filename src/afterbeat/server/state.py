@@ -144,6 +144,12 @@ class ServerState:
         return StatusEvent(self.status.connection(), self.recording.state(),
                            tuple(self.notes.values()))
 
+    def rule_json(self) -> dict[str, float]:
+        """The watch's rule in force (the plan's thresholds applied): what the page's words
+        about settling and the quiet watch say (s)."""
+        rule = self.ingest.pipeline.settings
+        return {"settle_hold_s": rule.settle_s, "grace_s": rule.grace_s}
+
     async def status_json(self) -> dict[str, Any]:
         """The body of ``/api/status``."""
         running = self.resets.running
@@ -160,4 +166,5 @@ class ServerState:
                      "dropped_clients": self.hub.dropped_count},
             "lan": self.settings.lan_host is not None,
             "notes": list(self.notes.values()),
+            "rule": self.rule_json(),
         }
