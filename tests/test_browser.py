@@ -668,6 +668,8 @@ def test_history_report_and_support_views(page: Any, demo: DemoServer) -> None:
     page.click('nav a[data-view-link="history"]')
     link = wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
                      "the demo recording in the history list")
+    listed = page.inner_text("#session-list")
+    assert "Demo recording (real heartbeats replayed)" in listed and "derived" not in listed
     link.click()
     wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
               "the session report's heart-rate series",
@@ -780,11 +782,12 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
 
 
 def test_provisional_baseline_is_shown_and_can_be_started_over(page: Any) -> None:
-    wait_for(lambda: "provisional: 1 of 3 rests" in page.inner_text("#baseline-note"), 10,
+    wait_for(lambda: "your usual is still being learned: 1 of 3 rests so far"
+              in page.inner_text("#baseline-note"), 10,
               "the provisional baseline next to the chart legend",
               detail=lambda: page.inner_text(".charts-card .legend"))
     page.click('nav a[data-view-link="support"]')
-    wait_for(lambda: "provisional (1 of 3" in page.inner_text("#baseline-description"), 5,
+    wait_for(lambda: "still being learned (1 of 3" in page.inner_text("#baseline-description"), 5,
               "the baseline described on the support view",
               detail=lambda: page.inner_text("#baseline-card"))
     page.click("#btn-baseline-reset")
@@ -817,6 +820,27 @@ def test_any_time_movement_reset_runs_a_timer_with_prompts(page: Any) -> None:
               > float(first["elapsedS"]) + 1, 5, "the timer to move on the clock")
     page.click("#btn-reset-stop")
     wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+
+
+def test_a_reset_after_the_demo_ended_shows_only_its_own_numbers(page: Any,
+                                                                 watch: Watch) -> None:
+    """The demo has ended: the after card never shows an earlier reset's numbers, says plainly
+    that none can come, and its marks are at the recording's end, not past it."""
+    assert page.query_selector("#after-card:not([hidden])")
+    assert page.query_selector("#effect-table[hidden]"), page.inner_text("#after-card")
+    assert page.query_selector("#effect-settle[hidden]"), page.inner_text("#after-card")
+    assert "No heartbeats are arriving" in page.inner_text("#effect-note")
+    last = page.evaluate("() => ({start: window.afterbeatLive.last.marker_reset_start.t_s,"
+                         " metrics: window.afterbeatLive.last.metrics.t_s})")
+    assert last["start"] <= last["metrics"] + 5.0, last
+    # A reload replays the started and stopped resets: the page asks nothing to stop.
+    stops = sum("/api/resets/stop" in url for url in watch.requests)
+    page.reload()
+    wait_for(lambda: page.evaluate("() => (window.afterbeatLive?.counts.reset ?? 0) >= 2"), 15,
+              "the replayed reset events after the reload")
+    assert _api(page, "/api/status")["body"]["reset"] is None
+    assert sum("/api/resets/stop" in url for url in watch.requests) == stops
+    assert page.query_selector("#pacer-card[hidden]")
 
 
 def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:

@@ -207,7 +207,7 @@ def open_recording(
         started = EARLIEST_START  # a file dated outside 1970..2199: the start is unknown
     header = Header(
         started_at=started,
-        device={"name": "replay (derived)", "source": Path(name).name},
+        device={"name": "Replayed recording (real heartbeats)", "source": Path(name).name},
         provenance={
             "real": f"RR intervals from {Path(name).name}",
             "derived": "notifications re-encoded from the RR values (RR in 1/1024 s = "
