@@ -701,6 +701,18 @@ def test_history_report_and_support_views(page: Any, demo: DemoServer) -> None:
     page.click('nav a[data-view-link="trends"]')
     wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
     assert "2 minutes" in page.inner_text("#view-trends .settle-definition")
+    # Every settle dot is at or below the axis' highest label; one use is no "median".
+    sessions = _api(page, "/api/trends")["body"]["sessions"]
+    settle_min = [s["time_to_settle_s"] / 60 for s in sessions
+                  if s.get("time_to_settle_s") is not None]
+    assert settle_min, sessions
+    wait_for(lambda: int(_dataset(page, "#trend-settle").get("points") or 0) == len(settle_min),
+             5, "the settle chart")
+    y_labels = [float(b["text"]) for b in _labels_whole_and_apart(page, "#trend-settle")
+                if b["x1"] <= 38 and b["text"].replace(".", "", 1).isdigit()]
+    assert y_labels and max(y_labels) >= max(settle_min), (y_labels, settle_min)
+    lines = page.inner_text("#trends-lines")
+    assert "over 1 time" not in lines and "one time so far" in lines, lines
     wait_for(lambda: page.query_selector("#summary-notes > *"), 5,
               "the notes to choose from in the summary card")
     _axe_clean_light_and_dark(page, "trends (with the summary to share)")
