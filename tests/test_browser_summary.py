@@ -78,9 +78,11 @@ def test_trends_on_a_phone_say_what_is_missing_and_fit(browser: Any,
                                                          server: DemoServer) -> None:
     """Sessions without ratings: the ratings chart says so in words that wrap at 320 px."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
+    # Signed in with the launch's token (the one-time link is the other test's).
+    context.add_init_script(f"localStorage.setItem('afterbeat-token', {server.token!r});")
     try:
         page = context.new_page()
-        page.goto(server.launch_url, wait_until="load")
+        page.goto(server.url, wait_until="load")
         wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 20,
                  "the signed-in dashboard")
         page.goto(f"{server.url}/#/trends")
