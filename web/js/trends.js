@@ -11,7 +11,7 @@ function num(value) {
 /** What a trend chart says instead of an empty drawing: what is missing, in plain words. */
 export const TREND_EMPTY = {
   noSessions: 'Nothing here yet: this fills in as sessions are recorded.',
-  noSettle: 'No settling times yet: one is measured after a session whose end you marked.',
+  noSettle: 'No time to settle yet: it shows once afterbeat sees you settle after a session whose end you marked.',
   noRatings: 'No ratings yet: rate how stirred up you feel before or after a reset.',
 };
 
