@@ -850,9 +850,24 @@ def test_a_reset_after_the_demo_ended_shows_only_its_own_numbers(page: Any,
     page.reload()
     wait_for(lambda: page.evaluate("() => (window.afterbeatLive?.counts.reset ?? 0) >= 2"), 15,
               "the replayed reset events after the reload")
+    # A kept start whose planned end has passed (as after a full reset): history, not run again.
+    page.evaluate(_REPLAY_ENDED_RESET)
     assert _api(page, "/api/status")["body"]["reset"] is None
     assert sum("/api/resets/stop" in url for url in watch.requests) == stops
     assert page.query_selector("#pacer-card[hidden]")
+
+
+_REPLAY_ENDED_RESET = """() => {
+  const live = window.afterbeatLive;
+  const now = Date.now() / 1000;
+  const kept = live.lastEventId;
+  live.lastEventId = live.helloSeq;  // an event numbered before this connection's hello
+  live.dispatch('reset', JSON.stringify({type: 'reset', action: 'started', reset_id: 'cold_water',
+    t_s: 1, timeline: {start_s: now - 300, origin_s: now - 300, end_s: now - 180, pattern: null,
+                       prompts: [], cycle_base: 0}}));
+  live.lastEventId = kept;
+}"""
+"""Dispatch a kept ``reset`` start of a reset that ended minutes ago, as a reload replays it."""
 
 
 def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:
