@@ -93,8 +93,8 @@ def main(argv: list[str]) -> int:
     out = Path(argv[2]) if len(argv) > 2 else OUT
     header = Header(
         started_at=STARTED_AT,
-        device={"name": "Demo strap (derived)", "model": "derived from Holter RR",
-                "body_sensor_location": "chest"},
+        device={"name": "Demo recording (real heartbeats replayed)",
+                "model": "derived from Holter RR", "body_sensor_location": "chest"},
         provenance={
             "real": "RR intervals: PhysioNet 'RR interval time series from healthy subjects' "
             "(Irurzun et al. 2021, doi 10.13026/51yd-d219, CC BY 4.0), subject 000, "

@@ -98,7 +98,7 @@ def test_json_round_trip_and_errors() -> None:
 def test_heart_rate_only_baseline() -> None:
     base = Baseline.from_recordings([RestRecording("hr", (70.0, 71.0), (), 10.0)], S)
     assert base.ln_rmssd is None and base.ln_rmssd_spread is None and base.rmssd_ms is None
-    assert "provisional" in base.describe()
+    assert "still being learned" in base.describe()
 
 
 def test_collector_keeps_only_clean_still_values() -> None:

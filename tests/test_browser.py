@@ -696,6 +696,8 @@ def test_history_report_and_support_views(page: Any, demo: DemoServer) -> None:
     page.click('nav a[data-view-link="history"]')
     link = wait_for(lambda: page.query_selector("#session-list a.session-link"), 5,
                      "the demo recording in the history list")
+    listed = page.inner_text("#session-list")
+    assert "Demo recording (real heartbeats replayed)" in listed and "derived" not in listed
     link.click()
     wait_for(lambda: int(_dataset(page, "#report-hr").get("points") or 0) > 10, 20,
               "the session report's heart-rate series",
@@ -727,6 +729,18 @@ def test_history_report_and_support_views(page: Any, demo: DemoServer) -> None:
     page.click('nav a[data-view-link="trends"]')
     wait_for(lambda: page.inner_text("#trends-summary").strip(), 5, "the learned summary")
     assert "2 minutes" in page.inner_text("#view-trends .settle-definition")
+    # Every settle dot is at or below the axis' highest label; one use is no "median".
+    sessions = _api(page, "/api/trends")["body"]["sessions"]
+    settle_min = [s["time_to_settle_s"] / 60 for s in sessions
+                  if s.get("time_to_settle_s") is not None]
+    assert settle_min, sessions
+    wait_for(lambda: int(_dataset(page, "#trend-settle").get("points") or 0) == len(settle_min),
+             5, "the settle chart")
+    y_labels = [float(b["text"]) for b in _labels_whole_and_apart(page, "#trend-settle")
+                if b["x1"] <= 38 and b["text"].replace(".", "", 1).isdigit()]
+    assert y_labels and max(y_labels) >= max(settle_min), (y_labels, settle_min)
+    lines = page.inner_text("#trends-lines")
+    assert "over 1 time" not in lines and "one time so far" in lines, lines
     wait_for(lambda: page.query_selector("#summary-notes > *"), 5,
               "the notes to choose from in the summary card")
     _axe_clean_light_and_dark(page, "trends (with the summary to share)")
@@ -808,11 +822,12 @@ def test_plan_saved_from_the_page_is_text_and_sets_the_lines_locale(page: Any) -
 
 
 def test_provisional_baseline_is_shown_and_can_be_started_over(page: Any) -> None:
-    wait_for(lambda: "provisional: 1 of 3 rests" in page.inner_text("#baseline-note"), 10,
+    wait_for(lambda: "your usual is still being learned: 1 of 3 rests so far"
+              in page.inner_text("#baseline-note"), 10,
               "the provisional baseline next to the chart legend",
               detail=lambda: page.inner_text(".charts-card .legend"))
     page.click('nav a[data-view-link="support"]')
-    wait_for(lambda: "provisional (1 of 3" in page.inner_text("#baseline-description"), 5,
+    wait_for(lambda: "still being learned (1 of 3" in page.inner_text("#baseline-description"), 5,
               "the baseline described on the support view",
               detail=lambda: page.inner_text("#baseline-card"))
     page.click("#btn-baseline-reset")
@@ -845,6 +860,42 @@ def test_any_time_movement_reset_runs_a_timer_with_prompts(page: Any) -> None:
               > float(first["elapsedS"]) + 1, 5, "the timer to move on the clock")
     page.click("#btn-reset-stop")
     wait_for(lambda: page.query_selector("#after-card:not([hidden])"), 5, "the after card")
+
+
+def test_a_reset_after_the_demo_ended_shows_only_its_own_numbers(page: Any,
+                                                                 watch: Watch) -> None:
+    """The demo has ended: the after card never shows an earlier reset's numbers, says plainly
+    that none can come, and its marks are at the recording's end, not past it."""
+    assert page.query_selector("#after-card:not([hidden])")
+    assert page.query_selector("#effect-table[hidden]"), page.inner_text("#after-card")
+    assert page.query_selector("#effect-settle[hidden]"), page.inner_text("#after-card")
+    assert "No heartbeats are arriving" in page.inner_text("#effect-note")
+    last = page.evaluate("() => ({start: window.afterbeatLive.last.marker_reset_start.t_s,"
+                         " metrics: window.afterbeatLive.last.metrics.t_s})")
+    assert last["start"] <= last["metrics"] + 5.0, last
+    # A reload replays the started and stopped resets: the page asks nothing to stop.
+    stops = sum("/api/resets/stop" in url for url in watch.requests)
+    page.reload()
+    wait_for(lambda: page.evaluate("() => (window.afterbeatLive?.counts.reset ?? 0) >= 2"), 15,
+              "the replayed reset events after the reload")
+    # A kept start whose planned end has passed (as after a full reset): history, not run again.
+    page.evaluate(_REPLAY_ENDED_RESET)
+    assert _api(page, "/api/status")["body"]["reset"] is None
+    assert sum("/api/resets/stop" in url for url in watch.requests) == stops
+    assert page.query_selector("#pacer-card[hidden]")
+
+
+_REPLAY_ENDED_RESET = """() => {
+  const live = window.afterbeatLive;
+  const now = Date.now() / 1000;
+  const kept = live.lastEventId;
+  live.lastEventId = live.helloSeq;  // an event numbered before this connection's hello
+  live.dispatch('reset', JSON.stringify({type: 'reset', action: 'started', reset_id: 'cold_water',
+    t_s: 1, timeline: {start_s: now - 300, origin_s: now - 300, end_s: now - 180, pattern: null,
+                       prompts: [], cycle_base: 0}}));
+  live.lastEventId = kept;
+}"""
+"""Dispatch a kept ``reset`` start of a reset that ended minutes ago, as a reload replays it."""
 
 
 def test_no_console_errors_or_outside_requests_at_the_end(watch: Watch) -> None:

@@ -68,6 +68,37 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+def test_trends_on_a_phone_say_what_is_missing_and_fit(browser: Any,
+                                                         server: DemoServer) -> None:
+    """Sessions without ratings: the ratings chart says so in words that wrap at 320 px."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    # Signed in with the launch's token (the one-time link is the other test's).
+    context.add_init_script(f"localStorage.setItem('afterbeat-token', {server.token!r});")
+    try:
+        page = context.new_page()
+        page.goto(server.url, wait_until="load")
+        wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 20,
+                 "the signed-in dashboard")
+        page.goto(f"{server.url}/#/trends")
+        words = wait_for(lambda: page.is_visible("#trend-ratings-empty")
+                         and page.inner_text("#trend-ratings-empty"), 20,
+                         "the ratings chart to say what is missing")
+        assert words.startswith("No ratings yet"), words
+        assert page.is_hidden("#trend-ratings")
+        for chart in ("#trend-settle", "#trend-ratings"):  # a drawing or words, never both
+            assert page.is_visible(chart) != page.is_visible(f"{chart}-empty"), chart
+        for width in (390, 320):
+            page.set_viewport_size({"width": width, "height": 844})
+            wait_for(lambda: spills(page, "#view-trends > .card") == [], 5,
+                     f"the trends view to fit {width} px",
+                     detail=lambda: spills(page, "#view-trends > .card"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "trends-320.png"), full_page=True)
+        axe_clean_light_and_dark(page, "trends on a phone, no ratings yet")
+    finally:
+        context.close()
+
+
 def test_summary_from_the_page_prints_on_two_pages_at_most(browser: Any, server: DemoServer,
                                                          tmp_path: Path) -> None:
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
@@ -88,9 +119,10 @@ def test_summary_from_the_page_prints_on_two_pages_at_most(browser: Any, server:
             page.click("#btn-summary")
         saved = tmp_path / download.value.suggested_filename
         download.value.save_as(saved)
-        status = wait_for(lambda: page.inner_text("#summary-status").startswith("This page"),
+        wait_for(lambda: page.inner_text("#summary-status").startswith("This page"),
                           10, "the page to say what the summary contains")
-        assert status
+        assert f"saved it as {saved.name}, in your Downloads folder" in page.inner_text(
+            "#summary-status"), page.inner_text("#summary-status")
         page.screenshot(path=str(ARTIFACTS / "summary-trends.png"), full_page=True)
         axe_clean_light_and_dark(page, "trends, after saving a summary")
         page.set_viewport_size({"width": 390, "height": 844})
@@ -117,6 +149,13 @@ def test_summary_from_the_page_prints_on_two_pages_at_most(browser: Any, server:
         view.goto(saved.as_uri(), wait_until="load")
         ARTIFACTS.mkdir(exist_ok=True)
         view.screenshot(path=str(ARTIFACTS / "summary.png"), full_page=True)
+        view.set_viewport_size({"width": 320, "height": 700})  # a phone: nothing sideways
+        wide = view.evaluate("() => [document.documentElement.scrollWidth,"
+                             " ...[...document.querySelectorAll('table')]"
+                             ".map((t) => Math.ceil(t.getBoundingClientRect().right))]")
+        assert max(wide) <= 320, wide
+        view.screenshot(path=str(ARTIFACTS / "summary-320.png"), full_page=True)
+        view.set_viewport_size({"width": 1280, "height": 720})
         for size in ("A4", "Letter"):
             pdf = view.pdf(format=size, print_background=True)
             pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")

@@ -58,7 +58,7 @@ async def test_show_and_reset(tmp_path: Path, data_dir: Path,
         store.close()
     assert main(["baseline", "--show", "--data-dir", str(data)]) == 0
     shown = capsys.readouterr().out
-    assert "Resting heart rate about" in shown and "provisional (1 of 3" in shown
+    assert "Resting heart rate about" in shown and "still being learned (1 of 3" in shown
     assert main(["baseline", "--reset", "--data-dir", str(data)]) == 0
     assert "erased" in capsys.readouterr().out
     store = Store.open(data)

@@ -185,3 +185,34 @@ def test_a_session_whose_header_is_damaged_lists_as_damaged_and_deletes(
     with Store.open(data) as store:
         assert [s.id for s in store.list_sessions()] == [complete]
         assert store.get_document("baseline") is None  # derived only from the erased session
+
+
+def test_reading_a_folder_whose_sessions_are_the_demos_says_where_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`afterbeat demo --data-dir X` keeps its sessions in X/demo: commands that only read X
+    point there and leave X as it was (no empty database)."""
+    data = tmp_path / "data"
+    header, notifications = derived_notifications()
+    with Store.open(data / "demo") as store:
+        store.import_session(header, notifications, "replay")
+    before = sorted(p.name for p in data.iterdir())
+    hint = f"the demo's are in {data / 'demo'}: use --data-dir {data / 'demo'}"
+    assert main(["sessions", "list", "--data-dir", str(data)]) == 0
+    assert hint in capsys.readouterr().out
+    assert main(["sessions", "list", "--json", "--data-dir", str(data)]) == 0
+    shown = capsys.readouterr()
+    assert json.loads(shown.out) == [] and hint in shown.err
+    assert main(["sessions", "show", "1", "--data-dir", str(data)]) == 2
+    assert hint in capsys.readouterr().err
+    assert main(["summary", "--data-dir", str(data)]) == 1
+    assert hint in capsys.readouterr().err
+    assert main(["baseline", "--show", "--data-dir", str(data)]) == 0
+    assert hint in capsys.readouterr().out
+    assert sorted(p.name for p in data.iterdir()) == before == ["demo"]
+    # ... and a folder that does not exist stays so.
+    missing = tmp_path / "nothing-here"
+    assert main(["sessions", "list", "--data-dir", str(missing)]) == 0
+    assert "no sessions recorded yet" in capsys.readouterr().out and not missing.exists()
+    # With the demo's folder, the sessions are there.
+    assert main(["sessions", "list", "--json", "--data-dir", str(data / "demo")]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1

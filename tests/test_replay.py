@@ -186,6 +186,22 @@ def test_bundled_demo_tells_the_story() -> None:
     assert any(s == "settled" and t > elevated[-1] for t, s in states)
 
 
+async def test_the_session_clock_stops_where_the_recording_ended(data_dir: Path) -> None:
+    """Marks made after the end are at the recording's end, never minutes past it."""
+    now = [100.0]
+    source = ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=10.0,
+                          clock=lambda: now[0])
+    stream = source.stream()
+    await anext(stream)
+    now[0] += 1e6  # every record is due at once
+    items = [item async for item in stream]
+    last_t_s = max(r.t_s for r in items if not isinstance(r, SourceStatus))
+    assert isinstance(items[-1], SourceStatus)
+    assert items[-1].state is ConnectionState.FINISHED
+    now[0] += 3600.0  # an hour after the end
+    assert source.now_s() == pytest.approx(last_t_s)
+
+
 async def test_a_reset_slows_the_replay_to_real_time_without_a_jump(data_dir: Path) -> None:
     now = [100.0]
     source = ReplaySource(data_dir / "polar-hrm" / "rest_rri.txt", speed=15.0,

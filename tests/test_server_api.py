@@ -409,7 +409,8 @@ async def test_baseline_view_and_reset(live_api: Api, data_path: Path) -> None:
     stored = (await live_api.get("/api/baseline")).json()
     assert stored["baseline"] is not None, "the demo's rest did not make a baseline"
     assert stored["provisional"] is True and stored["recording_count"] == 1
-    assert stored["recordings_needed"] == 3 and "provisional (1 of 3" in stored["description"]
+    assert stored["recordings_needed"] == 3
+    assert "still being learned (1 of 3" in stored["description"]
     assert Baseline.from_json(stored["baseline"]).provisional
     summary = (await live_api.get("/api/status")).json()["baseline"]
     assert summary["provisional"] is True and summary["recording_count"] == 1

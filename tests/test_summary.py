@@ -133,6 +133,9 @@ def test_the_page_shows_the_numbers_it_was_built_from(built: Built) -> None:
     assert "not a medical device" in text
     assert CLINICAL.search(text.replace("not a medical device", "")) is None
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
+    # On a phone each table row stacks, every number named by its column (print unchanged).
+    assert summary.resets and re.search(r"<td class=num>", page) is None
+    assert "@media screen and (max-width: 560px)" in page
 
 
 def test_notes_only_when_chosen_and_always_as_text(built: Built) -> None:

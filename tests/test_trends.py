@@ -34,13 +34,19 @@ def test_learned_summary_names_the_fastest_reset_in_checkable_words() -> None:
     effects += [effect("cold_water", 60), effect("cold_water", 90)]   # too few to rank
     effects += [effect("walk", 10, activated=False)]                   # started calm: not counted
     lines = learned_summary(effects)
-    assert lines[0] == "Walking has settled you fastest: median 6 minutes over 5 times."
-    assert "Walking: median 6 minutes over 5 times." in lines
-    assert "Slow, even breathing: median 10 minutes over 4 times (3 of 4 settled)." in lines
-    assert "Cool water: median 1 minute over 2 times." in lines
+    assert lines[0] == ("Walking has settled you fastest: a median 6 minutes after it began, "
+                        "over 5 times.")
+    assert "Walking: settled a median 6 minutes after it began, over 5 times." in lines
+    assert ("Slow, even breathing: settled a median 10 minutes after it began, over 4 times "
+            "(3 of 4 settled).") in lines
+    assert "Cool water: settled a median 1 minute after it began, over 2 times." in lines
+    # One use is not a median: the line says what happened, the one time.
     never = learned_summary([effect("box", None)])
-    assert never[1] == ("Box breathing: usually not settled within the time afterbeat watches, "
-                        "over 1 time (0 of 1 settled).")
+    assert never[1] == ("Box breathing: not settled within the time afterbeat watches "
+                        "(one time so far).")
+    once = learned_summary([effect("resonance", 1050)])
+    assert once[1] == "Slow, even breathing: settled 18 minutes after it began (one time so far)."
+    assert not any("median" in line for line in once), once
     for line in lines:
         assert not ALARM.search(line), line
 
@@ -60,10 +66,10 @@ def test_median_with_unsettled_uses_and_rating_change() -> None:
     assert (stats.uses, stats.settled, stats.median_settle_s) == (5, 4, 540.0)
     assert stats.median_rating_change == -3.0
     lines = learned_summary(effects)
-    assert lines[0] == ("Slow, even breathing has settled you fastest: median 9 minutes over "
-                        "5 times.")
-    assert lines[1] == ("Slow, even breathing: median 9 minutes over 5 times (4 of 5 settled); "
-                        "your own rating dropped by 3 points (median).")
+    assert lines[0] == ("Slow, even breathing has settled you fastest: a median 9 minutes after "
+                        "it began, over 5 times.")
+    assert lines[1] == ("Slow, even breathing: settled a median 9 minutes after it began, over "
+                        "5 times (4 of 5 settled); your own rating dropped by 3 points (median).")
 
 
 def test_not_enough_data_says_so() -> None:

@@ -232,7 +232,7 @@ _STYLE = """
 @page { margin: 14mm 14mm 16mm; }
 * { box-sizing: border-box; }
 body { font: 10.5pt/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2428;
-       margin: 0 auto; max-width: 180mm; padding: 8mm 0; background: #fff; }
+       margin: 0 auto; max-width: 180mm; padding: 8mm 4mm; background: #fff; }
 h1 { font-size: 16pt; margin: 0 0 2mm; }
 h2 { font-size: 12pt; margin: 6mm 0 2mm; border-bottom: 1px solid #c9d3d8; padding-bottom: 1mm; }
 p { margin: 1.5mm 0; }
@@ -247,6 +247,14 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 svg { display: block; max-width: 100%; height: auto; }
 th.num { text-align: right; }
 section { break-inside: avoid; }
+@media screen and (max-width: 560px) {
+  /* A phone: each table row becomes a small block, every cell named by its column. */
+  table, tbody, tr, td { display: block; width: 100%; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid #c9d3d8; padding: 1mm 0; }
+  td, td.num { border: 0; padding: 0.5mm 0; text-align: left; overflow-wrap: anywhere; }
+  td[data-label]::before { content: attr(data-label) ": "; color: #4a5860; }
+}
 @media print {
   body { padding: 0; font-size: 9.5pt; max-width: none; }
   h1 { font-size: 14pt; }
@@ -333,12 +341,14 @@ def _resets_section(summary: Summary) -> str:
     parts.append("</tr></thead><tbody>")
     for r in summary.resets:
         typical = "&mdash;" if r.median_settle_s is None else _minutes(r.median_settle_s)
-        row = (f"<tr><td>{_e(r.name[:1].upper() + r.name[1:])}</td><td class=num>{r.uses}"
-               f"</td><td class=num>{r.settled} of {r.uses}</td><td class=num>{typical}</td>")
+        row = (f"<tr><td>{_e(r.name[:1].upper() + r.name[1:])}</td>"
+               f'<td class=num data-label="Times used">{r.uses}</td>'
+               f'<td class=num data-label="Followed by settling">{r.settled} of {r.uses}</td>'
+               f'<td class=num data-label="Typical time to settle">{typical}</td>')
         if summary.include_ratings:
             change = r.median_rating_change
-            row += ("<td class=num>&mdash;</td>" if change is None
-                    else f"<td class=num>{change:+g}</td>")
+            row += ('<td class=num data-label="Your rating, after minus before">'
+                    + ("&mdash;" if change is None else f"{change:+g}") + "</td>")
         parts.append(row + "</tr>")
     parts.append("</tbody></table>")
     note = ("Times count from the start of the reset to when the 2 settled minutes began. "
@@ -365,8 +375,9 @@ def _ratings_section(summary: Summary) -> str:
     for s, o in rated:
         def cell(v: float | None) -> str:
             return "&mdash;" if v is None else f"{v:g} of 10"
-        parts.append(f"<tr><td>{_e(_day(s.started_at))}</td><td class=num>"
-                     f"{cell(o.rating_before)}</td><td class=num>{cell(o.rating_after)}</td></tr>")
+        parts.append(f'<tr><td>{_e(_day(s.started_at))}</td><td class=num data-label="Before a '
+                     f'reset">{cell(o.rating_before)}</td><td class=num data-label="After">'
+                     f"{cell(o.rating_after)}</td></tr>")
     parts.append('</tbody></table><p class="small">0 is calm, 10 is very stirred up.</p>'
                  "</section>")
     return "".join(parts)

@@ -102,13 +102,15 @@ function startLive() {
     .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))
     .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onStatus(d.status ?? {}); })
-    .on('status', (d) => chips.apply(d))
+    .on('status', (d) => { chips.apply(d); resets.onStatus(d); })
     .on('reset_effect', (d) => resets.onEffect(d))
     .on('baseline', (d) => {
       if (d.baseline) now.setBaseline(d.baseline);
       else if (d.reset === true) now.clearBaseline();
     })
-    .on('reset', (d) => resets.onResetEvent(d));
+    // A reset started or paced before this connection's hello is history: the hello's status
+    // says whether one runs now (a replayed start would re-run an ended pacer and stop it again).
+    .on('reset', (d, type) => resets.onResetEvent(d, type, live.replayed));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;
   });

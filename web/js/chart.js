@@ -196,6 +196,18 @@ export class TimeChart {
     hi = mid + span * 0.6;
     if (this.options.floorZero && lo < 0) { hi -= lo; lo = 0; }
     if (typeof this.options.yMin === 'number') lo = this.options.yMin;
+    // A chart of whole recordings (not the live window): the top gridline is labelled with a
+    // value at or above every value drawn, so no dot sits above the axis' highest label.
+    if (!this.options.windowS && inView.length) {
+      const top = Math.max(...inView.map((p) => p[1]), ...(this.extra?.points ?? [])
+        .filter((p) => p[1] !== null && p[0] >= x0 && p[0] <= x1).map((p) => p[1]));
+      for (let k = 0; k < 4; k += 1) {
+        const ticks = niceTicks(lo, hi, 4);
+        const last = ticks[ticks.length - 1];
+        if (ticks.length < 2 || last >= top - 1e-9) break;
+        hi = last + (ticks[1] - ticks[0]);
+      }
+    }
 
     const X = (t) => pad.l + ((t - x0) / (x1 - x0)) * plotW;
     const Y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * plotH;
@@ -264,12 +276,7 @@ export class TimeChart {
         place(label, [X(i) - ctx.measureText(label).width / 2, X(i) - 4], [h - LABEL_H - 2]);
       }
     }
-    if (!values.length && this.options.emptyText) {
-      ctx.textAlign = 'center';
-      ctx.textBaseline = 'middle';
-      ctx.fillText(this.options.emptyText, pad.l + plotW / 2, pad.t + plotH / 2);
-      ctx.textBaseline = 'alphabetic';
-    } else if (xl === 'session' && this.points.length) {
+    if (xl === 'session' && this.points.length) {
       for (const [i, t] of [x0, x1, (x0 + x1) / 2].entries()) {
         place(minutesLabel(t), [X(t)], [h - LABEL_H - 2], i === 0 ? 'left' : i === 1 ? 'right' : 'center');
       }

@@ -21,6 +21,8 @@ export class LiveStream {
     this.lastEventId = null;
     this.retryMs = 2000;
     this.lastEventAt = 0;
+    this.helloSeq = null; // last_seq of this connection's hello: events up to it are history
+    this.replayed = false; // true while dispatching such an event (already in hello's status)
     this.counts = {};
     this.last = {}; // the latest event of each type (markers also by kind), for tests and views
   }
@@ -131,6 +133,9 @@ export class LiveStream {
     }
     const type = (data && typeof data.type === 'string' && eventType === 'message') ? data.type : eventType;
     if (eventType !== 'message' && !EVENT_TYPES.includes(type)) return;
+    if (type === 'hello' && data && Number.isInteger(data.last_seq)) this.helloSeq = data.last_seq;
+    this.replayed = type !== 'hello' && this.helloSeq !== null && this.lastEventId !== null
+      && this.lastEventId <= this.helloSeq;
     this.counts[type] = (this.counts[type] ?? 0) + 1;
     this.last[type] = data;
     if (type === 'marker' && data && typeof data.kind === 'string') this.last[`marker_${data.kind}`] = data;

@@ -213,7 +213,7 @@ export class NowView {
     const count = num(baseline.recording_count);
     const needed = num(baseline.recordings_needed) ?? 3;
     setText(this.el.baselineNote, baseline.provisional === true && count !== null
-      ? ` (provisional: ${count} of ${needed} rest${needed === 1 ? '' : 's'})` : '');
+      ? ` (your usual is still being learned: ${count} of ${needed} rest${needed === 1 ? '' : 's'} so far)` : '');
     this.baseline = {
       heart_rate_bpm: num(baseline.heart_rate_bpm),
       heart_rate_spread_bpm: num(baseline.heart_rate_spread_bpm),

@@ -36,6 +36,10 @@ export const SETTLED_AGAIN_WORDS = 'You look settled again; the reset is still h
 export const AFTER_RESET_CARD_WORDS = 'Another reset is here if you want it, or let it be: this can unfold later.';
 /** Session seconds after a reset's end in which a suggestion is worded as another one. */
 export const SOON_AFTER_RESET_S = 600;
+/** The after card's note while its numbers are still to come ... */
+export const EFFECT_PENDING = 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.';
+/** ... and when no heartbeats arrive (the recording or the demo has ended). */
+export const EFFECT_NO_DATA = 'No heartbeats are arriving, so there are no before-and-after numbers for this reset.';
 
 /** While the reading is of another pace than the one on screen (just after a change). */
 export const NEW_PACE_WORDS = 'Listening at the new pace: a first reading comes after about a minute.';
@@ -84,6 +88,8 @@ export class ResetCards {
     this.suggested = null; // reset JSON on offer
     this.activeReset = null; // reset JSON being paced
     this.ratingBefore = null;
+    this.resetStartS = null; // session s of the latest reset's start: its card shows only its numbers
+    this.sourceEnded = false; // no heartbeats arrive (the recording or the demo has ended)
     this.demo = false;
     this.countdown = null; // {timer, endsAt} while the demo counts down to a suggested reset
     this.focusWanted = readFocus();
@@ -118,10 +124,12 @@ export class ResetCards {
   /** A running reset in /api/status (after a reload, or started in another window). */
   onStatus(status) {
     if (typeof status.demo === 'boolean') this.demo = status.demo;
+    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    if (typeof conn.state === 'string') this.sourceEnded = conn.state === 'finished' || conn.state === 'stopped';
     const active = status.reset;
     const timeline = findTimeline(active);
     if (active && timeline && !this.activeReset) {
-      this.showPacer(this.resetFrom(active.reset ?? active.reset_id) ?? {}, timeline);
+      this.showPacer(this.resetFrom(active.reset ?? active.reset_id) ?? {}, timeline, active.t_s);
     }
   }
 
@@ -273,11 +281,13 @@ export class ResetCards {
     this.cancelCountdown(true);
   }
 
-  /** A `reset` event: action "started" (with reset and timeline) or "stopped". */
-  onResetEvent(event, type) {
+  /** A `reset` event: action "started" (with reset and timeline) or "stopped"; ``replayed``:
+   *  sent before this connection's hello, whose status already says whether one runs now. */
+  onResetEvent(event, type, replayed = false) {
     const action = String(event.action ?? '');
     const timeline = findTimeline(event);
-    const stopped = action === 'stopped' || /end|stop/.test(type);
+    const stopped = action === 'stopped' || /end|stop/.test(String(type ?? ''));
+    if (replayed && !stopped) return;
     if (stopped) {
       if (this.activeReset && (!event.reset_id || event.reset_id === this.activeReset.id)) this.finishResetView();
       return;
@@ -290,7 +300,7 @@ export class ResetCards {
         this.showPacePicker(this.activeReset, timeline);
         this.pacer.start(timeline);
       } else {
-        this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline);
+        this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline, event.t_s);
       }
     }
   }
@@ -299,6 +309,9 @@ export class ResetCards {
   onEffect(effect) {
     if (!effect || typeof effect !== 'object') return;
     if (this.activeReset && effect.reset_id === this.activeReset.id && !effect.end_t_s) return;
+    // Only the numbers measured for the latest reset (a late one of an earlier reset waits).
+    const startS = num(effect.start_t_s);
+    if (this.resetStartS !== null && (startS === null || Math.abs(startS - this.resetStartS) > 0.5)) return;
     const before = effect.before ?? {};
     const after = effect.after ?? {};
     // Every number with its direction; nothing here is recomputed from the index.
@@ -324,7 +337,7 @@ export class ResetCards {
     this.el.effectTable.hidden = false;
     setText(byId('effect-note'), effect.after
       ? `${title ? `${title}: ` : ''}the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
-      : 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.');
+      : (this.sourceEnded ? EFFECT_NO_DATA : EFFECT_PENDING));
     if (!this.activeReset) this.el.afterCard.hidden = false;
   }
 
@@ -335,16 +348,28 @@ export class ResetCards {
       if (reset.adjustable_pace) body.breaths_per_min = Number(byId('pace').value);
       const answer = await api.post('/api/resets/start', body);
       const timeline = findTimeline(answer);
-      if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline);
+      if (timeline) this.showPacer(this.resetFrom(answer.reset ?? reset) ?? reset, timeline, answer.t_s);
       if (this.ratingBefore !== null) await this.rate('before', this.ratingBefore, reset.id);
     } catch (error) {
       setText(this.el.suggestionReason, `The reset could not start: ${error.message}`);
     }
   }
 
-  showPacer(reset, timeline) {
+  /** Clear the after card's numbers: a new reset's card shows only what is measured for it. */
+  clearEffect() {
+    clear(this.el.effectBody);
+    this.el.effectTable.hidden = true;
+    this.el.effectTable.dataset.resetId = '';
+    byId('effect-settle').hidden = true;
+    setText(byId('effect-settle'), '');
+    setText(byId('effect-note'), EFFECT_PENDING);
+  }
+
+  showPacer(reset, timeline, startS = null) {
     this.activeReset = { ...reset, id: reset.id ?? timeline.reset_id };
     this.lastResetId = this.activeReset.id;
+    this.resetStartS = num(startS);
+    this.clearEffect();
     this.el.suggestion.hidden = true;
     this.el.afterCard.hidden = true;
     setText(byId('after-title'), 'How was that?');
@@ -375,7 +400,8 @@ export class ResetCards {
     try {
       await api.post('/api/resets/stop', { finished: Boolean(this.pacer.finishedSent) });
     } catch (error) {
-      console.info('afterbeat: stop not recorded:', error.message);
+      // 409: the server runs no reset (it ended in another window): a known state, not a fault.
+      if (error.status !== 409) console.info('afterbeat: stop not recorded:', error.message);
     } finally {
       this.stopping = false;
     }
@@ -390,6 +416,8 @@ export class ResetCards {
     this.onRunning(false);
     const hadFocus = this.el.pacerCard.contains(document.activeElement);
     this.el.pacerCard.hidden = true;
+    // Say plainly when no numbers can come (nothing arrives); otherwise they fill in later.
+    if (this.el.effectTable.hidden) setText(byId('effect-note'), this.sourceEnded ? EFFECT_NO_DATA : EFFECT_PENDING);
     this.el.afterCard.hidden = false;
     if (hadFocus) byId('btn-after-close').focus();
     this.ratingBefore = null;

@@ -10,6 +10,11 @@ function intoText(tS) {
   return minutes < 1 ? 'at the start' : `${minutes} min into the recording`;
 }
 
+/** Where a file saved through the browser went, in plain words (the browser decides, not afterbeat). */
+export function savedWhere(filename) {
+  return `Your browser saved it as ${filename}, in your Downloads folder unless it is set to ask where to save.`;
+}
+
 /** Save text as a file through the browser's own download (no network, no new page). */
 export function saveFile(filename, text, type = 'text/html') {
   const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
@@ -71,7 +76,7 @@ export class SummaryPanel {
         since_days: Number(this.period.value), include_ratings: this.ratings.checked, notes,
       });
       saveFile(String(result.filename), String(result.html));
-      setText(this.status, `${result.contents} Saved as ${result.filename}: open it in your browser to read or print it.`);
+      setText(this.status, `${result.contents} ${savedWhere(String(result.filename))} Open it in your browser to read or print it.`);
       this.form.dataset.made = String(Date.now());
     } catch (error) {
       setText(this.status, `Could not make the summary: ${error.message}`);
@@ -97,7 +102,7 @@ export class PlanFiles {
     try {
       const result = await api.get(path);
       saveFile(String(result.filename), String(result[key]), type);
-      setText(this.status, `Saved as ${result.filename}.`);
+      setText(this.status, savedWhere(String(result.filename)));
     } catch (error) {
       setText(this.status, `Could not save: ${error.message}`);
     }

@@ -8,6 +8,19 @@ function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** What a trend chart says instead of an empty drawing: what is missing, in plain words. */
+export const TREND_EMPTY = {
+  noSessions: 'Nothing here yet: this fills in as sessions are recorded.',
+  noSettle: 'No time to settle yet: it shows once afterbeat sees you settle after a session whose end you marked.',
+  noRatings: 'No ratings yet: rate how stirred up you feel before or after a reset.',
+};
+
+/** The message for a chart with `count` values over `sessions` sessions ('' when it has values). */
+export function emptyWords(sessions, count, missing) {
+  if (count > 0) return '';
+  return sessions === 0 ? TREND_EMPTY.noSessions : missing;
+}
+
 export class TrendsView {
   constructor() {
     this.summary = byId('trends-summary');
@@ -16,7 +29,6 @@ export class TrendsView {
     const indexLabel = (i) => `session ${i}`;
     const common = {
       minSpan: 4, xLabels: 'index', dots: true, maxGapS: 0, yMin: 0, indexLabel,
-      emptyText: 'Nothing here yet: this fills in as sessions are recorded.',
     };
     this.settle = new TimeChart(byId('trend-settle'), { ...common, color: '--chart-hr' });
     this.ratings = new TimeChart(byId('trend-ratings'), { ...common, color: '--chart-rmssd' });
@@ -41,7 +53,18 @@ export class TrendsView {
     this.settle.setPoints(sessions.map((s, i) => [i + 1, num(s.time_to_settle_s) === null ? null : s.time_to_settle_s / 60]));
     this.ratings.setPoints(sessions.map((s, i) => [i + 1, num(s.rating_before)]));
     this.ratings.setExtra(sessions.map((s, i) => [i + 1, num(s.rating_after)]), '--chart-after');
-    byId('trend-settle').dataset.points = String(sessions.filter((s) => num(s.time_to_settle_s) !== null).length);
+    const settled = sessions.filter((s) => num(s.time_to_settle_s) !== null).length;
+    const rated = sessions.filter((s) => num(s.rating_before) !== null || num(s.rating_after) !== null).length;
+    byId('trend-settle').dataset.points = String(settled);
+    // An empty chart is words in the page (they wrap on a phone), not text drawn on the canvas.
+    for (const [id, words] of [
+      ['trend-settle', emptyWords(sessions.length, settled, TREND_EMPTY.noSettle)],
+      ['trend-ratings', emptyWords(sessions.length, rated, TREND_EMPTY.noRatings)],
+    ]) {
+      byId(id).hidden = Boolean(words);
+      setText(byId(`${id}-empty`), words);
+      byId(`${id}-empty`).hidden = !words;
+    }
 
     const hint = data.hint;
     clear(this.hint);

@@ -170,7 +170,8 @@ class Baseline:
         rmssd = self.rmssd_ms
         hrv = f", RMSSD about {rmssd:.0f} ms" if rmssd is not None else ""
         status = (
-            f"provisional ({len(self.recordings)} of 3 resting recordings)"
+            f"your usual is still being learned ({len(self.recordings)} of 3 resting "
+            "recordings so far)"
             if self.provisional
             else f"from {len(self.recordings)} resting recordings"
         )

@@ -10,8 +10,14 @@ from typing import TextIO
 
 from afterbeat.activation.baseline import BASELINE_DOCUMENT_KEY, Baseline, BaselineError
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
-from afterbeat.cli.common import add_data_dir_option, data_dir_from
+from afterbeat.cli.common import (
+    add_data_dir_option,
+    data_dir_from,
+    no_store_words,
+    stored_data_dir,
+)
 from afterbeat.events import BaselineEvent
+from afterbeat.paths import resolve_data_dir
 from afterbeat.pipeline import Pipeline
 from afterbeat.records import Marker, MarkerKind
 from afterbeat.sources import Source, SourceStatus
@@ -102,6 +108,9 @@ def _show(baseline: Baseline | None, out: TextIO) -> int:
 def run(args: argparse.Namespace) -> int:
     """Show, reset, or record a resting baseline."""
     out = sys.stdout
+    if args.show and stored_data_dir(args) is None:  # reading creates nothing
+        print(f"No baseline yet: {no_store_words(resolve_data_dir(args.data_dir))}.", file=out)
+        return 0
     store = Store.open(data_dir_from(args))
     try:
         if args.reset:

@@ -11,12 +11,15 @@ from typing import Final
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.paths import ensure_private_dir, resolve_data_dir
+from afterbeat.storage.store import DB_FILENAME
 
 __all__ = [
     "CommandError",
     "OneLineParser",
     "add_data_dir_option",
     "data_dir_from",
+    "no_store_words",
+    "stored_data_dir",
     "number_in",
     "port_number",
     "printable",
@@ -104,3 +107,19 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
 def data_dir_from(args: argparse.Namespace) -> Path:
     """Resolve and create the data directory named by the parsed arguments."""
     return ensure_private_dir(resolve_data_dir(getattr(args, "data_dir", None)))
+
+
+def no_store_words(data_dir: Path) -> str:
+    """Why a folder holds no sessions, pointing at the demo's own folder when it is there."""
+    demo = data_dir / "demo"
+    if (demo / DB_FILENAME).is_file():
+        return (f"no sessions here ({data_dir}); the demo's are in {demo}: "
+                f"use --data-dir {demo}")
+    return f"no sessions recorded yet in {data_dir}"
+
+
+def stored_data_dir(args: argparse.Namespace) -> Path | None:
+    """For a command that only reads: the data directory when it holds a recording database,
+    else None (creating no folder and no database; ``no_store_words`` says why)."""
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    return data_dir if (data_dir / DB_FILENAME).is_file() else None

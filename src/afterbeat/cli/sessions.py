@@ -10,14 +10,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from, printable, session_id
+from afterbeat.cli.common import (
+    add_data_dir_option,
+    data_dir_from,
+    no_store_words,
+    printable,
+    session_id,
+    stored_data_dir,
+)
 from afterbeat.events import MarkerEvent
 from afterbeat.hrv.beats import record_beats
+from afterbeat.paths import resolve_data_dir
 from afterbeat.records import Marker, SkipReport
 from afterbeat.storage.export import write_rr_csv
 from afterbeat.storage.lab_export import kubios_rr_text, write_edf, write_kubios
 from afterbeat.storage.session_file import iter_session
-from afterbeat.storage.store import SessionSummary, Store
+from afterbeat.storage.store import SessionNotFound, SessionSummary, Store
 
 __all__ = ["format_duration", "register", "run", "summary_fields"]
 
@@ -83,6 +91,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action; exit status 1 when a deletion is not confirmed."""
+    if args.action != "import" and stored_data_dir(args) is None:
+        # Reading a folder without a database creates nothing; it says where sessions are.
+        words = no_store_words(resolve_data_dir(args.data_dir))
+        if args.action != "list":
+            raise SessionNotFound(f"session {args.id}: {words}")
+        if args.json:
+            print("[]")
+        print(words, file=sys.stderr if args.json else sys.stdout)
+        return 0
     with Store.open(data_dir_from(args)) as store:
         for session_id in store.recovered:
             print(f"note: session {session_id} was cut short and is now marked interrupted",

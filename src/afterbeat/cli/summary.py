@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from afterbeat.cli.common import add_data_dir_option, data_dir_from, number_in
+from afterbeat.cli.common import (
+    add_data_dir_option,
+    data_dir_from,
+    no_store_words,
+    number_in,
+    stored_data_dir,
+)
 from afterbeat.cli.pdf import PdfUnavailable, html_to_pdf
-from afterbeat.paths import ensure_private_dir, write_private_file
+from afterbeat.paths import ensure_private_dir, resolve_data_dir, write_private_file
 from afterbeat.storage.history import session_digests, stored_plan
 from afterbeat.storage.store import Store
 from afterbeat.summary import DEFAULT_SINCE_DAYS, build_summary, render_summary_html
@@ -41,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Build the summary from the stored sessions and write it (0600)."""
+    if stored_data_dir(args) is None:  # nothing to summarise: no page, no empty database
+        print(f"afterbeat: {no_store_words(resolve_data_dir(args.data_dir))}; no summary "
+              "written", file=sys.stderr)
+        return 1
     data_dir = data_dir_from(args)
     now = datetime.now(UTC)
     with Store.open(data_dir) as store:

@@ -1,7 +1,8 @@
 """Across sessions: which resets settle this person fastest, trends, and a gentle therapist hint.
 
 Pure code over stored per-session results. Everything is said in words the person can check
-against their own history ("walking has settled you fastest: median 6 minutes over 5 times").
+against their own history ("walking has settled you fastest: a median 6 minutes after it
+began, over 5 times"; a reset used once says so instead of a median).
 
 *Learned summary.* For each reset, the resets that started while the index was above the settle
 level count as uses; time to settle is ``ResetEffect.settle_s`` (a use that never settled within
@@ -125,16 +126,24 @@ def _times(n: int) -> str:
 
 def _line(stats: ResetStats) -> str:
     name = stats.name[:1].upper() + stats.name[1:]
-    if stats.median_settle_s is None:
+    if stats.uses == 1:  # one value is not a median: say what happened, the one time
+        if stats.median_settle_s is None:
+            line = f"{name}: not settled within the time afterbeat watches (one time so far)"
+        else:
+            line = (f"{name}: settled {_minutes(stats.median_settle_s)} after it began "
+                    "(one time so far)")
+    elif stats.median_settle_s is None:
         line = (f"{name}: usually not settled within the time afterbeat watches, "
                 f"over {_times(stats.uses)}")
     else:
-        line = f"{name}: median {_minutes(stats.median_settle_s)} over {_times(stats.uses)}"
-    if stats.settled < stats.uses:
+        line = (f"{name}: settled a median {_minutes(stats.median_settle_s)} after it began, "
+                f"over {_times(stats.uses)}")
+    if stats.settled < stats.uses and stats.uses > 1:
         line += f" ({stats.settled} of {stats.uses} settled)"
     change = stats.median_rating_change
     if change is not None and change < 0:
-        line += f"; your own rating dropped by {abs(change):g} points (median)"
+        median = " (median)" if stats.uses > 1 else ""
+        line += f"; your own rating dropped by {abs(change):g} points{median}"
     return line + "."
 
 
@@ -148,8 +157,9 @@ def learned_summary(effects: Sequence[ResetEffect], min_uses: int = 3) -> list[s
         best = ranked[0]
         assert best.median_settle_s is not None
         name = best.name[:1].upper() + best.name[1:]
-        lines.append(f"{name} has settled you fastest: median "
-                     f"{_minutes(best.median_settle_s)} over {_times(best.uses)}.")
+        lines.append(f"{name} has settled you fastest: a median "
+                     f"{_minutes(best.median_settle_s)} after it began, over "
+                     f"{_times(best.uses)}.")
     elif any(s.uses >= min_uses for s in stats):
         lines.append("None of your resets has usually settled you within the time afterbeat "
                      "watches yet; the lines below show how each one went.")

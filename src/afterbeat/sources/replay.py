@@ -9,10 +9,12 @@ becomes a Disconnect/Reconnect pair. Markers given as ``KIND@SECONDS[:TEXT]`` ar
 at their session time.
 
 The session clock runs ``speed`` times faster than the wall clock (``speed=None``: as fast
-as possible); ``now_s()`` reads it. Records are identical at every speed, so the pipeline's
-events are too. ``set_speed`` changes the speed from now on without a jump in the session
-clock; with ``reset_speed`` given (the demo: 1.0), ``reset_running(True)`` switches to it while
-a reset runs, so a wall-clock pacer and the data agree, and ``reset_running(False)`` back.
+as possible); ``now_s()`` reads it, and once the recording has ended it stays at the last
+record's time (a mark made later is at the recording's end, not past it). Records are
+identical at every speed, so the pipeline's events are too. ``set_speed`` changes the speed
+from now on without a jump in the session clock; with ``reset_speed`` given (the demo: 1.0),
+``reset_running(True)`` switches to it while a reset runs, so a wall-clock pacer and the data
+agree, and ``reset_running(False)`` back.
 """
 
 from __future__ import annotations
@@ -205,7 +207,7 @@ def open_recording(
         started = EARLIEST_START  # a file dated outside 1970..2199: the start is unknown
     header = Header(
         started_at=started,
-        device={"name": "replay (derived)", "source": Path(name).name},
+        device={"name": "Replayed recording (real heartbeats)", "source": Path(name).name},
         provenance={
             "real": f"RR intervals from {Path(name).name}",
             "derived": "notifications re-encoded from the RR values (RR in 1/1024 s = "
@@ -254,6 +256,7 @@ class ReplaySource:
         self._start_wall: float | None = None
         self._last_t_s = 0.0
         self._closed = False
+        self._ended = False
 
     @property
     def header(self) -> Header:
@@ -261,8 +264,9 @@ class ReplaySource:
         return self._header
 
     def now_s(self) -> float:
-        """Session clock (s): scaled wall time since the start, or the last record's time."""
-        if self.speed is None or self._start_wall is None:
+        """Session clock (s): scaled wall time since the start, or the last record's time
+        (as fast as possible, and once the recording has ended: no time passes after its end)."""
+        if self.speed is None or self._start_wall is None or self._ended:
             return self._last_t_s
         return (self._clock() - self._start_wall) * self.speed
 
@@ -316,6 +320,7 @@ class ReplaySource:
             self._last_t_s = max(self._last_t_s, record.t_s)
             yield record
         state = ConnectionState.STOPPED if self._closed else ConnectionState.FINISHED
+        self._ended = True  # the session clock stops at the last record replayed
         yield SourceStatus(t_s=self._last_t_s, state=state, detail="end of the recording")
 
     async def aclose(self) -> None:
