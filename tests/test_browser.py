@@ -637,8 +637,26 @@ def test_stopping_the_reset_shows_the_after_card(page: Any) -> None:
     text = table.inner_text()
     assert "Heart rate" in text and "Before" in text and "After" in text, text
     assert "lower usually means calmer" in text and "higher usually means more relaxed" in text
-    assert "2 minutes" in page.inner_text("#after-card .settle-definition")
+    # The definition names the rule the effect was judged by (a plan may change it), and
+    # the note names the effect's own windows: nothing on the card is a fixed string.
+    effect = page.evaluate("() => window.afterbeatLive.last.reset_effect")
+    assert effect["settle_hold_s"] == 120.0
+    assert "for 2 minutes" in page.inner_text("#after-card .settle-definition")
+    note = page.inner_text("#effect-note")
+    assert "the 2 minutes before and the 3 minutes after" in note, note
     _axe_clean_light_and_dark(page, "results")
+
+
+def test_settling_words_follow_the_rule_in_force(page: Any) -> None:
+    said: list[str] = page.evaluate(
+        "async () => { const { spanText, settledMeans } = await import('/js/dom.js');"
+        " return [spanText(30), spanText(60), spanText(120), spanText(1800),"
+        " settledMeans(300), settledMeans(null)]; }")
+    assert said[:4] == ["30 seconds", "1 minute", "2 minutes", "30 minutes"]
+    assert "close to your usual for 5 minutes" in said[4] and "those 5 minutes began" in said[4]
+    assert "2 minutes unless your plan changes it" in said[5], said[5]
+    status = _api(page, "/api/status")["body"]
+    assert status["rule"] == {"settle_hold_s": 120.0, "grace_s": 300.0}
 
 
 def test_breathing_tile_agreed_with_every_update_of_the_story(page: Any) -> None:

@@ -372,8 +372,12 @@ async def test_a_saved_plan_reaches_the_running_pipeline(live_api: Api) -> None:
     assert live_api.state.ingest.pipeline is pipeline  # the same pipeline, state kept
     assert pipeline.plan is not None and pipeline.plan.preferred == ("walk",)
     assert pipeline.settings.sustain_s == 240.0 and pipeline.watch.settings.grace_s == 60.0
+    # the page words its settling definition from the rule the status reports
+    status = (await live_api.get("/api/status")).json()
+    assert status["rule"] == {"settle_hold_s": 120.0, "grace_s": 60.0}
     await live_api.put("/api/plan", {})
     assert pipeline.settings.sustain_s == Pipeline().settings.sustain_s
+    assert (await live_api.get("/api/status")).json()["rule"]["grace_s"] == 300.0
 
 
 async def test_server_starts_with_a_bad_stored_plan(

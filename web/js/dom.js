@@ -62,11 +62,27 @@ export function dateText(value) {
   });
 }
 
+/** A stretch's length (s) in words, as the server's watch says it: "2 minutes", "1 minute",
+ *  "30 seconds". */
+export function spanText(seconds) {
+  if (seconds < 60) return `${Math.round(seconds)} seconds`;
+  const minutes = Math.floor(seconds / 60 + 0.5);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 /** The one definition of settling, said the same way wherever a settling time is shown
  *  (the watch, a reset's effect, the report and the trends all use this rule and timing:
- *  afterbeat.activation.settling). */
-export const SETTLED_MEANS = 'Settled means your readings stayed close to your usual for 2 minutes '
-  + '(short gaps in the readings allowed); the time shown is when those 2 minutes began.';
+ *  afterbeat.activation.settling). ``holdS`` is the rule in force (s), sent by the server
+ *  with the status and with each result, since a plan may change it; null when unknown. */
+export function settledMeans(holdS) {
+  const hold = typeof holdS === 'number' && Number.isFinite(holdS) && holdS > 0 ? spanText(holdS) : null;
+  if (hold === null) {
+    return 'Settled means your readings stayed close to your usual for the stretch your plan sets '
+      + '(2 minutes unless your plan changes it; short gaps allowed); the time shown is when that stretch began.';
+  }
+  return `Settled means your readings stayed close to your usual for ${hold} `
+    + `(short gaps in the readings allowed); the time shown is when those ${hold} began.`;
+}
 
 /** When settling began, after an event ("the session ended", "the reset began"), in whole
  *  minutes: the index itself smooths over a minute or two, so nothing finer is claimed. */
@@ -83,7 +99,7 @@ export function sessionMinutesText(tS, long = true) {
   return long ? `${amount} into the recording` : `${amount} in`;
 }
 
-/** A reset's settling in the same words as the after card (SETTLED_MEANS is the rule). */
+/** A reset's settling in the same words as the after card (settledMeans is the rule). */
 export function settleWords(effect) {
   const settleS = typeof effect.settle_s === 'number' && Number.isFinite(effect.settle_s) ? effect.settle_s : null;
   if (settleS === null) return '';

@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settledWhen, settleWords } from './dom.js';
+import { byId, clear, dateText, durationText, fmt, h, MARK_WORDS, markerItem, sessionMinutesText, setText, settledMeans, settledWhen, settleWords, spanText } from './dom.js';
 
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
@@ -187,7 +187,15 @@ function renderRecovery(dl, recoveries) {
   const list = Array.isArray(recoveries) ? recoveries : [recoveries];
   const recovery = list.length ? list[list.length - 1] ?? {} : {};
   if (recovery.settled_within_grace === true) {
-    dl.append(h('div', { class: 'wide' }, h('dd', {}, 'You settled within the first 5 minutes after the session.')));
+    const grace = num(recovery.grace_s);
+    const within = grace === null ? 'the quiet watch' : `the first ${spanText(grace)}`;
+    dl.append(h('div', { class: 'wide' }, h('dd', {}, `You settled within ${within} after the session.`)));
+  }
+  // The definition under the report is the rule this session's result was judged by.
+  const definition = dl.parentElement?.querySelector('.settle-definition');
+  if (definition) {
+    definition.dataset.ownRule = 'true';
+    setText(definition, settledMeans(num(recovery.settle_hold_s)));
   }
   for (const [key, label, format] of RECOVERY_LABELS) {
     const v = num(recovery[key]);

@@ -2,7 +2,7 @@
 // after card with an optional rating and the before-and-after numbers.
 
 import { api } from './api.js';
-import { byId, clear, fmt, h, SETTLED_MEANS, setText, settleWords } from './dom.js';
+import { byId, clear, fmt, h, setText, settledMeans, settleWords, spanText } from './dom.js';
 import { PacerView } from './pacer.js';
 import { settings } from './settings.js';
 
@@ -40,6 +40,12 @@ export const SOON_AFTER_RESET_S = 600;
 export const EFFECT_PENDING = 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.';
 /** ... and when no heartbeats arrive (the recording or the demo has ended). */
 export const EFFECT_NO_DATA = 'No heartbeats are arriving, so there are no before-and-after numbers for this reset.';
+
+/** A before/after window's length in words, from its own bounds (s). */
+function windowText(window) {
+  const span = Number(window?.end_t_s) - Number(window?.start_t_s);
+  return Number.isFinite(span) && span > 0 ? spanText(span) : 'minutes';
+}
 
 /** While the reading is of another pace than the one on screen (just after a change). */
 export const NEW_PACE_WORDS = 'Listening at the new pace: a first reading comes after about a minute.';
@@ -95,7 +101,7 @@ export class ResetCards {
     this.focusWanted = readFocus();
     this.onRunning = () => {}; // told true when a reset starts showing, false when it ends
     this.pacer = new PacerView({ onFinished: () => this.onPacerFinished() });
-    for (const el of document.querySelectorAll('.settle-definition')) setText(el, SETTLED_MEANS);
+    this.showRule(null);
     this.buildRatings('rating-before', (value) => { this.ratingBefore = value; });
     this.buildRatings('rating-after', (value) => this.rate('after', value));
     this.buildPaces();
@@ -121,8 +127,18 @@ export class ResetCards {
     return this.library.get(resetId)?.title ?? null;
   }
 
+  /** Say the settling rule in force (s; null: not known yet) wherever it is defined on the
+   *  page; a report of a past session says the rule its own result was judged by. */
+  showRule(holdS) {
+    for (const el of document.querySelectorAll('.settle-definition:not([data-own-rule])')) {
+      setText(el, settledMeans(holdS));
+    }
+  }
+
   /** A running reset in /api/status (after a reload, or started in another window). */
   onStatus(status) {
+    const rule = status.rule && typeof status.rule === 'object' ? status.rule : null;
+    if (rule && typeof rule.settle_hold_s === 'number') this.showRule(rule.settle_hold_s);
     if (typeof status.demo === 'boolean') this.demo = status.demo;
     const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
     if (typeof conn.state === 'string') this.sourceEnded = conn.state === 'finished' || conn.state === 'stopped';
@@ -327,6 +343,9 @@ export class ResetCards {
         h('th', { scope: 'row' }, label, h('small', { class: 'direction' }, direction)),
         h('td', {}, fmt(a)), h('td', {}, fmt(b))));
     }
+    if (typeof effect.settle_hold_s === 'number') {
+      setText(this.el.afterCard.querySelector('.settle-definition'), settledMeans(effect.settle_hold_s));
+    }
     const settle = byId('effect-settle');
     const settled = settleWords(effect);
     settle.hidden = !settled;
@@ -336,7 +355,7 @@ export class ResetCards {
     this.el.effectTable.dataset.final = String(Boolean(effect.final));
     this.el.effectTable.hidden = false;
     setText(byId('effect-note'), effect.after
-      ? `${title ? `${title}: ` : ''}the 2 minutes before and the 3 minutes after. Whatever they show, this can unfold later.`
+      ? `${title ? `${title}: ` : ''}the ${windowText(effect.before)} before and the ${windowText(effect.after)} after. Whatever they show, this can unfold later.`
       : (this.sourceEnded ? EFFECT_NO_DATA : EFFECT_PENDING));
     if (!this.activeReset) this.el.afterCard.hidden = false;
   }
