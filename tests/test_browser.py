@@ -681,6 +681,11 @@ def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> 
     banner = wait_for(lambda: page.query_selector("#demo-banner:not([hidden])"), 60,
                        "the demo's end", detail=lambda: page.inner_text("#chip-connection"))
     assert "Ctrl+C" in banner.inner_text()
+    # No beats arrive any more: the last score stays, dimmed, and its words say it is the last.
+    held = wait_for(lambda: page.query_selector('#score[data-held="true"]'), 30,
+                    "the score to be held once no beats arrive")
+    words = held.query_selector("#score-words").inner_text()
+    assert words.startswith("Not read right now"), words
 
 
 def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:

@@ -102,7 +102,7 @@ function startLive() {
     .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))
     .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onStatus(d.status ?? {}); })
-    .on('status', (d) => { chips.apply(d); resets.onStatus(d); })
+    .on('status', (d) => { chips.apply(d); now.onStatus(d); resets.onStatus(d); })
     .on('reset_effect', (d) => resets.onEffect(d))
     .on('baseline', (d) => {
       if (d.baseline) now.setBaseline(d.baseline);

@@ -43,6 +43,9 @@ export function signalWords(m) {
   return typeof m.signal === 'string' ? (SIGNAL_WORDS[m.signal] ?? m.signal.replace(/_/g, ' ')) : '—';
 }
 
+/** Source states in which no beats arrive (sources.ConnectionState). */
+const NO_BEATS_STATES = new Set(['finished', 'stopped', 'reconnecting', 'bluetooth_off']);
+
 /** The calm line right after a reset ended, by the state shown (no suggestion of another). */
 export const AFTER_RESET_WORDS = {
   settled: 'The reset has ended. You look settled, close to your usual.',
@@ -175,11 +178,14 @@ export class NowView {
     const el = this.el;
     if (score === null) {
       // Not read right now (warming up, patchy signal, moving): keep the last value, dimmed.
+      // The words say it is the last reading, not how things are now.
       el.score.dataset.held = 'true';
       if (el.score.dataset.score === '') {
         setText(el.scoreValue, '—');
         el.scoreMeter.setAttribute('aria-valuetext', 'not known yet');
       } else {
+        const last = el.score.dataset.words ?? '';
+        setText(el.scoreWords, `Not read right now${last ? ` (last reading: ${last.toLowerCase()})` : ''}`);
         el.scoreMeter.setAttribute('aria-valuetext', `not read right now, last ${el.score.dataset.score} of 100`);
       }
       return;
@@ -189,6 +195,7 @@ export class NowView {
     const shown = String(score);
     setText(el.scoreValue, shown);
     setText(el.scoreWords, words);
+    el.score.dataset.words = words;
     el.score.dataset.score = shown;
     el.score.dataset.band = band;
     el.scoreFill.style.width = `${Math.max(0, Math.min(100, score))}%`;
@@ -286,6 +293,10 @@ export class NowView {
 
   onStatus(status) {
     if (status.baseline) this.setBaseline(status.baseline);
+    // No beats come while the strap reconnects or after the recording (or demo) has ended:
+    // the last score stays, dimmed, and its words say it is the last reading.
+    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    if (typeof conn.state === 'string' && NO_BEATS_STATES.has(conn.state)) this.setScore(null);
   }
 
   // ---- actions ------------------------------------------------------------------------
