@@ -55,8 +55,8 @@ def test_settling_within_the_first_minute_is_not_given_a_minute_count() -> None:
     # settling is timed to about a minute (the index smooths over one or two): no "1 minute"
     # for a median of 30 s, and no "0 minutes"
     lines = learned_summary([effect("cold_water", s) for s in (20, 30, 45)])
-    assert lines[0] == ("Cool water has settled you fastest: a median under a minute after it "
-                        "began, over 3 times.")
+    assert lines[0] == ("Cool water has settled you fastest: a median within the first minute "
+                        "after it began, over 3 times.")
 
 
 def test_median_with_unsettled_uses_and_rating_change() -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from afterbeat.activation.settling import minutes_text, settled_when
 from afterbeat.resets.effects import ResetEffect
 from afterbeat.resets.plan import Plan
 from afterbeat.resets.trends import (
@@ -213,10 +214,7 @@ def _day(moment: datetime) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    if seconds < 60.0:  # settling is timed to about a minute: no finer
-        return "under a minute"
-    minutes = round(seconds / 60.0)
-    return "1 min" if minutes == 1 else f"{minutes} min"
+    return minutes_text(seconds, short=True)
 
 
 def _into(t_s: float) -> str:
@@ -311,7 +309,7 @@ def _settle_section(summary: Summary) -> str:
     text = (f"{len(shown)} session{'s' if len(shown) != 1 else ''} in this period. ")
     if median is not None:
         text += (f"Settling was seen after {len(seen)} of them, typically "
-                 f"{_minutes(median)} after the session ended (median).")
+                 f"{settled_when(median, 'the session ended', about='', short=True)} (median).")
     else:
         text += "Settling was not seen within the time afterbeat watches after any of them."
     if len(seen) >= 4:

@@ -22,8 +22,11 @@ there. Times to settle are ``settled_at_s`` minus the anchor, for the watch and 
 (after the session end) and for a reset's effect (after its start) alike. The live watch can
 only *say* it once the stretch is complete, at ``confirmed_at_s`` (about 2 min later). An
 update stamped ``t`` reports the index over the data up to ``t`` (heart rate over 60 s,
-RMSSD over 120 s), so a settling time is good to about a minute: the page shows whole
-minutes, and "within a minute" below one.
+RMSSD over 120 s), so a settling time is good to about a minute: every view shows whole
+minutes rounded halves up (:func:`whole_minutes`, as the page's ``Math.round``), and
+:data:`FIRST_MINUTE` ("within the first minute", after its anchor) below one
+(:func:`settled_when`; :data:`UNDER_A_MINUTE` where a sentence has no anchor,
+:func:`minutes_text`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,40 @@ from dataclasses import dataclass
 
 from afterbeat.activation.settings import Settings
 
-__all__ = ["SettleRule", "Settling", "first_settling", "settled_from", "sustained"]
+__all__ = ["FIRST_MINUTE", "UNDER_A_MINUTE", "SettleRule", "Settling", "first_settling",
+           "minutes_text", "settled_from", "settled_when", "sustained", "whole_minutes"]
+
+FIRST_MINUTE = "within the first minute"
+"""The one phrase for a settling time under a minute, followed by "after <anchor>"."""
+
+UNDER_A_MINUTE = "under a minute"
+"""The same where a sentence has no anchor (a table cell, "from ... to ...")."""
+
+
+def whole_minutes(seconds: float) -> int:
+    """Seconds as whole minutes, halves up (150 s -> 3, 270 s -> 5), as the page's Math.round."""
+    return math.floor(seconds / 60.0 + 0.5)
+
+
+def minutes_text(seconds: float, *, short: bool = False) -> str:
+    """A settling time (s) without an anchor: "under a minute", "1 minute", "3 minutes"
+    ("3 min" when ``short``)."""
+    if seconds < 60.0:  # settling is timed to about a minute: no finer
+        return UNDER_A_MINUTE
+    minutes = whole_minutes(seconds)
+    if short:
+        return f"{minutes} min"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def settled_when(seconds: float, anchor: str, *, about: str = "about",
+                 short: bool = False) -> str:
+    """A settling time (s) after its anchor: "within the first minute after <anchor>" below a
+    minute, else "<about> 3 minutes after <anchor>" (``about`` may be "")."""
+    if seconds < 60.0:
+        return f"{FIRST_MINUTE} after {anchor}"
+    amount = minutes_text(seconds, short=short)
+    return f"{about} {amount} after {anchor}" if about else f"{amount} after {anchor}"
 
 
 @dataclass(frozen=True, slots=True)

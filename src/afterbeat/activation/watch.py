@@ -38,7 +38,13 @@ from dataclasses import dataclass
 
 from afterbeat.activation.arousal import ArousalReading, Quality
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
-from afterbeat.activation.settling import SettleRule, settled_from, sustained
+from afterbeat.activation.settling import (
+    SettleRule,
+    minutes_text,
+    settled_from,
+    settled_when,
+    sustained,
+)
 
 __all__ = ["AfterSessionWatch", "StateChange", "Suggestion", "WatchEvent", "WatchState"]
 
@@ -88,8 +94,7 @@ def _span_words(span_s: float) -> str:
     """A stretch's length (s) in words: "2 minutes", "1 minute", "30 seconds"."""
     if span_s < 60.0:
         return f"{span_s:.0f} seconds"
-    minutes = math.floor(span_s / 60.0 + 0.5)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return minutes_text(span_s)
 
 
 _UNSCORED_REASON = {
@@ -250,12 +255,7 @@ class AfterSessionWatch:
         # Timed at the stretch's first reading, said now that the stretch is complete; whole
         # minutes, as the index itself smooths over a minute or two.
         after_s = settled_at - t0
-        minutes = math.floor(after_s / 60.0 + 0.5)  # as the page rounds (Math.round)
-        if after_s < 60.0:
-            when = "Settled within the first minute after the session ended"
-        else:
-            when = (f"Settled about {minutes} minute{'s' if minutes != 1 else ''} after the "
-                    "session ended")
+        when = f"Settled {settled_when(after_s, 'the session ended')}"
         reason = f"{when}: close to your usual for {_span_words(s.settle_s)} now."
         if after_s <= s.grace_s:
             reason += " No reset needed."

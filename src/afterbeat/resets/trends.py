@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from afterbeat.activation.settling import minutes_text, settled_when
 from afterbeat.resets.effects import ResetEffect
 from afterbeat.resets.library import UnknownReset, get_reset
 from afterbeat.resets.plan import Plan
@@ -113,11 +114,8 @@ def reset_stats(effects: Sequence[ResetEffect]) -> list[ResetStats]:
     return out
 
 
-def _minutes(seconds: float) -> str:
-    if seconds < 60.0:  # settling is timed to about a minute: no finer
-        return "under a minute"
-    minutes = round(seconds / 60.0)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+def _median_when(seconds: float) -> str:
+    return "a median " + settled_when(seconds, "it began", about="")
 
 
 def _times(n: int) -> str:
@@ -130,13 +128,13 @@ def _line(stats: ResetStats) -> str:
         if stats.median_settle_s is None:
             line = f"{name}: not settled within the time afterbeat watches (one time so far)"
         else:
-            line = (f"{name}: settled {_minutes(stats.median_settle_s)} after it began "
+            line = (f"{name}: settled {settled_when(stats.median_settle_s, 'it began', about='')} "
                     "(one time so far)")
     elif stats.median_settle_s is None:
         line = (f"{name}: usually not settled within the time afterbeat watches, "
                 f"over {_times(stats.uses)}")
     else:
-        line = (f"{name}: settled a median {_minutes(stats.median_settle_s)} after it began, "
+        line = (f"{name}: settled {_median_when(stats.median_settle_s)}, "
                 f"over {_times(stats.uses)}")
     if stats.settled < stats.uses and stats.uses > 1:
         line += f" ({stats.settled} of {stats.uses} settled)"
@@ -157,8 +155,8 @@ def learned_summary(effects: Sequence[ResetEffect], min_uses: int = 3) -> list[s
         best = ranked[0]
         assert best.median_settle_s is not None
         name = best.name[:1].upper() + best.name[1:]
-        lines.append(f"{name} has settled you fastest: a median "
-                     f"{_minutes(best.median_settle_s)} after it began, over "
+        lines.append(f"{name} has settled you fastest: "
+                     f"{_median_when(best.median_settle_s)}, over "
                      f"{_times(best.uses)}.")
     elif any(s.uses >= min_uses for s in stats):
         lines.append("None of your resets has usually settled you within the time afterbeat "
@@ -206,7 +204,7 @@ def trend_hint(
     settle = [s.time_to_settle_s for s in sessions if s.time_to_settle_s is not None][-window:]
     if len(settle) >= min_sessions and _rising(settle, settle_margin_s):
         reasons.append(f"Over your last {len(settle)} sessions, settling afterwards has taken "
-                       f"longer (from {_minutes(settle[0])} to {_minutes(settle[-1])}).")
+                       f"longer (from {minutes_text(settle[0])} to {minutes_text(settle[-1])}).")
     ratings = [s.rating_before for s in sessions if s.rating_before is not None][-window:]
     if len(ratings) >= min_sessions and _rising(ratings, rating_margin):
         reasons.append(f"Over your last {len(ratings)} sessions, your own rating of how "
