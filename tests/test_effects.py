@@ -303,3 +303,49 @@ def test_the_index_guard_decides_when_it_is_known() -> None:
     assert MetricsSample.from_event(event).rmssd_guarded is False
     assert MetricsSample.from_event({**event, "quality": "breathing"}).rmssd_guarded is True
     assert MetricsSample.from_event({**event, "quality": "poor"}).rmssd_guarded is None
+
+
+def test_a_reset_without_an_end_settles_only_within_the_horizon_and_keeps_what_it_reads() -> None:
+    # Activated for 25 min after the start, calm from then on, no reset_end, 40 min in all:
+    # the readings settle only after the 20-min horizon, so no time to settle is reported,
+    # and the during-window holds no update past the horizon.
+    tracker = EffectTracker()
+    activated, calm = 2.0, 0.2
+    for i in range(24):  # two minutes before the start
+        tracker.push_metrics(MetricsSample(i * 5.0, activated, 80.0, 20.0))
+    start = 120.0
+    tracker.push_marker(Marker(start, MarkerKind.RESET_START, text="walk"))
+    emitted: list[ResetEffect] = []
+    t = start
+    while t <= start + 2400.0:
+        index = activated if t < start + 1500.0 else calm
+        emitted += tracker.push_metrics(MetricsSample(t, index, 70.0, 30.0))
+        t += 5.0
+    assert emitted == []  # no end marker: never complete while the recording runs
+    [effect] = tracker.finish()
+    assert effect.final and effect.end_t_s is None and effect.started_activated
+    assert effect.settle_s is None
+    assert effect.during is not None
+    assert effect.during.samples == int(tracker.horizon_s / 5.0) + 1  # start..start+horizon
+    assert effect.during.index == activated
+
+
+def test_a_long_reset_with_an_end_keeps_its_after_window() -> None:
+    # A 30-min reset (past the horizon): its after-window is still read in full.
+    tracker = EffectTracker()
+    for i in range(24):
+        tracker.push_metrics(MetricsSample(i * 5.0, 2.0, 80.0, 20.0))
+    start, end = 120.0, 1920.0
+    tracker.push_marker(Marker(start, MarkerKind.RESET_START, text="walk"))
+    emitted: list[ResetEffect] = []
+    t = start
+    while t <= end + 400.0:
+        if t == end:
+            emitted += tracker.push_marker(Marker(end, MarkerKind.RESET_END, text="walk"))
+        emitted += tracker.push_metrics(MetricsSample(t, 2.0 if t <= end else 0.2, 70.0, 30.0))
+        t += 5.0
+    final = [e for e in emitted if e.final]
+    assert len(final) == 1 and final[0].complete and final[0].settle_s is None
+    assert final[0].after is not None
+    assert final[0].after.samples == int(tracker.after_s / 5.0)
+    assert final[0].after.index == 0.2

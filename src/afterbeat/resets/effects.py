@@ -17,7 +17,9 @@ and its recovery use too: the first reading of the first 2-minute stretch (begin
 after the start) in which at least 80 % of the expected updates carry an index and every one
 that does is at or below ``settle_index`` (0.75). A short gap (movement pause, patchy signal)
 neither counts nor breaks the stretch; one reading above the level starts it over. The stretch
-must be complete by ``horizon_s`` (20 min) after the start.
+must be complete by ``horizon_s`` (20 min) after the start. A reset keeps only the updates its
+windows read (up to the horizon, or the end of its after-window when later), so a reset that
+runs long or never gets a ``reset_end`` has a *during* window of at most the horizon.
 
 Marker conventions (what the server writes, so replays give the same records):
 
@@ -219,6 +221,8 @@ class _Open:
     samples: list[MetricsSample] = field(default_factory=list)
     lead: list[MetricsSample] = field(default_factory=list)
     """The last update before the start (shows whether a stretch was observed from its start)."""
+    last_t_s: float | None = None
+    """Stamp (s) of the latest update seen, kept or not."""
 
 
 @dataclass(slots=True)
@@ -248,7 +252,9 @@ class EffectTracker:
             self._recent.popleft()
         out: list[ResetEffect] = []
         for item in list(self._open):
-            item.samples.append(sample)
+            item.last_t_s = sample.t_s
+            if sample.t_s <= self._keep_until_s(item):
+                item.samples.append(sample)
             changed = self._settle(item, sample)
             out.extend(self._maybe_emit(item, sample.t_s, changed))
         return out
@@ -268,7 +274,7 @@ class EffectTracker:
 
     def finish(self) -> list[ResetEffect]:
         """End of the session: every open record, final (after-windows may be partial)."""
-        out = [self._record(item, item.samples[-1].t_s if item.samples else item.start_t_s,
+        out = [self._record(item, item.start_t_s if item.last_t_s is None else item.last_t_s,
                             final=True) for item in self._open]
         self._open.clear()
         return out
@@ -337,8 +343,18 @@ class EffectTracker:
         return SettleRule(self.settle_index, self.settle_s, self.metrics_interval_s,
                           self.min_valid_share)
 
+    def _keep_until_s(self, item: _Open) -> float:
+        """The last stamp (s) any window of this reset reads: the settle horizon, or the end of
+        the after-window when later (updates past it are not kept)."""
+        horizon_s = item.start_t_s + self.horizon_s
+        if item.end_t_s is None:
+            return horizon_s
+        return max(horizon_s, item.end_t_s + self.after_s)
+
     def _settle(self, item: _Open, sample: MetricsSample) -> bool:
-        if item.settle_s is not None:
+        """Look for settling in the stretch ending at this update; only stretches complete
+        by the horizon (start + horizon_s) count."""
+        if item.settle_s is not None or sample.t_s > item.start_t_s + self.horizon_s:
             return False
         updates = ((s.t_s, s.index) for s in (*item.lead, *item.samples))
         settled_at = settled_from(updates, sample.t_s, self.settle_rule, item.start_t_s)
