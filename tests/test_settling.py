@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from afterbeat.activation.arousal import ArousalReading, Quality
 from afterbeat.activation.recovery import recovery_metrics
 from afterbeat.activation.settings import Settings
-from afterbeat.activation.settling import SettleRule, Settling, first_settling, settled_from
+from afterbeat.activation.settling import SettleRule, settled_from
 from afterbeat.activation.watch import AfterSessionWatch, StateChange
 from afterbeat.pipeline import Pipeline
-from afterbeat.records import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind, Record
 from afterbeat.resets.effects import EffectTracker, MetricsSample, ResetEffect
 from afterbeat.resets.plan import plan_from_json
 from afterbeat.sources.replay import with_marks
@@ -80,10 +80,67 @@ def _feed(series: Sequence[Update], anchor_s: float) -> Seen:
                 recovery.time_to_settle_s, recovery.settled_within_grace, effects[0].settle_s)
 
 
+@dataclass(frozen=True)
+class Settling:
+    """When readings settled (s, first valid update of the stretch) and when that could be
+    said (s, the stretch's last update)."""
+
+    settled_at_s: float
+    confirmed_at_s: float
+
+
+LEVEL_INDEX, SPAN_S, INTERVAL_S, VALID_PERCENT = 0.75, 120.0, 5.0, 80
+"""The rule as activation/settling.py's docstring states it (checked against the settings)."""
+
+
+def reference_stretch(updates: Sequence[tuple[float, float | None]], end_s: float,
+                      anchor_s: float = -math.inf) -> float | None:
+    """Brute force, straight from the docstring: the first valid update (s) of the stretch
+    (end - 2 min, end] when it counts as settled, else None."""
+    start_s = end_s - SPAN_S
+    if start_s < anchor_s:  # must begin at or after the anchor
+        return None
+    observed = False  # an update at (or within half an interval after) the stretch's start
+    for t_s, _ in updates:
+        if t_s <= start_s + INTERVAL_S / 2:
+            observed = True
+    if not observed:
+        return None
+    inside: list[tuple[float, float]] = []
+    for t_s, index in updates:
+        if start_s < t_s <= end_s and index is not None:
+            inside.append((t_s, index))
+    expected = round(SPAN_S / INTERVAL_S)
+    if 100 * len(inside) < VALID_PERCENT * expected:  # at least 80 % of the expected updates
+        return None
+    for _, index in inside:
+        if index > LEVEL_INDEX:  # one reading above the level, however short: not settled
+            return None
+    return inside[0][0]
+
+
+def reference_settling(updates: Sequence[tuple[float, float | None]],
+                       anchor_s: float = -math.inf) -> Settling | None:
+    """Brute force: each update's stamp tried in turn as a stretch's end; the first that counts."""
+    for end_s, _ in updates:
+        at_s = reference_stretch(updates, end_s, anchor_s)
+        if at_s is not None:
+            return Settling(at_s, end_s)
+    return None
+
+
+def test_the_reference_states_the_rule_in_force() -> None:
+    assert RULE == SettleRule(LEVEL_INDEX, SPAN_S, INTERVAL_S, VALID_PERCENT / 100)
+
+
 def _batch(series: Sequence[Update], anchor_s: float) -> Settling | None:
-    """The one pure function over the whole series (absent updates left out)."""
+    """The brute-force reference over the whole series (absent updates left out), checking
+    the production rule (settled_from) on every stretch on the way."""
     updates = [(t, i) for t, i in series if not isinstance(i, str)]
-    return first_settling(updates, RULE, since_s=anchor_s)
+    for end_s, _ in updates:
+        assert settled_from(updates, end_s, RULE, anchor_s) == reference_stretch(
+            updates, end_s, anchor_s)
+    return reference_settling(updates, anchor_s)
 
 
 def _series(spans: Sequence[tuple[float, float, float | None | str]]) -> list[Update]:
@@ -170,7 +227,9 @@ def test_a_stretch_must_be_observed_from_its_start() -> None:
     updates: list[tuple[float, float | None]] = [(float(t), 0.2) for t in range(50, 400, 5)]
     assert settled_from(updates, 165.0, RULE) is None  # (45, 165]: began before the first update
     assert settled_from(updates, 170.0, RULE) == 55.0  # (50, 170]: observed from its start
-    assert first_settling(updates, RULE) == Settling(55.0, 170.0)
+    assert reference_stretch(updates, 165.0) is None
+    assert reference_stretch(updates, 170.0) == 55.0
+    assert reference_settling(updates) == Settling(55.0, 170.0)
 
 
 _VALUES = st.one_of(st.floats(-1.0, 2.0), st.none(), st.just(ABSENT))
@@ -202,15 +261,32 @@ def test_watch_recovery_and_effects_agree_on_any_series(
 DEMO = Path(__file__).resolve().parents[1] / "src" / "afterbeat" / "data" / "demo.jsonl"
 
 
-def test_demo_recording_settles_at_the_same_moment_after_the_session_and_after_a_reset() -> None:
-    """Real Holter RR (the bundled demo): a sensory reset (it changes nothing the index sees)
-    started at the session end: the recovery and the reset's effect give the same time."""
+@dataclass(frozen=True)
+class Demo:
+    """The bundled demo's records, its session end (s) and a sensory reset started there."""
+
+    records: list[Record]
+    end_s: float
+    marks: list[Marker]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Demo:
+    """The demo recording with a cold-water reset from its session end, for 2 minutes."""
     _, stream = iter_session(DEMO)
     records = list(stream)
     end_s = next(r.t_s for r in records
                  if isinstance(r, Marker) and r.kind is MarkerKind.SESSION_END)
     marks = [Marker(end_s, MarkerKind.RESET_START, text="cold_water"),
              Marker(end_s + 120.0, MarkerKind.RESET_END, text="cold_water")]
+    return Demo(records, end_s, marks)
+
+
+def test_demo_recording_settles_at_the_same_moment_after_the_session_and_after_a_reset(
+        demo: Demo) -> None:
+    """Real Holter RR (the bundled demo): a sensory reset (it changes nothing the index sees)
+    started at the session end: the recovery and the reset's effect give the same time."""
+    records, end_s, marks = demo.records, demo.end_s, demo.marks
     pipeline = Pipeline()
     events: list[dict[str, Any]] = []
     for record in with_marks(records, marks):
@@ -220,7 +296,7 @@ def test_demo_recording_settles_at_the_same_moment_after_the_session_and_after_a
     effect = [e for e in events if e["type"] == "reset_effect" and e["final"]][-1]
     metrics = [(float(e["t_s"]), e["arousal"]) for e in events
                if e["type"] == "metrics" and e["t_s"] >= end_s - 10.0]
-    batch = first_settling(metrics, RULE, since_s=end_s)
+    batch = reference_settling(metrics, end_s)
     assert batch is not None, "the demo settles after its session"
     assert recovery["time_to_settle_s"] == effect["settle_s"] == pytest.approx(
         batch.settled_at_s - end_s)
@@ -243,15 +319,10 @@ def test_live_words_follow_the_rule_s_own_length() -> None:
                               "usual for 30 seconds now. No reset needed.")
 
 
-def test_results_carry_the_rule_they_were_judged_by() -> None:
+def test_results_carry_the_rule_they_were_judged_by(demo: Demo) -> None:
     """A plan that asks for 5 calm minutes: recovery and reset effects say so themselves, so
     the page's words about settling name the rule each result was judged by."""
-    _, stream = iter_session(DEMO)
-    records = list(stream)
-    end_s = next(r.t_s for r in records
-                 if isinstance(r, Marker) and r.kind is MarkerKind.SESSION_END)
-    marks = [Marker(end_s, MarkerKind.RESET_START, text="cold_water"),
-             Marker(end_s + 120.0, MarkerKind.RESET_END, text="cold_water")]
+    records, marks = demo.records, demo.marks
     plan = plan_from_json({"thresholds": {"settle_s": 300.0, "grace_s": 600.0}})
     for pipeline, hold_s, grace_s in ((Pipeline(), 120.0, 300.0),
                                       (Pipeline(plan=plan), 300.0, 600.0)):

@@ -20,7 +20,7 @@ states (:func:`sustained`).
 of the first stretch that counts: when the readings came back close to usual and then stayed
 there. Times to settle are ``settled_at_s`` minus the anchor, for the watch and recovery
 (after the session end) and for a reset's effect (after its start) alike. The live watch can
-only *say* it once the stretch is complete, at ``confirmed_at_s`` (about 2 min later). An
+only *say* it once the stretch is complete, at its last update (about 2 min later). An
 update stamped ``t`` reports the index over the data up to ``t`` (heart rate over 60 s,
 RMSSD over 120 s), so a settling time is good to about a minute: every view shows whole
 minutes rounded halves up (:func:`whole_minutes`, as the page's ``Math.round``), and
@@ -32,13 +32,13 @@ minutes rounded halves up (:func:`whole_minutes`, as the page's ``Math.round``),
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from afterbeat.activation.settings import Settings
 
-__all__ = ["FIRST_MINUTE", "UNDER_A_MINUTE", "SettleRule", "Settling", "first_settling",
-           "minutes_text", "settled_from", "settled_when", "sustained", "whole_minutes"]
+__all__ = ["FIRST_MINUTE", "UNDER_A_MINUTE", "SettleRule", "minutes_text", "settled_from",
+           "settled_when", "sustained", "whole_minutes"]
 
 FIRST_MINUTE = "within the first minute"
 """The one phrase for a settling time under a minute, followed by "after <anchor>"."""
@@ -89,14 +89,6 @@ class SettleRule:
                    settings.min_valid_share)
 
 
-@dataclass(frozen=True, slots=True)
-class Settling:
-    """When readings settled (s, first update of the stretch) and when that could be said (s)."""
-
-    settled_at_s: float
-    confirmed_at_s: float
-
-
 def sustained(updates: Iterable[tuple[float, bool | None]], end_t_s: float, span_s: float, *,
               interval_s: float, min_valid_share: float,
               since_s: float = -math.inf) -> float | None:
@@ -138,16 +130,3 @@ def settled_from(updates: Iterable[tuple[float, float | None]], end_t_s: float,
     return sustained(((t_s, None if a is None else a <= level) for t_s, a in updates),
                      end_t_s, rule.span_s, interval_s=rule.interval_s,
                      min_valid_share=rule.min_valid_share, since_s=since_s)
-
-
-def first_settling(updates: Sequence[tuple[float, float | None]], rule: SettleRule,
-                   since_s: float = -math.inf) -> Settling | None:
-    """The first settling in a whole series (each update's stamp tried as a stretch's end):
-    what a live consumer fed the same updates one by one finds (s)."""
-    for t_s, _ in updates:
-        if t_s - rule.span_s < since_s:
-            continue
-        at_s = settled_from(updates, t_s, rule, since_s)
-        if at_s is not None:
-            return Settling(at_s, t_s)
-    return None
