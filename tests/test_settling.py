@@ -212,6 +212,14 @@ def test_a_short_excursion_above_the_level_starts_the_stretch_over() -> None:
     assert _assert_all_agree(level, 100.0).watch_s == 200.0
 
 
+def test_a_stretch_that_ends_on_a_reading_without_an_index_counts_for_the_watch_too() -> None:
+    # calm from the anchor for 21 readings, then 4 without an index: the stretch (0, 120]
+    # holds 20 valid calm readings and ends on one without an index (found by the reference)
+    series = _series([(0, 105, 0.0), (105, 125, None)])
+    seen = _assert_all_agree(series, 0.0)
+    assert (seen.watch_s, seen.said_s) == (5.0, 120.0)
+
+
 def test_never_calm_for_long_enough_is_not_settled_anywhere() -> None:
     # calm for 110 s at a time, with one excursion between: no stretch of 2 min counts
     spans: list[tuple[float, float, float | None | str]] = [(0, 150, 1.2)]

@@ -183,6 +183,9 @@ class AfterSessionWatch:
         if a is None:
             if self._unscored_since_s is None:
                 self._unscored_since_s = t
+            settled = self._after_session(reading)  # a stretch may end on an unscored update
+            if settled:
+                return settled
             reason = _UNSCORED_REASON.get(reading.quality, "Holding: no reading right now.")
             if self.level is None:
                 return self._show(t, WatchState.CALIBRATING, reason)
