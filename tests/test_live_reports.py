@@ -3,12 +3,20 @@ equals a full replay of the records so far at every point (storage.history.LiveR
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from afterbeat.records import Header, Record
+import pytest
+
+from afterbeat.activation.baseline import Baseline
+from afterbeat.activation.settings import Settings
+from afterbeat.events import Event
+from afterbeat.pipeline import EventPipeline, Pipeline
+from afterbeat.records import Header, Marker, Record
 from afterbeat.report import build_report
+from afterbeat.resets.plan import Plan
 from afterbeat.storage.history import (
     REPORT_KEY,
     LiveReports,
@@ -88,3 +96,85 @@ def test_an_erased_or_other_session_starts_over(tmp_path: Path) -> None:
         store.append_many(second, records[:200])
         assert session_report(store, second, live=live) == session_report(store, second)
         assert live.records_replayed == 500 and live.holds(second)
+
+
+class _Failing:
+    """A person pipeline that raises when ``fails`` says so for a record (a bug mid-replay)."""
+
+    def __init__(self, inner: EventPipeline, fails: Callable[[Record], bool]) -> None:
+        self._inner = inner
+        self._fails = fails
+
+    @property
+    def plan(self) -> Plan | None:
+        return self._inner.plan
+
+    @property
+    def baseline(self) -> Baseline | None:
+        return self._inner.baseline
+
+    @property
+    def settings(self) -> Settings:
+        return self._inner.settings
+
+    def push(self, record: Record) -> Sequence[Event]:
+        if self._fails(record):
+            raise RuntimeError("pipeline failed on this record")
+        return self._inner.push(record)
+
+    def finish(self) -> Sequence[Event]:
+        return self._inner.finish()
+
+    def forget_baseline(self) -> None:
+        self._inner.forget_baseline()
+
+
+def test_a_pipeline_failure_mid_update_leaves_no_duplicated_marker(tmp_path: Path) -> None:
+    header, records = _demo()
+    armed = [False]
+
+    def fails_once(record: Record) -> bool:
+        """Raise on the first marker after being armed, once."""
+        if armed[0] and isinstance(record, Marker):
+            armed[0] = False
+            return True
+        return False
+
+    with Store.open(tmp_path / "data") as store:
+        def factory() -> EventPipeline:
+            return _Failing(person_pipeline(store), fails_once)
+
+        live_id = store.start_session(header, "ble")
+        live = LiveReports()
+        store.append_many(live_id, records[:450])
+        session_report(store, live_id, factory, live)
+        store.append_many(live_id, records[450:900])  # holds baseline_end, session_start, ...
+        armed[0] = True
+        with pytest.raises(RuntimeError, match="pipeline failed"):
+            session_report(store, live_id, factory, live)
+        assert not armed[0] and not live.holds(live_id)
+        again = session_report(store, live_id, factory, live)
+        _, stored = store.iter_records(live_id)
+        full = build_report(header, stored, factory)
+        assert again == full
+        kinds = [m["kind"] for m in again["markers"]]
+        assert kinds.count("baseline_end") == kinds.count("session_start") == 1, kinds
+
+
+def test_another_pipeline_factory_starts_over(tmp_path: Path) -> None:
+    header, records = _demo()
+    with Store.open(tmp_path / "data") as store:
+        def person() -> EventPipeline:
+            return person_pipeline(store)
+
+        def quiet() -> EventPipeline:  # the same stored baseline and plan, another pipeline
+            return _Failing(Pipeline(settings=Settings(settle_s=300.0)), lambda _: False)
+
+        live_id = store.start_session(header, "ble")
+        live = LiveReports()
+        store.append_many(live_id, records[:1200])
+        assert session_report(store, live_id, person, live) == session_report(
+            store, live_id, person)
+        other = session_report(store, live_id, quiet, live)
+        assert other == session_report(store, live_id, quiet)
+        assert other != session_report(store, live_id, person)

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -97,8 +98,9 @@ class LiveReports:
     A report replays the whole session, which takes seconds for a session hours long; the
     session still recording changes with every record, so it cannot be stored like a finished
     one's. This keeps one :class:`~afterbeat.report.ReportBuilder` for it and, on each request,
-    pushes only the records added since; it starts over when the session or the pipeline's
-    ``key`` (:func:`person_key`: the stored baseline or plan changed) is another. When the
+    pushes only the records added since; it starts over when the session, the pipeline's
+    ``key`` (:func:`person_key`: the stored baseline or plan changed) or the pipeline factory
+    (compared with ``==``) is another, and after anything raised while updating. When the
     session has ended, its builder gives the final report. Safe to share between threads.
     """
 
@@ -106,6 +108,7 @@ class LiveReports:
         self._lock = threading.Lock()
         self._session_id: int | None = None
         self._key: str | None = None
+        self._factory: Callable[[], EventPipeline] | None = None
         self._seq = 0
         self._builder: ReportBuilder | None = None
         self.records_replayed = 0
@@ -117,24 +120,32 @@ class LiveReports:
         """The report of ``session_id`` as a full replay would give it now (``final``: the
         session has ended; its report is finished and the builder let go)."""
         with self._lock:
-            builder = self._builder
-            if builder is None or self._session_id != session_id or self._key != key:
-                header = store.get_session(session_id).header
-                builder = ReportBuilder(header, pipeline_factory())
-                self._session_id, self._key, self._seq = session_id, key, 0
-                self._builder = builder
-            for seq, record in store.iter_numbered(session_id, self._seq):
-                builder.push(record)
-                self._seq = seq
-                self.records_replayed += 1
-            if final:
+            try:
+                builder = self._builder
+                if (builder is None or self._session_id != session_id or self._key != key
+                        or self._factory != pipeline_factory):
+                    header = store.get_session(session_id).header
+                    builder = ReportBuilder(header, pipeline_factory())
+                    self._session_id, self._key, self._seq = session_id, key, 0
+                    self._factory, self._builder = pipeline_factory, builder
+                for seq, record in store.iter_numbered(session_id, self._seq):
+                    builder.push(record)
+                    self._seq = seq
+                    self.records_replayed += 1
+                if final:
+                    self._drop()
+                    return builder.report(final=True)
+                return builder.report()
+            except BaseException:
+                # the builder may hold part of a record its sequence number does not count:
+                # let it go, so the next request replays from the start
                 self._drop()
-                return builder.report(final=True)
-            return builder.report()
+                raise
 
     def holds(self, session_id: int) -> bool:
         """True while a builder for ``session_id`` is kept."""
-        return self._session_id == session_id and self._builder is not None
+        with self._lock:
+            return self._session_id == session_id and self._builder is not None
 
     def forget(self, session_id: int | None = None) -> None:
         """Let go of the builder (of ``session_id`` only, if given): e.g. it was erased."""
@@ -143,8 +154,18 @@ class LiveReports:
                 self._drop()
 
     def _drop(self) -> None:
-        self._session_id = self._key = self._builder = None
+        self._session_id = self._key = self._builder = self._factory = None
         self._seq = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _PersonFactory:
+    """The person pipeline of one store, equal for the same store (the live cache's key)."""
+
+    store: Store
+
+    def __call__(self) -> Pipeline:
+        return person_pipeline(self.store)
 
 
 def session_report(store: Store, session_id: int,
@@ -163,7 +184,7 @@ def session_report(store: Store, session_id: int,
         cached = store.get_results(session_id).get(REPORT_KEY)
         if isinstance(cached, dict):
             return cached
-    factory = pipeline_factory or (lambda: person_pipeline(store))
+    factory = pipeline_factory or _PersonFactory(store)
     if live is not None and (not finished or live.holds(session_id)):
         report = live.report(store, session_id, person_key(store), factory, final=finished)
     else:
