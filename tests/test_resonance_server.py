@@ -209,3 +209,32 @@ def test_a_replay_ending_mid_block_keeps_the_part_measured(tmp_path: Path) -> No
     kept, _ends = _kept(data_dir)
     assert kept["stopped"] is True
     assert kept["assessment"]["blocks"][0]["end_s"] <= blocks[0].start_s + 50.0 + 1.0
+
+
+def test_a_replay_that_slows_for_resets_runs_the_assessment_in_real_time(tmp_path: Path) -> None:
+    """The demo: the page paces on the wall clock, so the blocks (on the session clock) must
+    pass in real time too, and a reset ending inside the assessment does not speed it up."""
+    source = ReplaySource(_file(tmp_path, Person(resonance_bpm=5.5)), speed=SPEED,
+                          reset_speed=1.0)
+
+    async def go() -> None:
+        async with running_server(scratch_dir(tmp_path), source) as run, run.client() as c:
+            assert source.speed == SPEED
+            await _started(run, c)
+            assert source.speed == 1.0
+            reset = await c.post("/api/resets/start", json={"reset_id": "cold_water"},
+                                 headers=run.auth)
+            assert reset.status_code == 201, reset.text
+            await c.post("/api/resets/stop", json={"finished": False}, headers=run.auth)
+
+            async def reset_ended() -> bool:
+                return any(isinstance(r, Marker) and r.kind is MarkerKind.RESET_END
+                           for r in run.store.iter_records(run.state.live_session_id or 0)[1])
+
+            await _until(reset_ended, 10.0, "the reset's end marker")
+            assert source.speed == 1.0, "the assessment still runs"
+            stopped = await c.post("/api/resonance/stop", json={}, headers=run.auth)
+            assert stopped.status_code == 200, stopped.text
+            assert source.speed == SPEED
+
+    asyncio.run(go())

@@ -145,12 +145,16 @@ class Ingest:
         self._notify(item, events)
         if isinstance(item, Marker) and item.kind in (MarkerKind.RESET_START,
                                                       MarkerKind.RESET_END):
-            # A replay may slow to real time while a reset runs (the demo): pacer and data agree.
-            hook = getattr(self.source, "reset_running", None)
-            if callable(hook):
-                hook(item.kind is MarkerKind.RESET_START)
+            self.real_time(item.kind is MarkerKind.RESET_START)
         if isinstance(item, Marker) and EventType.MARKER not in kinds:
             self.hub.publish_event(MarkerEvent.from_record(item))
+
+    def real_time(self, running: bool) -> None:
+        """A paced reset or assessment started (True) or ended: a replay that slows for them
+        (the demo) runs in real time meanwhile, so the wall-clock pacer and the data agree."""
+        hook = getattr(self.source, "reset_running", None)
+        if callable(hook):
+            hook(running)
 
     def _notify(self, record: Record | None, events: Sequence[Event]) -> None:
         """Tell every observer; one that raises is counted and logged (first, then every

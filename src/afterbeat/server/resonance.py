@@ -195,6 +195,7 @@ class ResonanceRunner:
                    second_pass=body.second_pass, blocks=list(schedule(protocol, start_s)),
                    session_id=self.state.live_session_id)
         self.run = run
+        self.state.ingest.real_time(True)  # the demo's replay slows to real time
         run.task = asyncio.get_running_loop().create_task(self._drive(run),
                                                           name="afterbeat-resonance")
         out = self.run_json()
@@ -312,6 +313,7 @@ class ResonanceRunner:
                     if self.state.recording_active:  # else it ends with the last beat
                         self.state.ingest.inject(block_end_marker(block, now, completed=False))
             self.run = None
+            self.state.ingest.real_time(False)
             doc = await asyncio.to_thread(self._evaluate, run)
             applied = None
             if doc is not None:

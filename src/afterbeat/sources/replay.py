@@ -13,8 +13,9 @@ as possible); ``now_s()`` reads it, and once the recording has ended it stays at
 record's time (a mark made later is at the recording's end, not past it). Records are
 identical at every speed, so the pipeline's events are too. ``set_speed`` changes the speed
 from now on without a jump in the session clock; with ``reset_speed`` given (the demo: 1.0),
-``reset_running(True)`` switches to it while a reset runs, so a wall-clock pacer and the data
-agree, and ``reset_running(False)`` back.
+``reset_running(True)`` switches to it while a reset (or a resonance assessment) runs, so a
+wall-clock pacer and the data agree, and ``reset_running(False)`` back once every holder has
+let go (a reset inside an assessment does not speed the assessment up).
 """
 
 from __future__ import annotations
@@ -257,6 +258,7 @@ class ReplaySource:
         self._last_t_s = 0.0
         self._closed = False
         self._ended = False
+        self._real_time_holds = 0
 
     @property
     def header(self) -> Header:
@@ -281,10 +283,12 @@ class ReplaySource:
         self.speed = speed
 
     def reset_running(self, running: bool) -> None:
-        """A reset started (True) or ended: switch to ``reset_speed`` and back, if given."""
+        """A paced reset or assessment started (True) or ended: ``reset_speed`` while any runs,
+        the base speed once none does (an end without a start is ignored)."""
+        self._real_time_holds = max(0, self._real_time_holds + (1 if running else -1))
         if self.reset_speed is None or self.base_speed is None:
             return
-        self.set_speed(self.reset_speed if running else self.base_speed)
+        self.set_speed(self.reset_speed if self._real_time_holds else self.base_speed)
 
     async def stream(self) -> AsyncIterator[Record | SourceStatus]:
         """Yield the records on the scaled clock, between a streaming and a finished status."""
