@@ -357,3 +357,20 @@ def test_plan_keeps_an_optional_resonance_result() -> None:
         with pytest.raises(PlanError) as info:
             plan_from_json({"resonance": bad})
         assert info.value.field == where
+
+
+def test_a_block_of_one_or_two_breaths_claims_no_steadiness() -> None:
+    """One breath is always 'in step' (phase locking 1.0): too few breaths give no steadiness,
+    and the words say so instead of 'did not follow (1.00)'."""
+    person = Person(resonance_bpm=6.0)
+    block = Block(index=0, rate_bpm=6.0, start_s=30.0, end_s=50.0)  # two breaths of 10 s
+    rr_ms = simulate(person, [block], 90.0, seed=4)
+    t_s = np.cumsum(rr_ms) / 1000.0
+    result = assess(t_s, rr_ms, [block])
+    (measured,) = result.blocks
+    assert measured.n_breaths < 3 and measured.phase_locking is None
+    assert not measured.followed
+    assert any("too few breaths to tell" in note for note in measured.notes), measured.notes
+    assert not any("did not keep in step" in note for note in measured.notes)
+    assert result.decision.rate_bpm is None
+    assert result.decision.reasons[0].startswith("no pace could be used"), result.decision.reasons

@@ -275,6 +275,9 @@ export class ResonanceView {
   }
 
   drawChart(blocks, chosen) {
+    setText(byId('resonance-chart-key'), chosen === null
+      ? 'bpm, peak to trough; faded bars were left out'
+      : 'bpm, peak to trough; the highlighted bar is your pace, faded bars were left out');
     if (!this.redrawOnResize) {
       // Redrawn at its new width when the window changes (a phone turned, a window resized).
       this.redrawOnResize = true;
@@ -338,7 +341,9 @@ export class ResonanceView {
     const body = this.el.table;
     clear(body);
     for (const b of blocks) {
-      const follow = b.followed ? `yes (${fmt(b.phase_locking, 2)})` : `no (${fmt(b.phase_locking, 2)})`;
+      // One breath is always "in step": without enough breaths the server sends no steadiness.
+      const follow = num(b.phase_locking) === null ? 'too few breaths'
+        : `${b.followed ? 'yes' : 'no'} (${fmt(b.phase_locking, 2)})`;
       body.append(h('tr', { dataset: { rate: String(b.rate_bpm), counts: String(Boolean(b.counts)) } },
         h('th', { scope: 'row' }, `${b.rate_bpm}${b.pass === 2 ? ' (again)' : ''}`),
         h('td', {}, b.n_breaths > 0 ? fmt(b.swing_bpm, 1) : '—'),

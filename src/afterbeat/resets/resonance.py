@@ -125,6 +125,8 @@ MAX_CORRECTED_PCT: Final = 5.0
 MIN_COVERAGE_PCT: Final = 90.0
 MIN_BREATHS: Final = 5
 MIN_PHASE_LOCKING: Final = 0.6
+MIN_PHASE_BREATHS: Final = 3
+"""Breaths needed before phase locking is measured (a single breath is trivially in step)."""
 MIN_PACER_SHARE: Final = 0.2
 PACER_HALF_WIDTH_HZ: Final = 0.015
 MIN_RATES: Final = 3
@@ -597,7 +599,8 @@ def measure_block(t_s: FloatArray, rr_ms: FloatArray, corrected: NDArray[np.bool
     phase_locking = phase_deg = amp = None
     if phasors:
         units = [p / abs(p) for p in phasors if abs(p) > 0]
-        if units:
+        # The steadiness of a phase needs a few breaths: one breath is always "in step" (1.0).
+        if len(units) >= MIN_PHASE_BREATHS:
             mean_unit = complex(np.mean(units))
             phase_locking = abs(mean_unit)
             mean_vec = complex(np.mean(phasors))
@@ -614,12 +617,16 @@ def measure_block(t_s: FloatArray, rr_ms: FloatArray, corrected: NDArray[np.bool
                      f"{MIN_COVERAGE_PCT:g} %)")
     if n_breaths < MIN_BREATHS:
         quality_ok = False
-        notes.append(f"{n_breaths} complete breaths (fewer than {MIN_BREATHS})")
+        notes.append(f"only {_count(n_breaths, 'complete breath')} ({MIN_BREATHS} are needed)")
     followed = (phase_locking is not None and phase_locking >= MIN_PHASE_LOCKING
                 and share is not None and share >= MIN_PACER_SHARE)
-    if not followed:
-        notes.append("the heart rhythm did not follow the pacer closely "
-                     f"(phase locking {phase_locking or 0:.2f}, pacer share {share or 0:.2f})")
+    if phase_locking is None:
+        notes.append("too few breaths to tell whether the heart rhythm kept in step with the "
+                     "pacer")
+    elif not followed:
+        notes.append("the heart rhythm did not keep in step with the pacer (phase locking "
+                     f"{phase_locking:.2f}, {MIN_PHASE_LOCKING:g} needed; pacer share "
+                     f"{share or 0:.2f}, {MIN_PACER_SHARE:g} needed)")
     return BlockMeasures(
         index=block.index, rate_bpm=block.rate_bpm, pass_no=block.pass_no,
         start_s=block.start_s, end_s=block.end_s, analysed_s=window_s, n_beats=n_beats,
@@ -705,6 +712,11 @@ def _pool(measures: Sequence[BlockMeasures]) -> tuple[list[float], list[FloatArr
     return rates, samples, summaries
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 pace", "3 paces": a count with its noun."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _fmt_rate(rate: float) -> str:
     return f"{rate:g}"
 
@@ -719,8 +731,9 @@ def decide(measures: Sequence[BlockMeasures], *, seed: int = 0,
         reasons.append(f"{_fmt_rate(m.rate_bpm)}/min (block {m.index + 1}) left out: {why}")
     rates, samples, summaries = _pool(measures)
     if len(rates) < min(MIN_RATES, max(2, len({m.rate_bpm for m in measures}))):
-        reasons.insert(0, f"only {len(rates)} rate(s) could be used; at least "
-                       f"{MIN_RATES} are needed to compare")
+        usable = "no pace" if not rates else f"only {_count(len(rates), 'pace')}"
+        reasons.insert(0, f"{usable} could be used; at least {MIN_RATES} are needed to "
+                       "compare")
         return Decision(None, "cannot_tell", 0.0, 0.0, None, None, None, tuple(summaries),
                         tuple(reasons), _words(None, "cannot_tell", None, 0.0, summaries))
     means = np.array([s.swing_bpm for s in summaries])
