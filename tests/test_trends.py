@@ -162,3 +162,22 @@ def test_learned_summary_on_replayed_real_recordings(data_dir: Path) -> None:
     assert len(lines) == 1 + len(stats)
     for s, line in zip(stats, lines[1:], strict=True):
         assert f"over {s.uses} times" in line or s.uses < 3
+
+
+def _watched(settle_min: list[float | None], watched_min: float) -> list[SessionOutcome]:
+    """Sessions with a marked end, recorded ``watched_min`` after it; None: did not settle."""
+    return [SessionOutcome(i, "", None if m is None else m * 60.0, watched_s=watched_min * 60.0)
+            for i, m in enumerate(settle_min)]
+
+
+def test_sessions_that_never_settled_count_as_the_slowest_not_as_missing() -> None:
+    # settling took longer and longer, then did not come at all in the hour recorded
+    hint = trend_hint(_watched([10, 15, 20, None, None], watched_min=60))
+    assert hint is not None
+    assert hint.reasons == ("Over your last 5 sessions, settling afterwards has taken longer "
+                            "(from 10 minutes to not settled within the 60 minutes recorded "
+                            "after it).",)
+    # a recording stopped soon after the session says little: it is only a lower bound
+    assert trend_hint(_watched([10, 15, 20, None, None], watched_min=3)) is None
+    # without a marked session end there is nothing to count
+    assert trend_hint(outcomes([10, 15, 20, None, None])) is None

@@ -79,9 +79,12 @@ class SessionDigest:
 
     def outcome(self) -> SessionOutcome:
         """The same session as ``afterbeat.resets.trends`` sees it."""
+        watched_s = (None if self.session_end_t_s is None
+                     else max(0.0, self.duration_s - self.session_end_t_s))
         return SessionOutcome(session_id=self.session_id,
                               started_at=self.started_at.isoformat(),
-                              time_to_settle_s=self.time_to_settle_s, effects=self.effects)
+                              time_to_settle_s=self.time_to_settle_s, effects=self.effects,
+                              watched_s=watched_s)
 
 
 def _number(value: Any) -> float | None:

@@ -11,7 +11,9 @@ ranked by their median time to settle. Movement pauses the index while it runs a
 washout after it, so a movement reset can only show as settled after that pause (the time still
 counts from its start).
 
-*Therapist hint.* Over the last ``window`` sessions that have a value (at least ``min_sessions``),
+*Therapist hint.* Over the last ``window`` sessions that have a value (at least ``min_sessions``;
+a session watched after its end that did not settle has one: "not settled within" the time
+recorded, a lower bound, so never settling is the slowest kind and not left out),
 the hint appears when the time to settle after the session, or the person's first 0-10
 rating of how stirred up they feel, rose at almost every step (at most one step down) and the last
 is clearly above the first (``settle_margin_s`` or ``rating_margin``). Never from a single
@@ -53,6 +55,9 @@ class SessionOutcome:
     """From the session's end until the readings settled (the first reading of the first
     settled 2 minutes, afterbeat.activation.settling; None: not seen)."""
     effects: tuple[ResetEffect, ...] = field(default=())
+    watched_s: float | None = None
+    """How long the recording went on after the session's end (s); None: no end was marked.
+    A session that did not settle within it counts as "not settled within watched_s"."""
 
     @property
     def rating_before(self) -> float | None:
@@ -183,6 +188,22 @@ class TrendHint:
                 "contact_text": self.contact_text}
 
 
+def _settle_point(session: SessionOutcome) -> tuple[float, bool] | None:
+    """A session's settling for the hint (s, settled), "not settled within" the time watched
+    after its end as a lower bound, or None when it has neither."""
+    if session.time_to_settle_s is not None:
+        return session.time_to_settle_s, True
+    if session.watched_s is not None and session.watched_s > 0.0:
+        return session.watched_s, False
+    return None
+
+
+def _settle_text(seconds: float, settled: bool) -> str:
+    """"12 minutes", or "not settled within the 40 minutes recorded after it"."""
+    amount = minutes_text(seconds)
+    return amount if settled else f"not settled within the {amount} recorded after it"
+
+
 def _rising(values: Sequence[float], margin: float) -> bool:
     if len(values) < 2:
         return False
@@ -201,10 +222,13 @@ def trend_hint(
 ) -> TrendHint | None:
     """The therapist hint when settling keeps slowing or ratings keep rising, else None."""
     reasons: list[str] = []
-    settle = [s.time_to_settle_s for s in sessions if s.time_to_settle_s is not None][-window:]
-    if len(settle) >= min_sessions and _rising(settle, settle_margin_s):
+    # A session that was watched but did not settle is the slowest kind, not a missing one: it
+    # counts with what is known, "not settled within the time recorded" (a lower bound).
+    settle = [p for p in map(_settle_point, sessions) if p is not None][-window:]
+    if len(settle) >= min_sessions and _rising([v for v, _ in settle], settle_margin_s):
         reasons.append(f"Over your last {len(settle)} sessions, settling afterwards has taken "
-                       f"longer (from {minutes_text(settle[0])} to {minutes_text(settle[-1])}).")
+                       f"longer (from {_settle_text(*settle[0])} to "
+                       f"{_settle_text(*settle[-1])}).")
     ratings = [s.rating_before for s in sessions if s.rating_before is not None][-window:]
     if len(ratings) >= min_sessions and _rising(ratings, rating_margin):
         reasons.append(f"Over your last {len(ratings)} sessions, your own rating of how "
