@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,28 @@ def test_a_rising_settling_time_brings_the_gentle_hint_never_an_alarm() -> None:
     calm = build_summary(digests[:3], until=NOW)
     assert calm.hint is None and "Worth talking over" not in render_summary_html(
         calm, made_at=NOW)
+
+
+def test_the_page_names_the_rule_its_sessions_were_judged_by_and_claims_no_ratings_unseen(
+) -> None:
+    start = NOW - timedelta(days=10)
+
+    def reports(hold_s: float | None) -> list[dict[str, Any]]:
+        recovery: dict[str, Any] = {"time_to_settle_s": 600.0}
+        if hold_s is not None:
+            recovery["settle_hold_s"] = hold_s
+        return [{"duration_s": 7200.0, "markers": [{"t_s": 2400.0, "kind": "session_end"}],
+                 "recovery": [recovery], "resets": []} for _ in range(2)]
+
+    def page(hold_s: float | None) -> str:
+        digests = [digest_report(i + 1, start + timedelta(days=i), r)
+                   for i, r in enumerate(reports(hold_s))]
+        return html.unescape(re.sub(r"<[^>]+>", " ", render_summary_html(
+            build_summary(digests, until=NOW), made_at=NOW)))
+
+    assert "for 5 minutes; the time counts to when those 5 minutes began" in page(300.0)
+    assert "for 2 minutes;" in page(120.0)
+    assert "2 minutes unless a plan changed it" in page(None)  # results kept before the rule
+    text = page(120.0)
+    assert "your own ratings" not in text and "no ratings (none were given)" in text
+    assert "while activated" not in text

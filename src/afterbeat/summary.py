@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from afterbeat.activation.settling import minutes_text, settled_when
+from afterbeat.activation.settling import minutes_text, settled_when, span_text
 from afterbeat.resets.effects import ResetEffect
 from afterbeat.resets.plan import Plan
 from afterbeat.resets.trends import (
@@ -76,6 +76,8 @@ class SessionDigest:
     """From the session's end until settled (s); None when not seen within the watch."""
     effects: tuple[ResetEffect, ...] = ()
     notes: tuple[NoteItem, ...] = ()
+    settle_hold_s: float | None = None
+    """The settling rule its recovery was judged by (s; None in results kept before it was)."""
 
     def outcome(self) -> SessionOutcome:
         """The same session as ``afterbeat.resets.trends`` sees it."""
@@ -100,6 +102,7 @@ def digest_report(session_id: int, started_at: datetime, report: Mapping[str, An
     ends = [_number(m.get("t_s")) for m in markers if m.get("kind") == "session_end"]
     recovery = [r for r in report.get("recovery", []) if isinstance(r, Mapping)]
     settle = _number(recovery[-1].get("time_to_settle_s")) if recovery else None
+    hold = _number(recovery[-1].get("settle_hold_s")) if recovery else None
     effects: list[ResetEffect] = []
     for item in report.get("resets", []):
         if isinstance(item, Mapping) and item.get("final"):
@@ -111,7 +114,7 @@ def digest_report(session_id: int, started_at: datetime, report: Mapping[str, An
         session_id=session_id, started_at=started_at.astimezone(UTC),
         duration_s=_number(report.get("duration_s")) or 0.0,
         session_end_t_s=next((t for t in ends if t is not None), None),
-        time_to_settle_s=settle, effects=tuple(effects), notes=notes)
+        time_to_settle_s=settle, effects=tuple(effects), notes=notes, settle_hold_s=hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +152,12 @@ class Summary:
         """The first line of the page: what it contains, in plain words."""
         parts = ["how long it took to settle after each session", "which resets you used and "
                  "how they went"]
-        if self.include_ratings:
+        if self.include_ratings and any(e.rating_before is not None
+                                        or e.rating_after is not None
+                                        for s in self.sessions for e in s.effects):
             parts.append("your own ratings before and after resets")
+        elif self.include_ratings:
+            parts.append("no ratings (none were given)")
         if self.notes:
             parts.append(f"{len(self.notes)} note{'s' if len(self.notes) != 1 else ''} "
                          "you chose to include")
@@ -322,18 +329,24 @@ def _settle_section(summary: Summary) -> str:
                  "(medians).")
     parts.append(f"<p>{_e(text)}</p>")
     parts.append(_settle_chart(summary.sessions))
+    holds = {s.settle_hold_s for s in shown}
+    only = holds.pop() if len(holds) == 1 else None
+    hold = None if only is None else span_text(only)
+    stretch = (f"for {hold}; the time counts to when those {hold} began" if hold is not None
+               else "for the stretch set at the time (2 minutes unless a plan changed it); the "
+               "time counts to when that stretch began")
     parts.append('<p class="small">Each bar is one session, oldest on the left; a dashed '
                  "outline means settling was not seen while afterbeat was watching. "
                  "&ldquo;Settled&rdquo; means heart rate and heart-rate variability stayed "
-                 "near your own usual resting level for 2 minutes; the time counts to when "
-                 "those 2 minutes began.</p></section>")
+                 f"near your own usual resting level {_e(stretch)}.</p></section>")
     return "".join(parts)
 
 
 def _resets_section(summary: Summary) -> str:
     parts = ["<section><h2>Resets and how they went</h2>"]
     if not summary.resets:
-        parts.append("<p>No resets were used while activated in this period.</p></section>")
+        parts.append("<p>No resets were used in this period at a time when readings were "
+                     "above your usual.</p></section>")
         return "".join(parts)
     parts.append("<table><thead><tr><th>Reset</th><th class=num>Times used</th>"
                  "<th class=num>Followed by settling</th><th class=num>Typical time to settle</th>")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from afterbeat.activation.settings import Settings
 
 __all__ = ["FIRST_MINUTE", "UNDER_A_MINUTE", "SettleRule", "minutes_text", "settled_from",
-           "settled_when", "sustained", "whole_minutes"]
+           "settled_when", "span_text", "sustained", "whole_minutes"]
 
 FIRST_MINUTE = "within the first minute"
 """The one phrase for a settling time under a minute, followed by "after <anchor>"."""
@@ -61,6 +61,14 @@ def minutes_text(seconds: float, *, short: bool = False) -> str:
     if short:
         return f"{minutes} min"
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def span_text(span_s: float) -> str:
+    """A rule's stretch (s) in words: "2 minutes", "1 minute", "30 seconds" (as the page's
+    spanText)."""
+    if span_s < 60.0:
+        return f"{span_s:.0f} seconds"
+    return minutes_text(span_s)
 
 
 def settled_when(seconds: float, anchor: str, *, about: str = "about",

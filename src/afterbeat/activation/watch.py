@@ -40,9 +40,9 @@ from afterbeat.activation.arousal import ArousalReading, Quality
 from afterbeat.activation.settings import DEFAULT_SETTINGS, Settings
 from afterbeat.activation.settling import (
     SettleRule,
-    minutes_text,
     settled_from,
     settled_when,
+    span_text,
     sustained,
 )
 
@@ -88,13 +88,6 @@ class _Update:
     scored: bool
     arousal: float
     high: bool
-
-
-def _span_words(span_s: float) -> str:
-    """A stretch's length (s) in words: "2 minutes", "1 minute", "30 seconds"."""
-    if span_s < 60.0:
-        return f"{span_s:.0f} seconds"
-    return minutes_text(span_s)
 
 
 _UNSCORED_REASON = {
@@ -259,7 +252,7 @@ class AfterSessionWatch:
         # minutes, as the index itself smooths over a minute or two.
         after_s = settled_at - t0
         when = f"Settled {settled_when(after_s, 'the session ended')}"
-        reason = f"{when}: close to your usual for {_span_words(s.settle_s)} now."
+        reason = f"{when}: close to your usual for {span_text(s.settle_s)} now."
         if after_s <= s.grace_s:
             reason += " No reset needed."
         change = StateChange(reading.t_s, WatchState.SETTLED, reason, self.state)
