@@ -194,6 +194,15 @@ def _api(page: Any, path: str) -> Any:
         "return {status: r.status, body: await r.json()}; }", path)
 
 
+def _post(page: Any, path: str, body: dict[str, Any]) -> Any:
+    """POST JSON to an API path from inside the page (same origin, the page's token header)."""
+    return page.evaluate(
+        "async ([p, b]) => { const { authHeaders } = await import('/js/api.js'); "
+        "const r = await fetch(p, {method: 'POST', body: JSON.stringify(b),"
+        " headers: authHeaders({'Content-Type': 'application/json'})}); "
+        "return {status: r.status, body: await r.json()}; }", [path, body])
+
+
 def test_page_loads_clean_and_only_talks_to_its_server(page: Any, demo: DemoServer,
                                                        watch: Watch) -> None:
     wait_for(lambda: page.evaluate("() => document.body.dataset.live === 'open'"), 15,
@@ -223,6 +232,7 @@ RECORD_BREATHING = """() => {
   if (window.breathingSeen) return;
   window.breathingSeen = [];
   window.afterbeatLive.on('metrics', (m) => window.breathingSeen.push({
+    synthetic: m._synthetic === true,
     rate: m.respiration_rate_bpm ?? null, reason: m.respiration_reason ?? null,
     pacer: m.pacer_bpm ?? null, following: m.pacer_following ?? null,
     ok: m.pacer_following_ok ?? null, followReason: m.pacer_following_reason ?? null,
@@ -395,14 +405,19 @@ def test_marked_session_end_leads_to_a_suggestion(page: Any) -> None:
     reason = page.inner_text("#suggestion-reason").strip()
     assert 0 < reason.count(".") <= 2 and len(reason.split()) <= 40, reason
     # Back to settled while the card is up: it stays as an offer, re-worded; and back again.
-    state = "() => window.afterbeatLive.last.state"
-    was = page.evaluate(state)
-    page.evaluate("(s) => window.afterbeatLive.emit('state', {...s, state: 'settled'})", was)
+    # One synchronous run in the page, so no real state event can land between the steps.
+    said: list[str] = page.evaluate("""() => {
+      const live = window.afterbeatLive;
+      const was = live.last.state;
+      const reason = () => document.getElementById('suggestion-reason').textContent.trim();
+      live.emit('state', {...was, state: 'settled'});
+      const settled = reason();
+      live.emit('state', was);
+      return [settled, reason()];
+    }""")
     settled_words = page.evaluate(
         "async () => (await import('/js/resetcard.js')).SETTLED_AGAIN_WORDS")
-    assert page.inner_text("#suggestion-reason").strip() == settled_words
-    page.evaluate("(s) => window.afterbeatLive.emit('state', s)", was)
-    assert page.inner_text("#suggestion-reason").strip() == reason
+    assert said == [settled_words, reason], said
     assert not page.is_visible("#suggestion-instructions"), "instructions fold under Start"
     page.set_viewport_size(PHONE)
     try:
@@ -521,8 +536,10 @@ def test_during_breathing_the_page_says_whether_the_heart_follows_the_pacer(
         page.evaluate(
             """([f, ok, p]) => window.afterbeatLive.emit('metrics', {
                  ...window.afterbeatLive.last.metrics, pacer_following: f,
-                 pacer_following_ok: ok, pacer_bpm: p})""", [following, ok, at_pace])
-    told = [s["follow"] for s in _breathing_seen(page)[-4:]]
+                 pacer_following_ok: ok, pacer_bpm: p, _synthetic: true})""",
+            [following, ok, at_pace])
+    # Only the four updates sent here (a real one may arrive between them).
+    told = [s["follow"] for s in _breathing_seen(page) if s["synthetic"]][-4:]
     assert told[0] == "Yes: your heart rhythm is following the pacer.", told
     assert told[1] == "Your heart rhythm is starting to follow the pacer.", told
     assert told[2] == ("Your heart rhythm is not moving with this pace yet. Just keep following "
@@ -659,6 +676,18 @@ def test_settling_words_follow_the_rule_in_force(page: Any) -> None:
     assert status["rule"] == {"settle_hold_s": 120.0, "grace_s": 300.0}
 
 
+def test_soon_after_a_reset_is_one_rule_that_a_new_session_forgets(page: Any) -> None:
+    """0 <= t - end < 600 s after the last reset's end; a session clock that goes back (a new
+    session, the page still open) forgets the end."""
+    said: list[bool] = page.evaluate(
+        "async () => { const { ResetEnd } = await import('/js/dom.js');"
+        " const r = new ResetEnd(); r.seen(900); r.ended(1000);"
+        " const out = [r.soonAfter(990), r.soonAfter(1000), r.soonAfter(1599),"
+        " r.soonAfter(1600)]; r.seen(1200); r.seen(30); out.push(r.soonAfter(1100));"
+        " return out; }")
+    assert said == [False, True, True, False, False], said
+
+
 def test_breathing_tile_agreed_with_every_update_of_the_story(page: Any) -> None:
     words: dict[str, str] = page.evaluate(
         "async () => (await import('/js/now.js')).BREATHING_WHY")
@@ -686,6 +715,22 @@ def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> 
                     "the score to be held once no beats arrive")
     words = held.query_selector("#score-words").inner_text()
     assert words.startswith("Not read right now"), words
+    # Decisive: a scored update shows the score un-held; the finished status alone holds it.
+    status = _api(page, "/api/status")["body"]
+    assert status["connection"]["state"] == "finished", status
+    said: dict[str, Any] = page.evaluate("""(status) => {
+      const live = window.afterbeatLive;
+      const score = document.getElementById('score');
+      const words = () => document.getElementById('score-words').textContent.trim();
+      live.emit('metrics', {...live.last.metrics, score: 62, score_band: 'activated',
+                            score_words: 'Somewhat above your usual', _synthetic: true});
+      const scored = {held: score.dataset.held, words: words()};
+      live.emit('status', status);
+      return {scored, after: {held: score.dataset.held, words: words()}};
+    }""", status)
+    assert said["scored"] == {"held": "false", "words": "Somewhat above your usual"}, said
+    assert said["after"]["held"] == "true", said
+    assert said["after"]["words"].startswith("Not read right now"), said
 
 
 def test_keyboard_reaches_the_marks_and_shows_focus(page: Any) -> None:
@@ -906,6 +951,27 @@ def test_a_reset_after_the_demo_ended_shows_only_its_own_numbers(page: Any,
     assert _api(page, "/api/status")["body"]["reset"] is None
     assert sum("/api/resets/stop" in url for url in watch.requests) == stops
     assert page.query_selector("#pacer-card[hidden]")
+
+
+def test_a_reload_keeps_a_reset_that_runs_again_after_an_earlier_stop(page: Any) -> None:
+    """The kept history holds a start and a stop of cold_water, then a new start of it: after
+    a reload the page shows the one running (the old stop is history), and a live stop ends it."""
+    for path, body in (("/api/resets/start", {"reset_id": "cold_water"}),
+                       ("/api/resets/stop", {"finished": False}),
+                       ("/api/resets/start", {"reset_id": "cold_water"})):
+        assert _post(page, path, body)["status"] in (200, 201), path
+    page.reload()
+    wait_for(lambda: page.evaluate(
+        "() => { const l = window.afterbeatLive; return Boolean(l && l.helloSeq !== null"
+        " && l.lastEventId !== null && l.lastEventId >= l.helloSeq); }"), 15,
+        "every kept event up to the hello dispatched after the reload")
+    assert _api(page, "/api/status")["body"]["reset"]["reset_id"] == "cold_water"
+    assert page.query_selector("#pacer-card:not([hidden])"), page.inner_text("#calm-line")
+    assert not page.inner_text("#calm-line").startswith("The reset has ended"), \
+        page.inner_text("#calm-line")
+    assert _post(page, "/api/resets/stop", {"finished": False})["status"] == 200
+    wait_for(lambda: page.query_selector("#pacer-card[hidden]"), 5,
+              "the live stop of the running reset to end it on the page")
 
 
 _REPLAY_ENDED_RESET = """() => {

@@ -94,6 +94,10 @@ def test_the_page_shows_the_servers_score_and_never_computes_one() -> None:
 SIDES = {"above": 1, "near": 0, "below": -1}
 
 
+DIRECTION_WORDS = ("above", "below", "near", "higher", "lower")
+"""Direction words the numbers line never uses (the score beside it has its own words)."""
+
+
 @given(st.floats(min_value=30.0, max_value=220.0), st.floats(min_value=40.0, max_value=100.0),
        st.floats(min_value=1.0, max_value=10.0), st.floats(min_value=2.0, max_value=250.0),
        st.floats(min_value=8.0, max_value=150.0), st.floats(min_value=0.05, max_value=0.6))
@@ -108,17 +112,22 @@ def test_the_comparison_says_the_direction_of_its_own_numbers(
     assume(abs(abs(ratio) - ln_spread) > 1e-9)  # not exactly at the band's edge
     assert SIDES[got.hrv] == (0 if abs(ratio) < ln_spread else (1 if ratio > 0 else -1))
     hr_words, hrv_words = got.words.split(". Heart-rate variability ")
-    assert hr_words == (f"Heart rate {shown_whole(hr)} bpm, {got.heart_rate} your usual of "
-                        f"{shown_whole(base_hr)}")
-    assert hrv_words == (f"{shown_whole(rmssd)} ms, {got.hrv} your usual of "
-                         f"{shown_whole(base_rmssd)}.")
+    # The numbers beside the usual range, never a direction word that could read as
+    # contradicting the score (which follows the lagging watch state).
+    assert hr_words == (f"Heart rate {shown_whole(hr)} bpm (your usual range "
+                        f"{shown_whole(base_hr - spread)}-{shown_whole(base_hr + spread)})")
+    assert hrv_words == (
+        f"{shown_whole(rmssd)} ms (your usual range "
+        f"{shown_whole(base_rmssd * math.exp(-ln_spread))}-"
+        f"{shown_whole(base_rmssd * math.exp(ln_spread))}).")
+    assert not any(word in got.words for word in DIRECTION_WORDS), got.words
 
 
 def test_no_comparison_without_a_baseline_and_each_number_on_its_own() -> None:
     assert compare(70.0, 40.0, None, None, None, None) is None
     only_hr = compare(70.0, None, 63.0, 3.0, 46.0, 0.15)
     assert only_hr is not None and only_hr.hrv is None
-    assert only_hr.words == "Heart rate 70 bpm, above your usual of 63."
+    assert only_hr.words == "Heart rate 70 bpm (your usual range 60-66)."
     # Written as the page writes the event's number: 2 decimals, then whole, halves up.
     assert shown_whole(62.5) == 63 and shown_whole(62.496) == 63 and shown_whole(62.494) == 62
 
@@ -140,8 +149,9 @@ def test_every_update_of_the_demo_says_what_its_own_numbers_say() -> None:
         hr, base_hr = m["heart_rate_bpm"], m["baseline_heart_rate_bpm"]
         rmssd, base_rmssd = m["rmssd_ms"], m["baseline_rmssd_ms"]
         words = m["compare_words"]
-        assert f"Heart rate {shown_whole(hr)} bpm, {m['heart_rate_vs_usual']} your usual " \
-               f"of {shown_whole(base_hr)}." in words, m
+        assert f"Heart rate {shown_whole(hr)} bpm (your usual range " \
+               f"{shown_whole(base_hr - spread)}-{shown_whole(base_hr + spread)})." in words, m
+        assert not any(word in words for word in DIRECTION_WORDS), m
         expected_hr = ("above" if hr > base_hr + spread + 0.01 else
                        "below" if hr < base_hr - spread - 0.01 else None)
         if expected_hr is not None:
@@ -150,8 +160,10 @@ def test_every_update_of_the_demo_says_what_its_own_numbers_say() -> None:
             assert m["heart_rate_vs_usual"] == "near", m
         sides["heart_rate"].add(m["heart_rate_vs_usual"])
         if rmssd is not None:
-            assert f"Heart-rate variability {shown_whole(rmssd)} ms, {m['hrv_vs_usual']} " \
-                   f"your usual of {shown_whole(base_rmssd)}." in words, m
+            low = shown_whole(base_rmssd * math.exp(-ln_spread))
+            high = shown_whole(base_rmssd * math.exp(ln_spread))
+            assert f"Heart-rate variability {shown_whole(rmssd)} ms (your usual range " \
+                   f"{low}-{high})." in words, m
             ratio = math.log(rmssd / base_rmssd)
             if abs(abs(ratio) - ln_spread) > 1e-3:
                 assert m["hrv_vs_usual"] == ("near" if abs(ratio) < ln_spread else

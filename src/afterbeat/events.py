@@ -31,7 +31,7 @@ The pipeline's events (:data:`Event`):
   ``pacer_following_ok`` while a breathing reset runs, with ``pacer_following_reason`` (the
   same reasons) when ``pacer_following`` is null. The numbers against the usual, from the same
   reading (:func:`afterbeat.activation.display.compare`): ``compare_words`` (e.g. "Heart rate
-  66 bpm, above your usual of 63. Heart-rate variability 37 ms, below your usual of 46."),
+  66 bpm (your usual range 60-66). Heart-rate variability 37 ms (your usual range 40-53)."),
   ``heart_rate_vs_usual`` and ``hrv_vs_usual`` (above, near, below or null). ``signal``, the
   beats alone (:func:`afterbeat.activation.display.signal_of`): clean, patchy, hr_only,
   warming_up or no_beats.

@@ -101,15 +101,16 @@ function startLive() {
     .on('suggestion', (d) => { now.onSuggestion(d); resets.onSuggestion(d); })
     .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))
-    .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onStatus(d.status ?? {}); })
+    .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onHello(d.status ?? {}); })
     .on('status', (d) => { chips.apply(d); now.onStatus(d); resets.onStatus(d); })
     .on('reset_effect', (d) => resets.onEffect(d))
     .on('baseline', (d) => {
       if (d.baseline) now.setBaseline(d.baseline);
       else if (d.reset === true) now.clearBaseline();
     })
-    // A reset started or paced before this connection's hello is history: the hello's status
-    // says whether one runs now (a replayed start would re-run an ended pacer and stop it again).
+    // A reset event sent before this connection's hello is history: the hello's status says
+    // whether one runs now (a replayed start would re-run an ended pacer, a replayed stop of an
+    // earlier run of the same reset would end the one running).
     .on('reset', (d, type) => resets.onResetEvent(d, type, live.replayed));
   live.on('*', ({ type }) => {
     document.body.dataset.lastEvent = type;

@@ -156,3 +156,49 @@ export function sessionTimeText(tS) {
   const rest = `${String(Math.floor((s % 3600) / 60)).padStart(hours ? 2 : 1, '0')}:${String(s % 60).padStart(2, '0')}`;
   return hours ? `${hours}:${rest}` : rest;
 }
+
+/** Source states (sources.ConnectionState) after which no beats will come: the recording or
+ *  the demo has ended. */
+export const SOURCE_ENDED_STATES = new Set(['finished', 'stopped']);
+/** Source states in which no beats arrive right now (ended, or waiting on the strap): the one
+ *  list for the whole page. */
+export const NO_BEATS_STATES = new Set([...SOURCE_ENDED_STATES, 'reconnecting', 'bluetooth_off']);
+
+/** How long after a reset ends (session s) a suggestion is "soon after" it. */
+export const SOON_AFTER_RESET_S = 600;
+
+/**
+ * When the last reset ended on the session clock, kept once for the whole page (the calm line
+ * and the reset card read the same one). A session clock that goes back (a new session while
+ * the page stays open) forgets it.
+ */
+export class ResetEnd {
+  constructor() {
+    this.endT = null; // session s of the last reset's end, or null
+    this.lastT = null; // the latest session s seen
+  }
+
+  /** The session clock reads ``tS`` (s): a clock gone back by over a second forgets the end. */
+  seen(tS) {
+    if (typeof tS !== 'number' || !Number.isFinite(tS)) return;
+    if (this.lastT !== null && tS < this.lastT - 1) this.endT = null;
+    this.lastT = tS;
+  }
+
+  /** A reset ended at session ``tS`` (s; null: the last time seen). */
+  ended(tS = null) {
+    const t = typeof tS === 'number' && Number.isFinite(tS) ? tS : this.lastT;
+    this.endT = t;
+  }
+
+  /** True when session ``tS`` (s) is 0 <= tS - end < SOON_AFTER_RESET_S after the last end. */
+  soonAfter(tS) {
+    const t = typeof tS === 'number' && Number.isFinite(tS) ? tS : this.lastT;
+    if (this.endT === null || t === null) return false;
+    const sinceS = t - this.endT;
+    return sinceS >= 0 && sinceS < SOON_AFTER_RESET_S;
+  }
+}
+
+/** The page's one record of when the last reset ended. */
+export const resetEnd = new ResetEnd();

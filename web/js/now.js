@@ -3,8 +3,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, fmt, MARK_WORDS, markerItem, setText } from './dom.js';
-import { SOON_AFTER_RESET_S } from './resetcard.js';
+import { byId, clear, fmt, MARK_WORDS, markerItem, NO_BEATS_STATES, resetEnd, setText } from './dom.js';
 import { settings } from './settings.js';
 
 const WINDOW_S = 600;
@@ -42,9 +41,6 @@ export const SIGNAL_WORDS = {
 export function signalWords(m) {
   return typeof m.signal === 'string' ? (SIGNAL_WORDS[m.signal] ?? m.signal.replace(/_/g, ' ')) : '—';
 }
-
-/** Source states in which no beats arrive (sources.ConnectionState). */
-const NO_BEATS_STATES = new Set(['finished', 'stopped', 'reconnecting', 'bluetooth_off']);
 
 /** The calm line right after a reset ended, by the state shown (no suggestion of another). */
 export const AFTER_RESET_WORDS = {
@@ -142,6 +138,7 @@ export class NowView {
     if (tS === null) return;
     if (this.lastT !== null && tS < this.lastT - 1) this.clearLive();
     this.lastT = tS;
+    resetEnd.seen(tS);
     const hr = num(m.heart_rate_bpm);
     const rmssd = num(m.rmssd_ms);
     this.charts.hr.push(tS, hr);
@@ -258,7 +255,7 @@ export class NowView {
       setText(this.el.calm, 'A reset is running. Take your time; the numbers here follow along.');
       return;
     }
-    this.resetEndedT = num(this.lastT);
+    resetEnd.ended(this.lastT);
     const state = this.shownState ?? this.el.calm.dataset.state;
     this.calmText = AFTER_RESET_WORDS[state] ?? STATE_WORDS[state] ?? STATE_WORDS.unknown;
     setText(this.el.calm, this.calmText);
@@ -273,9 +270,7 @@ export class NowView {
 
   /** True when a suggestion comes within SOON_AFTER_RESET_S (session time) of a reset's end. */
   soonAfterReset(event) {
-    const tS = num(event.t_s) ?? this.lastT;
-    return typeof this.resetEndedT === 'number' && tS !== null
-      && tS - this.resetEndedT < SOON_AFTER_RESET_S;
+    return resetEnd.soonAfter(num(event.t_s) ?? this.lastT);
   }
 
   onMarker(event) {

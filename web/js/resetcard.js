@@ -2,7 +2,7 @@
 // after card with an optional rating and the before-and-after numbers.
 
 import { api } from './api.js';
-import { byId, clear, fmt, h, setText, settledMeans, settleWords, spanText } from './dom.js';
+import { byId, clear, fmt, h, resetEnd, setText, settledMeans, settleWords, SOURCE_ENDED_STATES, spanText } from './dom.js';
 import { PacerView } from './pacer.js';
 import { settings } from './settings.js';
 
@@ -34,8 +34,6 @@ export function followWords(share, ok, reason = null) {
 export const SETTLED_AGAIN_WORDS = 'You look settled again; the reset is still here if you want it.';
 /** Its words when it comes within a few minutes of a reset's end. */
 export const AFTER_RESET_CARD_WORDS = 'Another reset is here if you want it, or let it be: this can unfold later.';
-/** Session seconds after a reset's end in which a suggestion is worded as another one. */
-export const SOON_AFTER_RESET_S = 600;
 /** The after card's note while its numbers are still to come ... */
 export const EFFECT_PENDING = 'The numbers after a reset fill in over the next few minutes. Whatever they show, this can unfold later.';
 /** ... and when no heartbeats arrive (the recording or the demo has ended). */
@@ -141,7 +139,7 @@ export class ResetCards {
     if (rule && typeof rule.settle_hold_s === 'number') this.showRule(rule.settle_hold_s);
     if (typeof status.demo === 'boolean') this.demo = status.demo;
     const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
-    if (typeof conn.state === 'string') this.sourceEnded = conn.state === 'finished' || conn.state === 'stopped';
+    if (typeof conn.state === 'string') this.sourceEnded = SOURCE_ENDED_STATES.has(conn.state);
     const active = status.reset;
     const timeline = findTimeline(active);
     if (active && timeline && !this.activeReset) {
@@ -176,8 +174,7 @@ export class ResetCards {
     setText(el.suggestionEyebrow, event.gentle ? 'Something gentler you could try' : 'A reset you could try');
     setText(el.suggestionTitle, reset.title ?? reset.id);
     const tS = num(event.t_s) ?? num(this.lastT);
-    const soon = !chosen && typeof this.resetEndedT === 'number' && tS !== null
-      && tS - this.resetEndedT < SOON_AFTER_RESET_S;
+    const soon = !chosen && resetEnd.soonAfter(tS);
     this.suggestionReason = soon ? AFTER_RESET_CARD_WORDS : (typeof event.reason === 'string' ? event.reason : '');
     setText(el.suggestionReason, this.suggestionReason);
     el.suggestion.dataset.settledAgain = 'false';
@@ -244,6 +241,7 @@ export class ResetCards {
   /** A metrics event: during a breathing reset, say whether the heart follows the pacer. */
   onMetrics(m) {
     if (num(m.t_s) !== null) this.lastT = m.t_s;
+    resetEnd.seen(num(m.t_s));
     const box = byId('follow');
     const breathing = Boolean(this.activeReset && this.pacer.timeline?.pattern?.phases?.length);
     box.hidden = !breathing;
@@ -297,15 +295,17 @@ export class ResetCards {
     this.cancelCountdown(true);
   }
 
-  /** A `reset` event: action "started" (with reset and timeline) or "stopped"; ``replayed``:
-   *  sent before this connection's hello, whose status already says whether one runs now. */
+  /** A `reset` event: action "started" (with reset and timeline), "paced" or "stopped".
+   *  ``replayed``: sent before this connection's hello, whose status is the truth about
+   *  whether one runs now, so every replayed reset event is history (a kept "stopped" of an
+   *  earlier run of the same reset must not end the one running). */
   onResetEvent(event, type, replayed = false) {
+    if (replayed) return;
     const action = String(event.action ?? '');
     const timeline = findTimeline(event);
     const stopped = action === 'stopped' || /end|stop/.test(String(type ?? ''));
-    if (replayed && !stopped) return;
     if (stopped) {
-      if (this.activeReset && (!event.reset_id || event.reset_id === this.activeReset.id)) this.finishResetView();
+      if (this.activeReset && this.isRunningOne(event)) this.finishResetView();
       return;
     }
     if (timeline) {
@@ -318,6 +318,30 @@ export class ResetCards {
       } else {
         this.showPacer(this.resetFrom(event.reset ?? event.reset_id ?? timeline.reset_id) ?? {}, timeline, event.t_s);
       }
+    }
+  }
+
+  /** True when a "stopped" event is about the reset shown: the same library id and, when
+   *  both are known, the same start (session s; a stop's start is its t_s - duration_s). */
+  isRunningOne(event) {
+    if (event.reset_id && event.reset_id !== this.activeReset.id) return false;
+    const endS = num(event.t_s);
+    const durationS = num(event.duration_s);
+    if (endS === null || durationS === null || this.resetStartS === null) return true;
+    return Math.abs(endS - durationS - this.resetStartS) <= 0.5;
+  }
+
+  /** The stream's hello: its status says which reset runs now (the events before it are
+   *  history). One that ended while this page was away is closed; another one is shown. */
+  onHello(status) {
+    this.onStatus(status);
+    if (!status || !('reset' in status) || !this.activeReset || this.stopping) return;
+    const active = status.reset;
+    const startS = active ? num(active.t_s) : null;
+    if (!active) this.finishResetView();
+    else if (startS !== null && this.resetStartS !== null && Math.abs(startS - this.resetStartS) > 0.5) {
+      const timeline = findTimeline(active);
+      if (timeline) this.showPacer(this.resetFrom(active.reset ?? active.reset_id) ?? {}, timeline, active.t_s);
     }
   }
 
@@ -430,7 +454,7 @@ export class ResetCards {
   finishResetView() {
     this.pacer.stop();
     this.activeReset = null;
-    this.resetEndedT = num(this.lastT);
+    resetEnd.ended(num(this.lastT));
     this.applyFocus();
     this.onRunning(false);
     const hadFocus = this.el.pacerCard.contains(document.activeElement);

@@ -27,12 +27,17 @@ minutes at or below ``settled_index``)::
 Other states (calibrating, unknown) and unscored readings show no score.
 
 **Numbers against the usual** (:func:`compare`). The state's sentence stays on the page until
-the state changes, so it carries no numbers; the numbers and their comparison with the usual
-come with every metrics event, from the same reading as the tiles: heart rate (bpm, last 60 s)
-and heart-rate variability (RMSSD, ms, last 120 s), each "above", "near" or "below" the
-person's usual. "Near" is the chart's baseline band: the resting median +- one spread for
-heart rate, the resting median x e^(+-spread) for heart-rate variability. Numbers are written
-as the page writes them (the event's value to 2 decimals, then to a whole number, halves up).
+the state changes, so it carries no numbers; the numbers and the person's usual range come
+with every metrics event, from the same reading as the tiles: heart rate (bpm, last 60 s) and
+heart-rate variability (RMSSD, ms, last 120 s), each beside its usual range ("Heart rate
+75 bpm (your usual range 58-68)."). The usual range is the chart's baseline band: the resting
+median +- one spread for heart rate, the resting median x e^(+-spread) for heart-rate
+variability. The words name no direction ("above", "near"): the score follows the watch state,
+which lags the numbers on purpose, so a direction word could read as contradicting the score
+beside it ("Close to your usual" next to "above your usual"); the range lets the person see
+where the number lies. The direction is still sent as ``heart_rate_vs_usual`` and
+``hrv_vs_usual`` ("above", "near" or "below" the band). Numbers are written as the page writes
+them (the event's value to 2 decimals, then to a whole number, halves up).
 
 **Signal** (:func:`signal_of`): the beats alone, not what is done with them: ``no_beats``,
 ``hr_only`` (no beat-to-beat data), ``patchy`` (the 120-s window is under ``min_coverage`` or
@@ -122,8 +127,8 @@ class Comparison:
     """One reading's heart rate and heart-rate variability against the usual, in words."""
 
     words: str
-    """E.g. "Heart rate 66 bpm, above your usual of 63. Heart-rate variability 37 ms, below your
-    usual of 46." (empty when neither can be compared)."""
+    """E.g. "Heart rate 66 bpm (your usual range 60-66). Heart-rate variability 37 ms (your
+    usual range 40-53)." (no direction words: see the module docstring)."""
     heart_rate: str | None
     """"above", "near" or "below" the usual band; None when not compared."""
     hrv: str | None
@@ -139,8 +144,9 @@ def _side(value: float, low: float, high: float) -> str:
     return "above" if value > high else "below" if value < low else "near"
 
 
-_SIDE_WORDS = {"above": "above your usual", "near": "near your usual",
-               "below": "below your usual"}
+def _usual_range(low: float, high: float) -> str:
+    """The usual band as the page writes it: "(your usual range 58-68)"."""
+    return f"(your usual range {shown_whole(low)}-{shown_whole(high)})"
 
 
 def compare(heart_rate_bpm: float | None, rmssd_ms: float | None,
@@ -151,16 +157,18 @@ def compare(heart_rate_bpm: float | None, rmssd_ms: float | None,
     hr_side = hrv_side = None
     if (heart_rate_bpm is not None and baseline_heart_rate_bpm is not None
             and heart_rate_spread_bpm is not None and math.isfinite(heart_rate_bpm)):
-        hr_side = _side(heart_rate_bpm, baseline_heart_rate_bpm - heart_rate_spread_bpm,
-                        baseline_heart_rate_bpm + heart_rate_spread_bpm)
-        parts.append(f"Heart rate {shown_whole(heart_rate_bpm)} bpm, {_SIDE_WORDS[hr_side]} of "
-                     f"{shown_whole(baseline_heart_rate_bpm)}.")
+        hr_low = baseline_heart_rate_bpm - heart_rate_spread_bpm
+        hr_high = baseline_heart_rate_bpm + heart_rate_spread_bpm
+        hr_side = _side(heart_rate_bpm, hr_low, hr_high)
+        parts.append(f"Heart rate {shown_whole(heart_rate_bpm)} bpm "
+                     f"{_usual_range(hr_low, hr_high)}.")
     if (rmssd_ms is not None and baseline_rmssd_ms is not None and ln_rmssd_spread is not None
             and math.isfinite(rmssd_ms) and rmssd_ms > 0.0):
-        hrv_side = _side(rmssd_ms, baseline_rmssd_ms * math.exp(-ln_rmssd_spread),
-                         baseline_rmssd_ms * math.exp(ln_rmssd_spread))
-        parts.append(f"Heart-rate variability {shown_whole(rmssd_ms)} ms, "
-                     f"{_SIDE_WORDS[hrv_side]} of {shown_whole(baseline_rmssd_ms)}.")
+        hrv_low = baseline_rmssd_ms * math.exp(-ln_rmssd_spread)
+        hrv_high = baseline_rmssd_ms * math.exp(ln_rmssd_spread)
+        hrv_side = _side(rmssd_ms, hrv_low, hrv_high)
+        parts.append(f"Heart-rate variability {shown_whole(rmssd_ms)} ms "
+                     f"{_usual_range(hrv_low, hrv_high)}.")
     if not parts:
         return None
     return Comparison(" ".join(parts), hr_side, hrv_side)
