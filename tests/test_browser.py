@@ -603,6 +603,15 @@ def test_focus_mode_gives_the_reset_the_screen(page: Any) -> None:
         assert _in_viewport(page, ".pacer-stage"), "the pacer is whole on the phone"
         assert abs(stage[0] - (stage[2] - stage[1])) <= 2, f"the pacer is centred: {stage}"
         page.screenshot(path=str(ARTIFACTS / "pacer-focus-phone.png"))
+        # Support and its contacts stay one step away while only the reset is on screen,
+        # and the Support view is whole (header, navigation) while the reset runs.
+        assert page.is_visible("#pacer-support-link")
+        page.click("#pacer-support-link")
+        wait_for(lambda: page.is_visible("#view-support"), 3, "the Support view")
+        assert page.is_visible("header.top") and _dataset(page, "body").get("focus") == "on"
+        page.evaluate("() => { location.hash = '#/now'; }")
+        wait_for(lambda: page.is_visible("#pacer-card"), 3, "back to the running reset")
+        assert not page.is_visible("header.top")
     finally:
         page.set_viewport_size(DESKTOP)
     page.click("#btn-focus")
@@ -946,6 +955,10 @@ def test_a_reset_after_the_demo_ended_shows_only_its_own_numbers(page: Any,
     page.reload()
     wait_for(lambda: page.evaluate("() => (window.afterbeatLive?.counts.reset ?? 0) >= 2"), 15,
               "the replayed reset events after the reload")
+    # The demo's suggestion is replayed too, yet the finished demo starts nothing by itself.
+    assert page.evaluate("() => window.afterbeatLive.counts.suggestion ?? 0") >= 1
+    assert page.query_selector("#suggestion-countdown[hidden]"), \
+        page.inner_text("#suggestion-countdown")
     # A kept start whose planned end has passed (as after a full reset): history, not run again.
     page.evaluate(_REPLAY_ENDED_RESET)
     assert _api(page, "/api/status")["body"]["reset"] is None

@@ -98,7 +98,7 @@ function startLive() {
     .on('error', () => { document.body.dataset.live = 'reconnecting'; chips.link(false); refreshStatus(); })
     .on('metrics', (d) => now.onMetrics(d))
     .on('state', (d) => { now.onState(d); resets.onState(d); })
-    .on('suggestion', (d) => { now.onSuggestion(d); resets.onSuggestion(d); })
+    .on('suggestion', (d) => { now.onSuggestion(d); resets.onSuggestion(d, false, live.replayed); })
     .on('dismissed', () => resets.onDismissed())
     .on('marker', (d) => now.onMarker(d))
     .on('hello', (d) => { chips.apply(d.status); now.onStatus(d.status ?? {}); resets.onHello(d.status ?? {}); })

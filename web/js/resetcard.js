@@ -163,7 +163,8 @@ export class ResetCards {
     return value;
   }
 
-  onSuggestion(event, chosen = false) {
+  /** A suggestion; ``replayed``: kept from before this connection's hello (history). */
+  onSuggestion(event, chosen = false, replayed = false) {
     if (this.activeReset) return; // never interrupt a reset in progress
     if (this.countdown && !chosen) return; // nor the demo's countdown to the one on offer
     byId('reset-picker-box').hidden = !chosen;
@@ -192,7 +193,11 @@ export class ResetCards {
     // The demo starts its first suggested reset by itself; one chosen from the library never
     // does.
     if (chosen) this.cancelCountdown(true);
-    else if (this.demo && !this.demoAutoStarted && !event.gentle) this.startCountdown();
+    // Only for a suggestion made now, while the demo still plays: a reload after the story
+    // (a replayed suggestion, or no beats any more) never starts a reset by itself.
+    else if (this.demo && !this.demoAutoStarted && !event.gentle && !replayed && !this.sourceEnded) {
+      this.startCountdown();
+    }
   }
 
   /** The demo: start the suggested reset by itself after a short, visible countdown. */
@@ -424,7 +429,9 @@ export class ResetCards {
     this.cancelCountdown(false);
     this.showPacePicker(this.activeReset, timeline);
     // The demo ends a reset after DEMO_RESET_S (a real one runs its whole length).
-    this.pacer.cutS = this.demo ? Math.min(timeline.end_s ?? Infinity, Date.now() / 1000 + DEMO_RESET_S) : null;
+    // From the reset's own start (Unix s, as its timeline says), so every tab agrees.
+    const startedUnixS = num(timeline.origin_s) ?? num(timeline.start_s) ?? Date.now() / 1000;
+    this.pacer.cutS = this.demo ? Math.min(timeline.end_s ?? Infinity, startedUnixS + DEMO_RESET_S) : null;
     this.pacer.cutNote = this.demo ? ' (shortened for the demo)' : '';
     this.pacer.start(timeline);
     byId('follow').hidden = !(timeline.pattern?.phases?.length);
