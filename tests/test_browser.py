@@ -724,6 +724,11 @@ def test_the_page_says_when_the_demo_has_finished_and_how_to_stop(page: Any) -> 
                     "the score to be held once no beats arrive")
     words = held.query_selector("#score-words").inner_text()
     assert words.startswith("Not read right now"), words
+    # Nothing else speaks as if a strap were still worn and read.
+    assert page.inner_text("#calm-line").startswith("No beats are arriving now. At the last "
+                                                     "reading:"), page.inner_text("#calm-line")
+    assert page.inner_text("#num-quality").strip() == "No beats"
+    assert not page.is_visible("#chip-contact") and not page.is_visible("#chip-battery")
     # Decisive: a scored update shows the score un-held; the finished status alone holds it.
     status = _api(page, "/api/status")["body"]
     assert status["connection"]["state"] == "finished", status

@@ -242,7 +242,7 @@ export class NowView {
     this.el.calm.dataset.state = state;
     this.shownState = state;
     this.calmText = reason ?? STATE_WORDS.unknown;
-    if (!this.resetRunning) setText(this.el.calm, this.calmText);
+    if (!this.resetRunning) setText(this.el.calm, this.calmLine());
   }
 
   /**
@@ -258,14 +258,14 @@ export class NowView {
     resetEnd.ended(this.lastT);
     const state = this.shownState ?? this.el.calm.dataset.state;
     this.calmText = AFTER_RESET_WORDS[state] ?? STATE_WORDS[state] ?? STATE_WORDS.unknown;
-    setText(this.el.calm, this.calmText);
+    setText(this.el.calm, this.calmLine());
   }
 
   /** A suggestion's own words replace the state's, which were written when the state began. */
   onSuggestion(event) {
     if (typeof event.detail !== 'string' || !event.detail) return;
     this.calmText = this.soonAfterReset(event) ? AGAIN_WORDS : event.detail;
-    if (!this.resetRunning) setText(this.el.calm, this.calmText);
+    if (!this.resetRunning) setText(this.el.calm, this.calmLine());
   }
 
   /** True when a suggestion comes within SOON_AFTER_RESET_S (session time) of a reset's end. */
@@ -291,7 +291,22 @@ export class NowView {
     // No beats come while the strap reconnects or after the recording (or demo) has ended:
     // the last score stays, dimmed, and its words say it is the last reading.
     const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
-    if (typeof conn.state === 'string' && NO_BEATS_STATES.has(conn.state)) this.setScore(null);
+    if (typeof conn.state !== 'string') return;
+    const noBeats = NO_BEATS_STATES.has(conn.state);
+    if (noBeats) {
+      this.setScore(null);
+      setText(this.el.quality, SIGNAL_WORDS.no_beats);
+    }
+    if (noBeats === Boolean(this.noBeats)) return;
+    this.noBeats = noBeats;
+    // The calm line was written for the last readings: say so until beats come again.
+    if (!this.resetRunning && this.calmText) setText(this.el.calm, this.calmLine());
+  }
+
+  /** The calm line: the state's words, marked as the last reading's while no beats arrive. */
+  calmLine() {
+    const text = this.calmText ?? '';
+    return this.noBeats && text ? `No beats are arriving now. At the last reading: ${text}` : text;
   }
 
   // ---- actions ------------------------------------------------------------------------

@@ -54,11 +54,19 @@ export class StatusChips {
       byId('demo-banner').hidden = !(this.demo && state === 'finished');
     }
 
+    // Contact and battery describe a strap being worn: shown while it streams (the battery also
+    // while it reconnects), never as if current once the recording or the demo has ended.
+    const shownState = state ?? byId('chip-connection').dataset.state ?? null;
+    const ended = shownState === 'finished' || shownState === 'stopped';
     const battery = num(status.battery_pct) ?? num(conn.battery_pct);
     if (battery !== null) chip('chip-battery', `Battery ${Math.round(battery)}%`, battery <= 15 ? 'attention' : 'quiet');
+    if (ended) byId('chip-battery').hidden = true;
+    else if (battery !== null) byId('chip-battery').hidden = false;
 
     const contact = conn.contact;
-    if (typeof contact === 'string') {
+    if (shownState !== null && shownState !== 'streaming') {
+      byId('chip-contact').hidden = true;
+    } else if (typeof contact === 'string') {
       const words = CONTACT_WORDS[contact] ?? contact.replace(/_/g, ' ');
       chip('chip-contact', words, contact === 'not_detected' ? 'attention' : contact === 'detected' ? 'good' : 'quiet');
       byId('chip-contact').hidden = false;
