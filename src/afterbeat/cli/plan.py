@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from afterbeat.cli.common import add_data_dir_option, data_dir_from
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"Wrote {out} (only you can read it).")
             return 0
         if args.action == "card":
-            page = render_plan_card(plan)
+            page = render_plan_card(plan, made_on=date.today())
             out = args.out or data_dir / "plan-card.html"
             write_private_file(out, page.encode("utf-8"))
             print(f"Wrote {out}. Open it in a browser to print it.")

@@ -78,7 +78,9 @@ class PlanError(AfterbeatError, ValueError):
     """A plan that does not validate; ``field`` names where (e.g. ``thresholds.sustain_s``)."""
 
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"plan field {field_name!r}: {message}")
+        # A problem with the whole file ("(file)") is said in plain words, without a field.
+        super().__init__(message if field_name == "(file)" else
+                         f"plan field {field_name!r}: {message}")
         self.field = field_name
 
 

@@ -378,7 +378,7 @@ def _sharing_routes(app: FastAPI, state: ServerState) -> None:
     @app.get("/api/plan/card", tags=["person"], responses=_ERRORS)
     async def plan_card() -> dict[str, str]:
         """The plan in use as a one-page printable card (self-contained HTML)."""
-        return await asyncio.to_thread(sharing.plan_card, state.required_store())
+        return await asyncio.to_thread(sharing.plan_card, state.required_store(), now())
 
     @app.post("/api/plan/preview", tags=["person"], responses=_ERRORS)
     async def plan_preview(body: PlanTextIn) -> dict[str, Any]:

@@ -47,10 +47,11 @@ def plan_file(store: Store) -> dict[str, str]:
             "text": plan_to_toml(stored_plan(store) or Plan())}
 
 
-def plan_card(store: Store) -> dict[str, str]:
-    """The plan in use as a one-page printable card (self-contained HTML)."""
+def plan_card(store: Store, now: datetime | None = None) -> dict[str, str]:
+    """The plan in use as a one-page printable card (self-contained HTML), dated ``now``."""
     return {"filename": "afterbeat-plan-card.html",
-            "html": render_plan_card(stored_plan(store) or Plan())}
+            "html": render_plan_card(stored_plan(store) or Plan(),
+                                     made_on=None if now is None else now.date())}
 
 
 def plan_preview(store: Store, text: str) -> dict[str, Any]:
