@@ -10,6 +10,7 @@ Screenshots go to test-artifacts/resonance-*.png.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -130,6 +131,18 @@ def _timeline(block: dict[str, Any]) -> Any:
     return start_timeline(pattern, obj["start_s"], duration_s=obj["end_s"] - obj["start_s"])
 
 
+def _words_agree_with_the_pacer(detail: str, timeline: Any) -> None:
+    """The block's words say each breath's length rounded to a half second at most."""
+    found = re.search(r"in for (about )?(\d+(?:\.5)?) s, out for (about )?(\d+(?:\.5)?) s\.",
+                      detail)
+    assert found is not None, detail
+    for (about, said), phase in zip(((found.group(1), found.group(2)),
+                                     (found.group(3), found.group(4))),
+                                    timeline.pattern.phases, strict=True):
+        assert abs(float(said) - phase.duration_s) <= 0.25, (detail, phase)
+        assert (about is None) == (abs(float(said) - phase.duration_s) < 0.05), detail
+
+
 def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: DemoServer) -> None:
     page.goto(server.url + "/#/resonance")
     page.wait_for_selector("#resonance-intro:not([hidden])")
@@ -149,6 +162,7 @@ def test_the_flow_paces_each_block_breaks_and_stops_early(page: Any, server: Dem
                                timeout=45_000)
         assert _dataset(page, "#resonance-run")["rate"] == f"{block['rate_bpm']:g}"
         timeline = _timeline(block)
+        _words_agree_with_the_pacer(page.inner_text("#resonance-detail"), timeline)
         seen = set()
         for _ in range(12):  # the pacer's phase is the timeline's at the page's clock
             state = page.evaluate("""() => ({now: Date.now() / 1000,

@@ -27,6 +27,15 @@ function rate(value) {
   return typeof value === 'number' && Number.isFinite(value) ? String(Math.round(value * 100) / 100) : '—';
 }
 
+/** A breath phase's length (s) as a tired reader can follow it: whole seconds, or halves when
+ *  the pace needs them, with "about" when rounded ("about 3.5 s"; never off by more than
+ *  0.25 s). The pacer itself keeps the exact timing. */
+export function breathSeconds(valueS) {
+  if (typeof valueS !== 'number' || !Number.isFinite(valueS)) return '—';
+  const shown = Math.round(valueS * 2) / 2;
+  return `${Math.abs(shown - valueS) < 0.05 ? '' : 'about '}${shown} s`;
+}
+
 function num(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
@@ -207,7 +216,7 @@ export class ResonanceView {
       const inhale = b.timeline.pattern.phases[0].duration_s;
       const exhale = b.timeline.pattern.phases[1].duration_s;
       setText(this.el.stage, `${rate(b.rate_bpm)} breaths a minute`);
-      setText(this.el.detail, `Block ${b.index + 1} of ${run.blocks.length}: in for ${rate(inhale)} s, out for ${rate(exhale)} s. Breathe gently, not deeply.`);
+      setText(this.el.detail, `Block ${b.index + 1} of ${run.blocks.length}: in for ${breathSeconds(inhale)}, out for ${breathSeconds(exhale)}. Breathe gently, not deeply.`);
       pacer.hidden = false;
       const state = phaseAt(b.timeline, nowS);
       pacer.dataset.phase = state.phase.direction;
