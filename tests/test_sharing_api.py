@@ -104,6 +104,8 @@ async def test_plan_file_round_trip_through_preview_and_put(srv: Running) -> Non
         assert preview.status_code == 200
         body = preview.json()
         assert "preferred resets: none -> A five-minute walk" in body["changes"]
+        assert ("Time readings stay raised before a suggestion (sustain_s): "
+                "the usual setting (3 min) -> 5 min") in body["changes"]
         assert (await client.get("/api/plan", headers=srv.auth)).json()["preferred"] == []
         applied = await client.put("/api/plan", json=body["plan"], headers=srv.auth)
         assert applied.status_code == 200
@@ -111,8 +113,12 @@ async def test_plan_file_round_trip_through_preview_and_put(srv: Running) -> Non
         again = await client.post("/api/plan/preview", json={"text": exported["text"]},
                                   headers=srv.auth)
         assert again.json()["changes"] == []
+        before = datetime.now(UTC).date()
         card = (await client.get("/api/plan/card", headers=srv.auth)).json()
         assert "A five-minute walk" in card["html"] and "<script" not in card["html"]
+        assert any(f'datetime="{day.isoformat()}"' in card["html"]
+                   for day in (before, datetime.now(UTC).date()))
+        assert "If you would like to talk to someone" in card["html"]
 
 
 @pytest.mark.parametrize(("raw", "field"), [
