@@ -239,7 +239,7 @@ def test_cli_import_of_a_binary_file_says_it_is_not_text(
 def test_the_card_carries_its_date_and_the_support_contacts() -> None:
     page = render_plan_card(Plan(locale="en-GB", contact_text="Ring Sam on 0123"),
                             made_on=date(2026, 12, 6))
-    assert "Made on 06 December 2026" in page and 'datetime="2026-12-06"' in page
+    assert "Made on 6 December 2026" in page and 'datetime="2026-12-06"' in page
     assert "Ring Sam on 0123" in page
     assert "Samaritans" in page and "116 123" in page
     assert "If you would like to talk to someone" in page

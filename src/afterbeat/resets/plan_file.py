@@ -320,7 +320,7 @@ def _support(plan: Plan) -> str:
         parts.append(f'<p class="words">{_e(plan.contact_text)}</p>')
     if block.lines:
         where = f" ({_e(block.region)})" if block.region else ""
-        parts.append(f"<p>Support lines you can call or text whenever you choose{where}:</p><ul>")
+        parts.append(f"<p>Support lines you can contact whenever you choose{where}:</p><ul>")
         parts += [f"<li><strong>{_e(line.name)}</strong>: {_e(line.number)}. "
                   f"{_e(line.description)}</li>" for line in block.lines]
         parts.append("</ul>")
@@ -348,7 +348,7 @@ def render_plan_card(plan: Plan, made_on: date | None = None) -> str:
         "relaxation, not a medical device.</p>",
     ]
     if made_on is not None:
-        parts.append(f'<p class="small">Made on {made_on:%d %B %Y} '
+        parts.append(f'<p class="small">Made on {made_on.day} {made_on:%B %Y} '
                      f'(<time datetime="{made_on.isoformat()}">{made_on.isoformat()}</time>).'
                      "</p>")
     if plan.coping_text:
