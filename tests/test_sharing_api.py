@@ -145,3 +145,15 @@ async def test_trends_and_the_summary_agree_on_imported_sessions(srv: Running) -
         [s["time_to_settle_s"] for s in shared["sessions"]]
     assert trends["resets"] == shared["resets"]
     assert len(trends["sessions"]) == 1  # imported, never seen live: still in both
+
+
+async def test_a_file_that_is_no_plan_is_said_once_in_plain_words(srv: Running) -> None:
+    """The page prefixes its own words: the message names no internal file name and says
+    what is wrong with the line it is on."""
+    async with srv.client() as client:
+        response = await client.post("/api/plan/preview", json={"text": "hello there\n"},
+                                     headers=srv.auth)
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert message.startswith("This does not look like a plan file: line 1"), message
+    assert "the plan file:" not in message

@@ -131,7 +131,7 @@ export class PlanFiles {
       this.pending = result.plan;
       this.apply.hidden = false;
     } catch (error) {
-      setText(this.status, `This plan file cannot be used: ${error.message}`);
+      setText(this.status, `Nothing was changed. ${error.message}`);
     } finally {
       input.value = '';
     }

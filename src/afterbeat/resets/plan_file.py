@@ -169,18 +169,20 @@ def _thresholds_toml(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_plan_text(data: bytes, name: str = "plan") -> Plan:
-    """A validated plan from a file's bytes (TOML, or JSON when it starts with ``{``)."""
+def parse_plan_text(data: bytes, name: str | None = "plan") -> Plan:
+    """A validated plan from a file's bytes (TOML, or JSON when it starts with ``{``); errors
+    name the file ``name`` (None: "This file", for a page that names it itself)."""
+    subject = name if name is not None else "This file"
     if len(data) > MAX_PLAN_FILE_BYTES:
-        raise PlanError("(file)", f"{name} is larger than {MAX_PLAN_FILE_BYTES // 1024} KiB; "
+        raise PlanError("(file)", f"{subject} is larger than {MAX_PLAN_FILE_BYTES // 1024} KiB; "
                         "a plan file is a few hundred bytes")
     if _looks_binary(data):
-        raise PlanError("(file)", f"{name} is not text (a plan file is a small text file, "
+        raise PlanError("(file)", f"{subject} is not text (a plan file is a small text file, "
                         "like the one `afterbeat plan export` writes)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PlanError("(file)", f"{name} is text but not saved as UTF-8 (the first odd byte "
+        raise PlanError("(file)", f"{subject} is text but not saved as UTF-8 (the first odd byte "
                         f"is number {exc.start + 1}); save it as UTF-8 in your editor") from exc
     text = text.removeprefix("\ufeff")
     obj: Any
@@ -188,17 +190,18 @@ def parse_plan_text(data: bytes, name: str = "plan") -> Plan:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PlanError("(file)", f"{name} starts like a JSON plan but cannot be read at "
+            raise PlanError("(file)", f"{subject} starts like a JSON plan but cannot be read at "
                             f"line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
         except RecursionError as exc:
-            raise PlanError("(file)", f"{name} is nested far too deeply to be a plan") from exc
+            raise PlanError("(file)", f"{subject} is nested far too deeply to be a plan") from exc
     else:
         try:
             obj = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise PlanError("(file)", f"{name}: {_toml_problem(str(exc), text)}") from exc
+            problem = _toml_problem(str(exc), text)
+            raise PlanError("(file)", problem if name is None else f"{name}: {problem}") from exc
         except RecursionError as exc:
-            raise PlanError("(file)", f"{name} is nested far too deeply to be a plan") from exc
+            raise PlanError("(file)", f"{subject} is nested far too deeply to be a plan") from exc
     return plan_from_json(obj)
 
 

@@ -56,5 +56,5 @@ def plan_card(store: Store, now: datetime | None = None) -> dict[str, str]:
 
 def plan_preview(store: Store, text: str) -> dict[str, Any]:
     """Check a plan file's text and say what it would change; nothing is applied here."""
-    new = parse_plan_text(text.encode("utf-8", "surrogatepass"), "the plan file")
+    new = parse_plan_text(text.encode("utf-8", "surrogatepass"), None)
     return {"plan": new.to_json(), "changes": plan_changes(stored_plan(store) or Plan(), new)}
