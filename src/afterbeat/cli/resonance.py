@@ -35,6 +35,7 @@ from afterbeat.resets.resonance import (
     ResonanceError,
     Stage,
     assess,
+    assess_recording,
     block_end_marker,
     block_start_marker,
     keeps_previous,
@@ -136,11 +137,8 @@ async def run_assessment(
 
 
 def _assess(records: list[Record], protocol: Protocol) -> Assessment | None:
-    beats = read_records(records)
-    if not beats.blocks or beats.rr_ms.size < 8:
-        return None
     try:
-        return assess(beats.t_s, beats.rr_ms, beats.blocks, segment=beats.segment)
+        return assess_recording(read_records(records))
     except ResonanceError:
         return None
 
@@ -263,11 +261,12 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     if detect_kind(path) is FileKind.SESSION and not given:
         _header, records = iter_session(path)
         beats = read_records(records)
-        t, rr, seg, blocks = beats.t_s, beats.rr_ms, beats.segment, list(beats.blocks)
         skipped = beats.skipped
-        if not blocks:
+        if not beats.blocks:
             raise ResonanceError(f"{path}: no resonance block markers; give the blocks with "
                                  "--block RATE@START-END")
+        # the same path as the server's result (shown on the page): same records, same numbers
+        result = assess_recording(beats)
     else:
         arrays = load_rr(path, unit=args.unit)
         t, rr, seg = arrays.t_s, arrays.rr_ms, arrays.segment
@@ -278,7 +277,7 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
         origin = float(t[0] - rr[0] / 1000.0) if t.size else 0.0
         blocks = [Block(b.index, b.rate_bpm, b.start_s + origin, b.end_s + origin,
                         b.inhale_share) for b in given]
-    result = assess(t, rr, blocks, segment=seg)
+        result = assess(t, rr, blocks, segment=seg)
     if args.json:
         obj = result.to_json()
         obj["file"] = str(path)
