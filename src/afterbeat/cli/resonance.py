@@ -13,7 +13,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -211,8 +211,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "medical test; stop if you feel dizzy.",
     )
     parser.add_argument("--analyze", type=Path, default=None, metavar="FILE",
-                        help="evaluate a recorded assessment (session file with block markers, "
-                        "or an RR file with --block)")
+                        help="evaluate a recorded assessment: a session file with block markers "
+                        "('afterbeat sessions export ID -o FILE.jsonl' gives the page's numbers "
+                        "back exactly), or an RR file with --block")
     parser.add_argument("--block", action="append", default=[], metavar="RATE@START-END",
                         help="a paced block of an RR file: breaths/min @ seconds from the start "
                         "(repeatable), e.g. 6.5@60-180")
@@ -252,6 +253,11 @@ def _protocol(args: argparse.Namespace) -> Protocol:
                     settle_s=args.settle_s, inhale_share=args.inhale_share)
 
 
+RR_FILE_NOTE = ("an RR table has no arrival times, segments or block markers: its numbers are "
+                "close to, not the same as, the session's; for the page's numbers analyse the "
+                "session file ('afterbeat sessions export ID -o FILE.jsonl')")
+
+
 def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     path = args.analyze
     if not path.exists():
@@ -278,6 +284,7 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
         blocks = [Block(b.index, b.rate_bpm, b.start_s + origin, b.end_s + origin,
                         b.inhale_share) for b in given]
         result = assess(t, rr, blocks, segment=seg)
+        result = replace(result, notes=(*result.notes, RR_FILE_NOTE))
     if args.json:
         obj = result.to_json()
         obj["file"] = str(path)
