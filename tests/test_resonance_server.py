@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 
 from afterbeat.cli import main
-from afterbeat.records import Marker, MarkerKind
+from afterbeat.records import Header, Marker, MarkerKind, Notification, Record
 from afterbeat.resets.resonance import RESONANCE_DOCUMENT_KEY, Protocol, schedule
 from afterbeat.sources.replay import ReplaySource
+from afterbeat.storage.session_file import write_session
 from afterbeat.storage.store import Store
 from resonance_model import Person, simulate
 from serverkit import Running, running_server, scratch_dir
@@ -251,8 +253,9 @@ def test_the_page_and_resonance_analyze_on_the_export_give_the_same_numbers(
     blocks = list(schedule(AGREE_PROTOCOL, START_AT_S))
     rr_ms = simulate(Person(resonance_bpm=5.0, zeta=0.2, noise_bpm=1.0, ectopic_rate=0.01),
                      blocks, START_AT_S + AGREE_PROTOCOL.duration_s + 30.0, seed=5)
-    path = tmp_path / "rr.txt"
-    np.savetxt(path, rr_ms, fmt="%.1f")
+    path = tmp_path / "strap.jsonl"
+    write_session(path, Header(datetime(2026, 1, 1, tzinfo=UTC), {"name": "simulated"}),
+                  _late_notifications(rr_ms))
     source = ReplaySource(path, speed=SPEED)
     data_dir = scratch_dir(tmp_path)
 
@@ -291,6 +294,24 @@ def test_the_page_and_resonance_analyze_on_the_export_give_the_same_numbers(
     assert analysed["blocks"] == shown["blocks"]
     assert analysed["decision"] == shown["decision"]
     assert analysed["corrected_pct"] == shown["corrected_pct"]
+
+
+def _late_notifications(rr_ms: Any) -> list[Record]:
+    """A strap's notifications of ``rr_ms``: about one a second, each arriving later than its
+    last beat by a lag that grows (its clock runs 2 % slow of the host's), as real straps'
+    beats arrive seconds after they happened."""
+    out: list[Record] = []
+    pending: list[int] = []
+    t_s, next_s = 0.0, 1.0
+    for rr in rr_ms:
+        t_s += float(rr) / 1000.0
+        pending.append(round(float(rr) * 1.024))
+        if t_s >= next_s:
+            arrival_s = t_s * 1.02
+            payload = bytes([0x10, 70]) + b"".join(v.to_bytes(2, "little") for v in pending)
+            out.append(Notification(t_s=arrival_s, wall_s=arrival_s, payload=payload))
+            pending, next_s = [], t_s + 1.0
+    return out
 
 
 def _clock_at(run: Running, t_s: float) -> Any:
