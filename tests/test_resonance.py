@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from afterbeat.cli import main
 from afterbeat.cli.resonance import AssessmentRun, pacer_line, run_assessment
-from afterbeat.records import Marker, MarkerKind
+from afterbeat.records import Marker, MarkerKind, Notification, Record
 from afterbeat.resets.plan import PlanError, plan_from_json
 from afterbeat.resets.resonance import (
     RESONANCE_DOCUMENT_KEY,
@@ -23,6 +24,7 @@ from afterbeat.resets.resonance import (
     ResonanceError,
     Stage,
     assess,
+    assess_recording,
     block_end_marker,
     block_start_marker,
     blocks_from_markers,
@@ -374,3 +376,52 @@ def test_a_block_of_one_or_two_breaths_claims_no_steadiness() -> None:
     assert not any("did not keep in step" in note for note in measured.notes)
     assert result.decision.rate_bpm is None
     assert result.decision.reasons[0].startswith("no pace could be used"), result.decision.reasons
+
+
+def _beats(person: Person, blocks: list[Block], duration_s: float,
+           seed: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Beat times (s) and RR (ms) of ``person`` through ``blocks``."""
+    rr = simulate(person, blocks, duration_s, seed)
+    return np.cumsum(rr) / 1000.0, rr
+
+
+def test_beats_outside_the_assessment_do_not_change_its_numbers() -> None:
+    """The page assesses when the last block ends; the exported session holds the rest of the
+    recording too: both must give the same result."""
+    protocol = Protocol(rates_bpm=(6.0, 5.0), block_s=60.0, break_s=5.0, settle_s=5.0)
+    blocks = list(schedule(protocol, 30.0))
+    t, rr = _beats(Person(resonance_bpm=5.0, ectopic_rate=0.01), blocks, 400.0, seed=3)
+    end_s = blocks[-1].end_s
+    at_the_end = assess(t[t <= end_s + 0.5], rr[t <= end_s + 0.5], blocks)
+    later = assess(t, rr, blocks)
+    assert later.to_json() == at_the_end.to_json()
+    assert later.blocks[0].n_beats > 0
+
+
+def test_a_recording_with_two_assessments_assesses_the_last() -> None:
+    protocol = Protocol(rates_bpm=(6.0, 5.0), block_s=60.0, break_s=5.0, settle_s=5.0)
+    first = list(schedule(protocol, 0.0))
+    second = list(schedule(protocol, 200.0))
+    t, rr = _beats(Person(resonance_bpm=5.0), first + second, 400.0, seed=4)
+    records: list[Record] = [*_notifications(t, rr),
+               *(m for b in first + second
+                 for m in (block_start_marker(b), block_end_marker(b, b.end_s, completed=True)))]
+    records.sort(key=lambda r: r.t_s)
+    beats = read_records(records)
+    result = assess_recording(beats)
+    assert [b.start_s for b in result.blocks] == [b.start_s for b in second]
+    alone = assess(beats.t_s, beats.rr_ms, second, segment=beats.segment)
+    assert [b.to_json() for b in result.blocks] == [b.to_json() for b in alone.blocks]
+    assert any("2 assessments" in note for note in result.notes)
+    assert assess_recording(beats, since_s=0.0).blocks == alone.blocks
+
+
+def _notifications(t_s: NDArray[np.float64],
+                   rr_ms: NDArray[np.float64]) -> list[Notification]:
+    """One notification per beat, arriving at the beat (RR in 1/1024 s, as a strap sends)."""
+    out: list[Notification] = []
+    for t, rr in zip(t_s, rr_ms, strict=True):
+        raw = round(float(rr) * 1.024)
+        payload = bytes([0x10, 70, raw & 0xFF, raw >> 8])
+        out.append(Notification(t_s=float(t), wall_s=float(t), payload=payload))
+    return out

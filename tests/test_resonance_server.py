@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
-from afterbeat.records import Marker, MarkerKind
+from afterbeat.cli import main
+from afterbeat.records import Header, Marker, MarkerKind, Notification, Record
 from afterbeat.resets.resonance import RESONANCE_DOCUMENT_KEY, Protocol, schedule
 from afterbeat.sources.replay import ReplaySource
+from afterbeat.storage.session_file import write_session
 from afterbeat.storage.store import Store
 from resonance_model import Person, simulate
 from serverkit import Running, running_server, scratch_dir
@@ -238,3 +241,81 @@ def test_a_replay_that_slows_for_resets_runs_the_assessment_in_real_time(tmp_pat
             assert source.speed == SPEED
 
     asyncio.run(go())
+
+
+AGREE_PROTOCOL = Protocol(rates_bpm=(6.0, 4.5), block_s=40.0, break_s=5.0, settle_s=5.0)
+
+
+def test_the_page_and_resonance_analyze_on_the_export_give_the_same_numbers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A researcher gets the page's numbers back from the recording: the result the server
+    kept (what the page shows) equals ``resonance --analyze`` on ``sessions export``."""
+    blocks = list(schedule(AGREE_PROTOCOL, START_AT_S))
+    rr_ms = simulate(Person(resonance_bpm=5.0, zeta=0.2, noise_bpm=1.0, ectopic_rate=0.01),
+                     blocks, START_AT_S + AGREE_PROTOCOL.duration_s + 30.0, seed=5)
+    path = tmp_path / "strap.jsonl"
+    write_session(path, Header(datetime(2026, 1, 1, tzinfo=UTC), {"name": "simulated"}),
+                  _late_notifications(rr_ms))
+    source = ReplaySource(path, speed=SPEED)
+    data_dir = scratch_dir(tmp_path)
+
+    async def go() -> dict[str, Any]:
+        async with running_server(data_dir, source) as run, run.client() as c:
+            await _until(_clock_at(run, START_AT_S), 10.0, "the replay clock")
+            response = await c.post("/api/resonance/start", json=AGREE_PROTOCOL.to_json(),
+                                    headers=run.auth)
+            assert response.status_code == 201, response.text
+
+            async def finished() -> dict[str, Any] | None:
+                body: dict[str, Any] = (await c.get("/api/resonance", headers=run.auth)).json()
+                return body if body["run"] is None and body["last"] else None
+
+            overview: dict[str, Any] = await _until(finished, 60.0, "the assessment")
+            # the recording goes on after the assessment, as it does for a person
+            end_s = run.state.now_s() + 5.0
+            await _until(_clock_at(run, end_s), 10.0, "more of the session")
+            page: dict[str, Any] = overview["last"]
+            return page
+
+    page = asyncio.run(go())
+    store = Store.open(data_dir)
+    try:
+        (session,) = store.list_sessions()
+    finally:
+        store.close()
+    exported = tmp_path / "session.jsonl"
+    assert main(["sessions", "export", str(session.id), "-o", str(exported),
+                 "--data-dir", str(data_dir)]) == 0
+    capsys.readouterr()
+    assert main(["resonance", "--analyze", str(exported), "--json"]) == 0
+    analysed = json.loads(capsys.readouterr().out)
+    shown = page["assessment"]
+    assert len(shown["blocks"]) == 2
+    assert analysed["blocks"] == shown["blocks"]
+    assert analysed["decision"] == shown["decision"]
+    assert analysed["corrected_pct"] == shown["corrected_pct"]
+
+
+def _late_notifications(rr_ms: Any) -> list[Record]:
+    """A strap's notifications of ``rr_ms``: about one a second, each arriving later than its
+    last beat by a lag that grows (its clock runs 2 % slow of the host's), as real straps'
+    beats arrive seconds after they happened."""
+    out: list[Record] = []
+    pending: list[int] = []
+    t_s, next_s = 0.0, 1.0
+    for rr in rr_ms:
+        t_s += float(rr) / 1000.0
+        pending.append(round(float(rr) * 1.024))
+        if t_s >= next_s:
+            arrival_s = t_s * 1.02
+            payload = bytes([0x10, 70]) + b"".join(v.to_bytes(2, "little") for v in pending)
+            out.append(Notification(t_s=arrival_s, wall_s=arrival_s, payload=payload))
+            pending, next_s = [], t_s + 1.0
+    return out
+
+
+def _clock_at(run: Running, t_s: float) -> Any:
+    async def check() -> bool:
+        return run.state.now_s() >= t_s
+
+    return check

@@ -13,7 +13,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,6 +35,7 @@ from afterbeat.resets.resonance import (
     ResonanceError,
     Stage,
     assess,
+    assess_recording,
     block_end_marker,
     block_start_marker,
     keeps_previous,
@@ -136,11 +137,8 @@ async def run_assessment(
 
 
 def _assess(records: list[Record], protocol: Protocol) -> Assessment | None:
-    beats = read_records(records)
-    if not beats.blocks or beats.rr_ms.size < 8:
-        return None
     try:
-        return assess(beats.t_s, beats.rr_ms, beats.blocks, segment=beats.segment)
+        return assess_recording(read_records(records))
     except ResonanceError:
         return None
 
@@ -213,8 +211,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "medical test; stop if you feel dizzy.",
     )
     parser.add_argument("--analyze", type=Path, default=None, metavar="FILE",
-                        help="evaluate a recorded assessment (session file with block markers, "
-                        "or an RR file with --block)")
+                        help="evaluate a recorded assessment: a session file with block markers "
+                        "('afterbeat sessions export ID -o FILE.jsonl' gives the page's numbers "
+                        "back exactly), or an RR file with --block")
     parser.add_argument("--block", action="append", default=[], metavar="RATE@START-END",
                         help="a paced block of an RR file: breaths/min @ seconds from the start "
                         "(repeatable), e.g. 6.5@60-180")
@@ -254,6 +253,11 @@ def _protocol(args: argparse.Namespace) -> Protocol:
                     settle_s=args.settle_s, inhale_share=args.inhale_share)
 
 
+RR_FILE_NOTE = ("an RR table has no arrival times, segments or block markers: its numbers are "
+                "close to, not the same as, the session's; for the page's numbers analyse the "
+                "session file ('afterbeat sessions export ID -o FILE.jsonl')")
+
+
 def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     path = args.analyze
     if not path.exists():
@@ -263,11 +267,12 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
     if detect_kind(path) is FileKind.SESSION and not given:
         _header, records = iter_session(path)
         beats = read_records(records)
-        t, rr, seg, blocks = beats.t_s, beats.rr_ms, beats.segment, list(beats.blocks)
         skipped = beats.skipped
-        if not blocks:
+        if not beats.blocks:
             raise ResonanceError(f"{path}: no resonance block markers; give the blocks with "
                                  "--block RATE@START-END")
+        # the same path as the server's result (shown on the page): same records, same numbers
+        result = assess_recording(beats)
     else:
         arrays = load_rr(path, unit=args.unit)
         t, rr, seg = arrays.t_s, arrays.rr_ms, arrays.segment
@@ -278,7 +283,8 @@ def _analyze(args: argparse.Namespace, out: TextIO) -> int:
         origin = float(t[0] - rr[0] / 1000.0) if t.size else 0.0
         blocks = [Block(b.index, b.rate_bpm, b.start_s + origin, b.end_s + origin,
                         b.inhale_share) for b in given]
-    result = assess(t, rr, blocks, segment=seg)
+        result = assess(t, rr, blocks, segment=seg)
+        result = replace(result, notes=(*result.notes, RR_FILE_NOTE))
     if args.json:
         obj = result.to_json()
         obj["file"] = str(path)

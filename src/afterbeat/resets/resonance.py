@@ -92,11 +92,15 @@ __all__ = [
     "ResonanceError",
     "Stage",
     "assess",
+    "assess_recording",
+    "assessment_span",
+    "assessments_in",
     "block_end_marker",
     "block_start_marker",
     "blocks_from_markers",
     "decide",
     "keeps_previous",
+    "last_assessment",
     "measure_block",
     "parse_block_spec",
     "plan_with_result",
@@ -828,6 +832,11 @@ class Assessment:
                 "corrected_pct": round(self.corrected_pct, 2), "notes": list(self.notes)}
 
 
+def assessment_span(blocks: Sequence[Block]) -> tuple[float, float]:
+    """First start and last end (s) of ``blocks``: the beats an assessment of them uses."""
+    return min(b.start_s for b in blocks), max(b.end_s for b in blocks)
+
+
 def assess(t_s: FloatArray | Sequence[float], rr_ms: FloatArray | Sequence[float],
            blocks: Sequence[Block], *, segment: NDArray[np.int64] | Sequence[int] | None = None,
            seed: int = 0) -> Assessment:
@@ -837,9 +846,17 @@ def assess(t_s: FloatArray | Sequence[float], rr_ms: FloatArray | Sequence[float
     notes: list[str] = []
     if not blocks:
         raise ResonanceError("no blocks: give the paced blocks (markers or RATE@START-END)")
+    seg = None if segment is None else np.asarray(segment, dtype=np.int64)
+    # Only the beats of the assessment's span take part: beats recorded before or after it
+    # (the rest of a live session) cannot change its numbers, so the result made when the
+    # last block ends equals the one made later from the whole recording.
+    lo, hi = assessment_span(blocks)
+    inside = (t >= lo) & (t <= hi)
+    t, rr = t[inside], rr[inside]
+    seg = None if seg is None else seg[inside]
     if t.size < 8:
         raise ResonanceError(f"only {t.size} beats: too few for an assessment")
-    fixed = correct_beats(t, rr, segment)
+    fixed = correct_beats(t, rr, seg)
     ok = np.isfinite(fixed.rr_ms) & (fixed.rr_ms > 0)
     if not ok.all():
         notes.append(f"dropped {int(np.count_nonzero(~ok))} beats correction could not rebuild")
@@ -890,6 +907,42 @@ def read_records(records: Iterable[Record]) -> RecordedBeats:
                          np.asarray([b.rr_ms for b in beats], dtype=np.float64),
                          np.asarray([b.segment for b in beats], dtype=np.int64),
                          tuple(blocks_from_markers(markers, end)), skips.count)
+
+
+def last_assessment(blocks: Sequence[Block], since_s: float | None = None) -> list[Block]:
+    """The blocks of the last assessment in a recording (from ``since_s`` (s) when given).
+
+    A recording can hold several assessments (one stopped, then another): each begins with
+    its first-pass block 0, and the last one is the one assessed.
+    """
+    chosen = [b for b in blocks if since_s is None or b.start_s >= since_s - 1e-6]
+    starts = [i for i, b in enumerate(chosen) if b.index == 0 and b.pass_no == 1]
+    return chosen[starts[-1]:] if starts else chosen
+
+
+def assessments_in(blocks: Sequence[Block]) -> int:
+    """How many assessments the blocks of a recording belong to."""
+    return max(1, sum(1 for b in blocks if b.index == 0 and b.pass_no == 1)) if blocks else 0
+
+
+def assess_recording(beats: RecordedBeats, *, since_s: float | None = None,
+                     seed: int = 0) -> Assessment:
+    """Assess the last assessment recorded in ``beats`` (from ``since_s`` (s) when given).
+
+    The one path of the server (live session read back from the store), of the guided CLI
+    and of ``resonance --analyze`` on an exported session file: the same records give the
+    same numbers. Raises :class:`ResonanceError` when there is nothing to assess.
+    """
+    blocks = last_assessment(beats.blocks, since_s)
+    if not blocks:
+        raise ResonanceError("no resonance block markers in the recording")
+    result = assess(beats.t_s, beats.rr_ms, blocks, segment=beats.segment, seed=seed)
+    earlier = assessments_in(beats.blocks) - assessments_in(blocks)
+    if since_s is None and earlier > 0:
+        note = (f"the recording holds {earlier + 1} assessments; the last one (from "
+                f"t={blocks[0].start_s:.1f} s) was assessed")
+        result = replace(result, notes=(*result.notes, note))
+    return result
 
 
 def result_document(assessment: Assessment, *, assessed_at: str, session_id: int | None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import typing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,11 +39,14 @@ from afterbeat.resets.resonance import (
     Block,
     BlockMeasures,
     Protocol,
+    RecordedBeats,
     ResonanceError,
-    assess,
+    assess_recording,
+    assessment_span,
     block_end_marker,
     block_start_marker,
     keeps_previous,
+    last_assessment,
     plan_with_result,
     read_records,
     result_document,
@@ -94,12 +98,26 @@ class ResonanceHost(typing.Protocol):
     def document(self, key: str) -> Any:
         """A stored person document or None."""
 
+    async def recorded(self) -> bool:
+        """Wait until what was queued so far is on disk; False if not yet."""
+
+    async def wait_recording_closed(self) -> None:
+        """After the recording ended: wait until the recorder has written all and closed."""
+
 __all__ = ["ResonanceHost", "ResonanceRunner"]
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
 """How often the running assessment looks at the session clock (s)."""
+
+BEATS_WAIT_S = 10.0
+"""Longest wait (s) for the beats of a block's last seconds, which a strap reports a few
+seconds after they happened (beat times are RR sums: :class:`afterbeat.hrv.beats.BeatTimeline`).
+"""
+
+BEATS_STALL_S = 3.0
+"""No new beat for this long (s) ends that wait (the strap is silent)."""
 
 
 @dataclass(slots=True)
@@ -260,7 +278,7 @@ class ResonanceRunner:
         await self._finish(run)
 
     async def _add_second_pass(self, run: _Run, now: float) -> bool:
-        first = await asyncio.to_thread(self._evaluate, run)
+        first = await self._evaluate(run)
         if first is None:
             return False
         measures = [BlockMeasures.from_json(b) for b in first["blocks"]]
@@ -284,23 +302,44 @@ class ResonanceRunner:
                 run.closed.add(block.index)
                 self.state.ingest.inject(block_end_marker(block, now, completed=True))
 
-    def _evaluate(self, run: _Run) -> dict[str, Any] | None:
-        """Assess the live session's records so far (in a worker thread)."""
-        store = self.state.store
-        session_id = run.session_id
-        if store is None or session_id is None:
-            return None
-        _header, records = store.iter_records(session_id)
-        beats = read_records(records)
-        blocks = [b for b in beats.blocks if b.start_s >= run.start_s - 1e-6]
-        if not blocks or beats.rr_ms.size < 8:
+    async def _evaluate(self, run: _Run) -> dict[str, Any] | None:
+        """Assess the run once the recording holds all its beats: the same records, and so
+        the same numbers, as ``resonance --analyze`` on the exported session."""
+        last_t_s, stalled = -math.inf, 0
+        beats: RecordedBeats | None = None
+        for _ in range(int(BEATS_WAIT_S / POLL_S) + 1):
+            if self.state.recording_active:
+                await self.state.recorded()
+            else:  # the source ended: the recorder writes what it holds and closes
+                await self.state.wait_recording_closed()
+            beats = await asyncio.to_thread(self._read, run)
+            if beats is None:
+                return None
+            blocks = last_assessment(beats.blocks, run.start_s)
+            newest_s = float(beats.t_s[-1]) if beats.t_s.size else -math.inf
+            stalled = stalled + 1 if newest_s <= last_t_s else 0
+            last_t_s = newest_s
+            if (not blocks or not self.state.recording_active
+                    or newest_s >= assessment_span(blocks)[1]
+                    or stalled * POLL_S >= BEATS_STALL_S):
+                break
+            await asyncio.sleep(POLL_S)
+        if beats is None:
             return None
         try:
-            result = assess(beats.t_s, beats.rr_ms, blocks, segment=beats.segment)
+            result = assess_recording(beats, since_s=run.start_s)
         except ResonanceError:
             return None
         return result_document(result, assessed_at=datetime.now(UTC).isoformat(),
-                               session_id=session_id, protocol=run.protocol)
+                               session_id=run.session_id, protocol=run.protocol)
+
+    def _read(self, run: _Run) -> RecordedBeats | None:
+        """The live session's beats and blocks so far (in a worker thread)."""
+        store = self.state.store
+        if store is None or run.session_id is None:
+            return None
+        _header, records = store.iter_records(run.session_id)
+        return read_records(records)
 
     async def _finish(self, run: _Run) -> dict[str, Any]:
         async with self._lock:
@@ -314,7 +353,7 @@ class ResonanceRunner:
                         self.state.ingest.inject(block_end_marker(block, now, completed=False))
             self.run = None
             self.state.ingest.real_time(False)
-            doc = await asyncio.to_thread(self._evaluate, run)
+            doc = await self._evaluate(run)
             applied = None
             if doc is not None:
                 doc["stopped"] = run.stopped
