@@ -34,6 +34,7 @@ from typing import Any
 
 from afterbeat.errors import AfterbeatError
 from afterbeat.events import ResonanceEvent
+from afterbeat.records import Record
 from afterbeat.resets.resonance import (
     RESONANCE_DOCUMENT_KEY,
     Block,
@@ -307,14 +308,20 @@ class ResonanceRunner:
         the same numbers, as ``resonance --analyze`` on the exported session."""
         last_t_s, stalled = -math.inf, 0
         beats: RecordedBeats | None = None
+        records: list[Record] = []  # read once, then only what was recorded since
+        last_seq = 0
         for _ in range(int(BEATS_WAIT_S / POLL_S) + 1):
             if self.state.recording_active:
                 await self.state.recorded()
             else:  # the source ended: the recorder writes what it holds and closes
                 await self.state.wait_recording_closed()
-            beats = await asyncio.to_thread(self._read, run)
-            if beats is None:
+            new = await asyncio.to_thread(self._read_since, run, last_seq)
+            if new is None:
                 return None
+            if new:
+                last_seq = new[-1][0]
+                records.extend(record for _, record in new)
+            beats = await asyncio.to_thread(read_records, records)
             blocks = last_assessment(beats.blocks, run.start_s)
             newest_s = float(beats.t_s[-1]) if beats.t_s.size else -math.inf
             stalled = stalled + 1 if newest_s <= last_t_s else 0
@@ -333,13 +340,12 @@ class ResonanceRunner:
         return result_document(result, assessed_at=datetime.now(UTC).isoformat(),
                                session_id=run.session_id, protocol=run.protocol)
 
-    def _read(self, run: _Run) -> RecordedBeats | None:
-        """The live session's beats and blocks so far (in a worker thread)."""
+    def _read_since(self, run: _Run, after_seq: int) -> list[tuple[int, Record]] | None:
+        """The live session's records after ``after_seq``, numbered (in a worker thread)."""
         store = self.state.store
         if store is None or run.session_id is None:
             return None
-        _header, records = store.iter_records(run.session_id)
-        return read_records(records)
+        return list(store.iter_numbered(run.session_id, after_seq))
 
     async def _finish(self, run: _Run) -> dict[str, Any]:
         async with self._lock:
