@@ -157,6 +157,12 @@ export function sessionTimeText(tS) {
   return hours ? `${hours}:${rest}` : rest;
 }
 
+/** The connection fields of /api/status (its ``connection``) or of a ``status`` event (at
+ *  the top level). */
+export function connectionOf(status) {
+  return status.connection && typeof status.connection === 'object' ? status.connection : status;
+}
+
 /** Source states (sources.ConnectionState) after which no beats will come: the recording or
  *  the demo has ended. */
 export const SOURCE_ENDED_STATES = new Set(['finished', 'stopped']);

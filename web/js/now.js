@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { TimeChart } from './chart.js';
-import { byId, clear, fmt, MARK_WORDS, markerItem, NO_BEATS_STATES, resetEnd, setText } from './dom.js';
+import { byId, clear, connectionOf, fmt, MARK_WORDS, markerItem, NO_BEATS_STATES, resetEnd, setText } from './dom.js';
 import { settings } from './settings.js';
 
 const WINDOW_S = 600;
@@ -290,7 +290,7 @@ export class NowView {
     if (status.baseline) this.setBaseline(status.baseline);
     // No beats come while the strap reconnects or after the recording (or demo) has ended:
     // the last score stays, dimmed, and its words say it is the last reading.
-    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    const conn = connectionOf(status);
     if (typeof conn.state !== 'string') return;
     const noBeats = NO_BEATS_STATES.has(conn.state);
     if (noBeats) {

@@ -2,7 +2,7 @@
 // after card with an optional rating and the before-and-after numbers.
 
 import { api } from './api.js';
-import { byId, clear, fmt, h, resetEnd, setText, settledMeans, settleWords, SOURCE_ENDED_STATES, spanText } from './dom.js';
+import { byId, clear, connectionOf, fmt, h, resetEnd, setText, settledMeans, settleWords, SOURCE_ENDED_STATES, spanText } from './dom.js';
 import { PacerView } from './pacer.js';
 import { settings } from './settings.js';
 
@@ -138,7 +138,7 @@ export class ResetCards {
     const rule = status.rule && typeof status.rule === 'object' ? status.rule : null;
     if (rule && typeof rule.settle_hold_s === 'number') this.showRule(rule.settle_hold_s);
     if (typeof status.demo === 'boolean') this.demo = status.demo;
-    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    const conn = connectionOf(status);
     if (typeof conn.state === 'string') this.sourceEnded = SOURCE_ENDED_STATES.has(conn.state);
     const active = status.reset;
     const timeline = findTimeline(active);

@@ -1,6 +1,6 @@
 // Status chips: connection, contact, battery, recording. Calm tones only.
 
-import { byId, setText } from './dom.js';
+import { byId, connectionOf, setText } from './dom.js';
 
 const CONNECTION_WORDS = {
   idle: 'Waiting',
@@ -40,7 +40,7 @@ export class StatusChips {
   apply(status) {
     if (!status || typeof status !== 'object') return;
     if (typeof status.demo === 'boolean') this.demo = status.demo;
-    const conn = status.connection && typeof status.connection === 'object' ? status.connection : status;
+    const conn = connectionOf(status);
     const state = typeof conn.state === 'string' ? conn.state : null;
     if (state) {
       let words = CONNECTION_WORDS[state] ?? state.replace(/_/g, ' ');
